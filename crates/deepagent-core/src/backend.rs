@@ -1,0 +1,119 @@
+//! The `Backend` and `Sandbox` traits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::types::{
+    EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, ReadSlice,
+    WriteResult,
+};
+
+/// A file store an agent works through.
+///
+/// Paths are virtual POSIX paths (see [`VPath`](crate::VPath)): each
+/// operation normalizes its input with the shared rules, so `src/a.py`,
+/// `/src/./a.py` and `//src/a.py` are one file and `../x` is
+/// [`InvalidPath`](crate::BackendError::InvalidPath) everywhere. Every path
+/// in a result is normalized and in the caller's terms.
+///
+/// The trait is object safe; agents hold an `Arc<dyn Backend>`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use deepagent_core::{Backend, GlobQuery};
+///
+/// async fn python_files(backend: Arc<dyn Backend>) -> deepagent_core::Result<Vec<String>> {
+///     let found = backend.glob(&GlobQuery::new("**/*.py")).await?;
+///     Ok(found.files.into_iter().map(|f| f.path).collect())
+/// }
+/// ```
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// A short name for messages, e.g. `StateBackend`.
+    fn name(&self) -> &str;
+
+    /// True when a file (not a directory) is stored at `path`.
+    async fn exists(&self, path: &str) -> Result<bool>;
+
+    /// The direct children of a directory, directories first, then by
+    /// name. `ls` of a file lists that one file; of a missing path,
+    /// [`NotFound`](crate::BackendError::NotFound).
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>>;
+
+    /// The whole file, byte-exact.
+    async fn read_bytes(&self, path: &str) -> Result<Bytes>;
+
+    /// Lines `offset..offset + limit` (0-based) and the total line count.
+    ///
+    /// The default cuts the slice out of [`Backend::read_bytes`]; backends
+    /// that can stream override it.
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+        let content = self.read_bytes(path).await?;
+        let vpath = crate::VPath::new(path)?;
+        crate::text::read_slice(vpath.as_str(), &content, offset, limit)
+    }
+
+    /// Creates or replaces a file; parent directories are implied.
+    async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult>;
+
+    /// Replaces `old` with `new` exactly (see
+    /// [`apply_edit`](crate::edit::apply_edit) for the rules); atomic with
+    /// respect to other edits of the same file.
+    async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool)
+        -> Result<EditResult>;
+
+    /// Files under `query.path` whose relative path matches the pattern,
+    /// sorted by path.
+    async fn glob(&self, query: &GlobQuery) -> Result<GlobResult>;
+
+    /// Lines matching a regex, sorted by path then line.
+    async fn grep(&self, query: &GrepQuery) -> Result<GrepResult>;
+
+    /// This backend as a [`Sandbox`], when it can run commands.
+    fn as_sandbox(&self) -> Option<&dyn Sandbox> {
+        None
+    }
+}
+
+/// A backend that can also run shell commands.
+#[async_trait]
+pub trait Sandbox: Backend {
+    /// A stable identifier (a container id, a directory).
+    fn id(&self) -> &str;
+
+    /// Runs `command` with `sh -c`, stdout and stderr interleaved, output
+    /// capped at [`DEFAULT_OUTPUT_LIMIT`](crate::DEFAULT_OUTPUT_LIMIT)
+    /// bytes. A command past its timeout is killed and reported with exit
+    /// code 124 and `timed_out`.
+    async fn execute(&self, command: &str, timeout: Option<Duration>) -> Result<ExecuteResponse>;
+}
+
+macro_rules! forward_backend {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: Backend + ?Sized> Backend for $ty {
+            fn name(&self) -> &str { (**self).name() }
+            async fn exists(&self, path: &str) -> Result<bool> { (**self).exists(path).await }
+            async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> { (**self).ls(path).await }
+            async fn read_bytes(&self, path: &str) -> Result<Bytes> { (**self).read_bytes(path).await }
+            async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+                (**self).read(path, offset, limit).await
+            }
+            async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
+                (**self).write(path, content).await
+            }
+            async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool) -> Result<EditResult> {
+                (**self).edit(path, old, new, replace_all).await
+            }
+            async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> { (**self).glob(query).await }
+            async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> { (**self).grep(query).await }
+            fn as_sandbox(&self) -> Option<&dyn Sandbox> { (**self).as_sandbox() }
+        }
+    )*};
+}
+
+forward_backend!(Arc<T>, Box<T>, &T);

@@ -1,0 +1,65 @@
+//! # deepagent-core
+//!
+//! The contract between a deep agent and the storage or sandbox it works
+//! through. Everything a backend needs lives here, so every backend behaves
+//! the same:
+//!
+//! - [`Backend`] and [`Sandbox`]: the async, object-safe traits
+//!   (`Arc<dyn Backend>` is what an agent holds);
+//! - [`VPath`]: the one path normalizer (traversal, NUL, `~` and drive
+//!   letters are refused before a backend sees them);
+//! - [`BackendError`]: one error type whose messages name the path and say
+//!   what to do;
+//! - [`edit`], [`text`], [`glob`], [`listing`]: the shared edit logic, line
+//!   slicing and rendering, glob rules and flat-map listings;
+//! - `conformance` (cargo feature `conformance`): the behaviour suite every
+//!   backend runs.
+//!
+//! ## Writing a backend
+//!
+//! Implement [`Backend`], normalizing each incoming path with
+//! [`VPath::new`], then run the suite in your tests:
+//!
+//! ```ignore
+//! deepagent_core::conformance_tests!(|| async {
+//!     deepagent_core::conformance::Fixture::new(MyBackend::new())
+//! });
+//! ```
+//!
+//! `examples/custom_backend.rs` in the repository is a complete, passing
+//! example.
+//!
+//! ## Reading a file the way a model sees it
+//!
+//! ```
+//! use deepagent_core::{text, ReadSlice};
+//! let slice = text::read_slice("/notes.md", b"# Notes\nfirst\nsecond\n", 1, 1)?;
+//! assert_eq!(text::render_read(&slice), "     2\tfirst\n... (1 more lines)");
+//! # Ok::<(), deepagent_core::BackendError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod backend;
+pub mod edit;
+mod error;
+pub mod glob;
+pub mod listing;
+mod path;
+pub mod text;
+mod types;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use backend::{Backend, Sandbox};
+pub use bytes::Bytes;
+pub use error::{BackendError, ErrorKind, Result};
+pub use path::VPath;
+pub use types::*;
+
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "conformance")]
+    pub use tokio;
+}

@@ -1,0 +1,158 @@
+//! Text helpers shared by every backend: line slicing, binary detection,
+//! output capping, and the model-facing rendering of reads.
+
+use crate::error::{BackendError, Result};
+use crate::types::ReadSlice;
+
+/// Iterates the lines of `content`: split on `\n`, a final line without a
+/// terminator counts, an empty file has no lines, and a trailing `\r` is
+/// dropped.
+///
+/// ```
+/// use deepagent_core::text::lines;
+/// assert_eq!(lines(b"a\r\nb").collect::<Vec<_>>(), vec![&b"a"[..], &b"b"[..]]);
+/// assert_eq!(lines(b"a\n").count(), 1);
+/// assert_eq!(lines(b"").count(), 0);
+/// ```
+pub fn lines(content: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let body = content.strip_suffix(b"\n").unwrap_or(content);
+    let empty = content.is_empty();
+    body.split(|&b| b == b'\n')
+        .filter(move |_| !empty)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// Number of lines by the rule of [`lines`].
+pub fn count_lines(content: &[u8]) -> usize {
+    if content.is_empty() {
+        return 0;
+    }
+    let newlines = memchr::memchr_iter(b'\n', content).count();
+    if content.ends_with(b"\n") {
+        newlines
+    } else {
+        newlines + 1
+    }
+}
+
+/// Cuts lines `offset..offset + limit` out of an in-memory file.
+///
+/// Reading at an offset past the last line is
+/// [`BackendError::OffsetOutOfRange`] naming the line count; offset 0 of an
+/// empty file is an empty slice.
+pub fn read_slice(path: &str, content: &[u8], offset: usize, limit: usize) -> Result<ReadSlice> {
+    let total_lines = count_lines(content);
+    check_offset(path, offset, total_lines)?;
+    let lines = lines(content)
+        .skip(offset)
+        .take(limit)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    Ok(ReadSlice {
+        path: path.to_owned(),
+        offset,
+        lines,
+        total_lines,
+    })
+}
+
+/// The offset rule of [`read_slice`], for backends that stream.
+pub fn check_offset(path: &str, offset: usize, total_lines: usize) -> Result<()> {
+    if offset > 0 && offset >= total_lines {
+        return Err(BackendError::OffsetOutOfRange {
+            path: path.to_owned(),
+            offset,
+            total_lines,
+        });
+    }
+    Ok(())
+}
+
+/// Renders a read for the model: `{:>6}\t{line}` with 1-based numbers and a
+/// `... (N more lines)` tail when the file goes on.
+///
+/// ```
+/// use deepagent_core::{text::render_read, ReadSlice};
+/// let slice = ReadSlice { path: "/a".into(), offset: 0, lines: vec!["x".into()], total_lines: 3 };
+/// assert_eq!(render_read(&slice), "     1\tx\n... (2 more lines)");
+/// ```
+pub fn render_read(slice: &ReadSlice) -> String {
+    let mut out = String::new();
+    for (i, line) in slice.lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{:>6}\t{}", slice.offset + i + 1, line));
+    }
+    let more = slice.remaining();
+    if more > 0 {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("... ({more} more lines)"));
+    }
+    out
+}
+
+/// How many leading bytes [`is_binary`] looks at.
+pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
+
+/// True when the content looks binary: a NUL byte in its first 8 KiB, the
+/// same heuristic as git and ripgrep. grep skips binary files.
+pub fn is_binary(content: &[u8]) -> bool {
+    let head = &content[..content.len().min(BINARY_SNIFF_LEN)];
+    memchr::memchr(0, head).is_some()
+}
+
+/// Collects command output up to a byte limit, counting what it drops.
+///
+/// Used by every sandbox so the cap (and the `truncated` flag) means the
+/// same thing everywhere; memory stays bounded by `limit` however much the
+/// command prints.
+///
+/// ```
+/// use deepagent_core::text::OutputCap;
+/// let mut cap = OutputCap::new(4);
+/// cap.push(b"hello");
+/// let (out, truncated) = cap.finish();
+/// assert_eq!(out, "hell");
+/// assert!(truncated);
+/// ```
+#[derive(Debug)]
+pub struct OutputCap {
+    buf: Vec<u8>,
+    limit: usize,
+    dropped: u64,
+}
+
+impl OutputCap {
+    /// A collector keeping at most `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        OutputCap {
+            buf: Vec::with_capacity(limit.min(64 * 1024)),
+            limit,
+            dropped: 0,
+        }
+    }
+
+    /// Appends what fits; counts the rest.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let room = self.limit.saturating_sub(self.buf.len());
+        let take = room.min(chunk.len());
+        self.buf.extend_from_slice(&chunk[..take]);
+        self.dropped += (chunk.len() - take) as u64;
+    }
+
+    /// Bytes dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The kept output (lossy UTF-8) and whether anything was dropped.
+    pub fn finish(self) -> (String, bool) {
+        (
+            String::from_utf8_lossy(&self.buf).into_owned(),
+            self.dropped > 0,
+        )
+    }
+}

@@ -1,0 +1,306 @@
+//! The plain data that crosses the [`Backend`](crate::Backend) boundary.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// How many lines `read` returns when the caller gives no limit.
+pub const DEFAULT_READ_LIMIT: usize = 2000;
+/// How many results `glob` and `grep` return before setting `truncated`.
+pub const DEFAULT_MAX_COUNT: usize = 1000;
+/// How many bytes of command output `execute` keeps.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 100_000;
+/// How long `execute` waits when the caller gives no timeout.
+pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One entry of a listing (`ls`, `glob`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The last path component, e.g. `app.py`.
+    pub name: String,
+    /// The full virtual path, e.g. `/project/src/app.py`.
+    pub path: String,
+    /// True for a directory.
+    pub is_dir: bool,
+    /// Size in bytes, for files where the backend knows it.
+    pub size: Option<u64>,
+    /// Last modification time, where the backend knows it.
+    pub modified: Option<SystemTime>,
+}
+
+impl FileInfo {
+    /// A file entry.
+    pub fn file(path: &crate::VPath, size: u64, modified: Option<SystemTime>) -> Self {
+        FileInfo {
+            name: path.file_name().unwrap_or("/").to_owned(),
+            path: path.as_str().to_owned(),
+            is_dir: false,
+            size: Some(size),
+            modified,
+        }
+    }
+
+    /// A directory entry.
+    pub fn dir(path: &crate::VPath, modified: Option<SystemTime>) -> Self {
+        FileInfo {
+            name: path.file_name().unwrap_or("/").to_owned(),
+            path: path.as_str().to_owned(),
+            is_dir: true,
+            size: None,
+            modified,
+        }
+    }
+}
+
+/// Sorts a listing the way `ls` returns it: directories first, then by name.
+pub fn sort_listing(entries: &mut [FileInfo]) {
+    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// A slice of a file's lines, as returned by `read`.
+///
+/// Lines are split on `\n`; a trailing `\r` is dropped and invalid UTF-8 is
+/// replaced, because this is the model-facing view. Use `read_bytes` for
+/// the exact content. Render it with [`crate::text::render_read`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadSlice {
+    /// The file read.
+    pub path: String,
+    /// 0-based index of the first line in `lines`.
+    pub offset: usize,
+    /// The lines, without their terminators.
+    pub lines: Vec<String>,
+    /// How many lines the whole file has.
+    pub total_lines: usize,
+}
+
+impl ReadSlice {
+    /// Lines after this slice.
+    pub fn remaining(&self) -> usize {
+        self.total_lines
+            .saturating_sub(self.offset + self.lines.len())
+    }
+}
+
+/// The result of `write`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteResult {
+    /// The path written, in the caller's terms.
+    pub path: String,
+    /// Bytes written.
+    pub size: u64,
+}
+
+/// The result of `edit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditResult {
+    /// The file edited, in the caller's terms.
+    pub path: String,
+    /// How many occurrences were replaced.
+    pub occurrences: usize,
+}
+
+/// A glob search: files under `path` whose path relative to it matches
+/// `pattern`.
+///
+/// Patterns use [globset] syntax with `*` stopping at `/` and `**` crossing
+/// it: `*.py` matches top-level files only, `**/*.py` any depth.
+///
+/// ```
+/// use deepagent_core::GlobQuery;
+/// let q = GlobQuery::new("**/*.rs").path("/src").max_count(50);
+/// assert_eq!(q.path, "/src");
+/// ```
+///
+/// [globset]: https://docs.rs/globset
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobQuery {
+    /// The pattern, relative to `path`.
+    pub pattern: String,
+    /// The directory to search from (default `/`).
+    pub path: String,
+    /// The most results to return (default [`DEFAULT_MAX_COUNT`]).
+    pub max_count: usize,
+}
+
+impl GlobQuery {
+    /// A query for `pattern` from `/`.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        GlobQuery {
+            pattern: pattern.into(),
+            path: "/".to_owned(),
+            max_count: DEFAULT_MAX_COUNT,
+        }
+    }
+
+    /// Searches from `path` instead of `/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Caps the results.
+    pub fn max_count(mut self, n: usize) -> Self {
+        self.max_count = n;
+        self
+    }
+}
+
+/// Files found by `glob`, sorted by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobResult {
+    /// Matching files (never directories), sorted by path.
+    pub files: Vec<FileInfo>,
+    /// True when more files matched than `max_count`.
+    pub truncated: bool,
+}
+
+/// A regex search over file contents.
+///
+/// ```
+/// use deepagent_core::GrepQuery;
+/// let q = GrepQuery::new(r"fn \w+").path("/src").glob("*.rs");
+/// assert!(q.ignore_hidden);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrepQuery {
+    /// A regular expression (Rust `regex` syntax), or a literal with
+    /// `fixed_strings`.
+    pub pattern: String,
+    /// A file or directory to search (default `/`).
+    pub path: String,
+    /// Only files matching this glob: a pattern without `/` matches the
+    /// file name (`*.py`), one with `/` the path below `path`
+    /// (`src/**/*.py`).
+    pub glob: Option<String>,
+    /// Skip entries whose name starts with `.` below `path` (default true).
+    /// A hidden file or directory named by `path` itself is still searched.
+    pub ignore_hidden: bool,
+    /// Match case-insensitively.
+    pub case_insensitive: bool,
+    /// Treat `pattern` as a literal string.
+    pub fixed_strings: bool,
+    /// The most matches to return (default [`DEFAULT_MAX_COUNT`]).
+    pub max_count: usize,
+}
+
+impl GrepQuery {
+    /// A query for `pattern` under `/`.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        GrepQuery {
+            pattern: pattern.into(),
+            path: "/".to_owned(),
+            glob: None,
+            ignore_hidden: true,
+            case_insensitive: false,
+            fixed_strings: false,
+            max_count: DEFAULT_MAX_COUNT,
+        }
+    }
+
+    /// Searches `path` (a file or a directory).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Only files matching `glob`.
+    pub fn glob(mut self, glob: impl Into<String>) -> Self {
+        self.glob = Some(glob.into());
+        self
+    }
+
+    /// Whether to skip hidden entries while walking.
+    pub fn ignore_hidden(mut self, yes: bool) -> Self {
+        self.ignore_hidden = yes;
+        self
+    }
+
+    /// Case-insensitive matching.
+    pub fn case_insensitive(mut self, yes: bool) -> Self {
+        self.case_insensitive = yes;
+        self
+    }
+
+    /// Literal matching.
+    pub fn fixed_strings(mut self, yes: bool) -> Self {
+        self.fixed_strings = yes;
+        self
+    }
+
+    /// Caps the matches.
+    pub fn max_count(mut self, n: usize) -> Self {
+        self.max_count = n;
+        self
+    }
+
+    /// Compiles the pattern with the query's flags, or
+    /// [`BackendError::InvalidPattern`](crate::BackendError::InvalidPattern).
+    /// Every backend that matches in Rust uses this, so the syntax is one.
+    pub fn regex(&self) -> crate::Result<regex::Regex> {
+        let source = if self.fixed_strings {
+            regex::escape(&self.pattern)
+        } else {
+            self.pattern.clone()
+        };
+        regex::RegexBuilder::new(&source)
+            .case_insensitive(self.case_insensitive)
+            .build()
+            .map_err(|e| crate::BackendError::invalid_pattern(&self.pattern, e))
+    }
+}
+
+/// One matching line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrepMatch {
+    /// The file, in the caller's terms.
+    pub path: String,
+    /// 1-based line number.
+    pub line_number: u64,
+    /// The line without its terminator (lossy UTF-8).
+    pub line: String,
+}
+
+/// Matches found by `grep`, sorted by path then line number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrepResult {
+    /// The matches.
+    pub matches: Vec<GrepMatch>,
+    /// True when more lines matched than `max_count`.
+    pub truncated: bool,
+}
+
+impl GrepResult {
+    /// Sorts by (path, line) and applies the cap, setting `truncated` only
+    /// when something was actually dropped.
+    pub fn finish(mut matches: Vec<GrepMatch>, max_count: usize, already_truncated: bool) -> Self {
+        matches.sort_by(|a, b| a.path.cmp(&b.path).then(a.line_number.cmp(&b.line_number)));
+        let truncated = already_truncated || matches.len() > max_count;
+        matches.truncate(max_count);
+        GrepResult { matches, truncated }
+    }
+}
+
+impl GlobResult {
+    /// Sorts by path and applies the cap, like [`GrepResult::finish`].
+    pub fn finish(mut files: Vec<FileInfo>, max_count: usize, already_truncated: bool) -> Self {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let truncated = already_truncated || files.len() > max_count;
+        files.truncate(max_count);
+        GlobResult { files, truncated }
+    }
+}
+
+/// What `execute` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecuteResponse {
+    /// stdout and stderr interleaved as the process wrote them (lossy
+    /// UTF-8), capped.
+    pub output: String,
+    /// The exit code; 124 when the command timed out, like `timeout(1)`.
+    pub exit_code: i32,
+    /// True when output past the cap was dropped.
+    pub truncated: bool,
+    /// True when the command was killed for running past its timeout.
+    pub timed_out: bool,
+}
