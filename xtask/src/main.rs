@@ -1,1 +1,34 @@
-fn main() {}
+//! `cargo xtask <command>`: project automation that needs more than cargo.
+//!
+//! - `test-docker`: build the local test images and run the Docker-gated tests;
+//! - `bench`: side-by-side benchmarks against the Python original and ripgrep;
+//! - `fuzz`: run the fuzz targets for a bounded time.
+
+use std::process::ExitCode;
+
+mod bench;
+mod docker;
+mod fuzz;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test-docker") => docker::test_docker(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <test-docker|bench|fuzz> [args]");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors in xtask are messages for a human at a terminal.
+pub type Result<T = ()> = std::result::Result<T, String>;
