@@ -44,6 +44,7 @@ mod backend;
 pub mod edit;
 mod error;
 pub mod glob;
+pub mod layers;
 pub mod listing;
 mod path;
 pub mod text;

@@ -52,6 +52,15 @@ impl FileInfo {
     }
 }
 
+impl FileInfo {
+    /// The same entry under another path (a router putting its mount
+    /// prefix back, a layer removing its root). The name is unchanged.
+    pub fn map_path(mut self, f: impl Fn(&str) -> String) -> Self {
+        self.path = f(&self.path);
+        self
+    }
+}
+
 /// Sorts a listing the way `ls` returns it: directories first, then by name.
 pub fn sort_listing(entries: &mut [FileInfo]) {
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
@@ -271,6 +280,14 @@ pub struct GrepResult {
 }
 
 impl GrepResult {
+    /// Rewrites every path with `f`.
+    pub fn map_paths(mut self, f: impl Fn(&str) -> String) -> Self {
+        for m in &mut self.matches {
+            m.path = f(&m.path);
+        }
+        self
+    }
+
     /// Sorts by (path, line) and applies the cap, setting `truncated` only
     /// when something was actually dropped.
     pub fn finish(mut matches: Vec<GrepMatch>, max_count: usize, already_truncated: bool) -> Self {
@@ -282,6 +299,14 @@ impl GrepResult {
 }
 
 impl GlobResult {
+    /// Rewrites every path with `f` (see [`FileInfo::map_path`]).
+    pub fn map_paths(mut self, f: impl Fn(&str) -> String) -> Self {
+        for file in &mut self.files {
+            file.path = f(&file.path);
+        }
+        self
+    }
+
     /// Sorts by path and applies the cap, like [`GrepResult::finish`].
     pub fn finish(mut files: Vec<FileInfo>, max_count: usize, already_truncated: bool) -> Self {
         files.sort_by(|a, b| a.path.cmp(&b.path));
