@@ -1,1 +1,44 @@
-//! Placeholder.
+//! # deepagent-state
+//!
+//! [`StateBackend`]: an in-memory, ephemeral file store for a deep agent.
+//! Use it for scratch files, for tests, or as the default of a
+//! `CompositeBackend` so that only the paths you route elsewhere reach a
+//! disk.
+//!
+//! Files are kept byte-exact in a sorted map from path to [`FileData`];
+//! directories are implied by file paths. Cloning the handle shares the
+//! store, so keep a clone to look at what an agent wrote:
+//!
+//! ```
+//! use deepagent_core::{Backend, GrepQuery};
+//! use deepagent_state::StateBackend;
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # rt.block_on(async {
+//! let memory = StateBackend::new();
+//! let agent_view = memory.clone();
+//! agent_view.write("/scratch/notes.txt", "use Flask\nkeep it small\n".into()).await?;
+//!
+//! let hits = agent_view.grep(&GrepQuery::new("Flask")).await?;
+//! assert_eq!(hits.matches[0].path, "/scratch/notes.txt");
+//! assert_eq!(hits.matches[0].line_number, 1);
+//!
+//! // The first handle sees what the agent wrote.
+//! assert_eq!(memory.paths(), ["/scratch/notes.txt"]);
+//! let notes = &memory.files()["/scratch/notes.txt"];
+//! assert_eq!(notes.content.as_ref(), b"use Flask\nkeep it small\n");
+//! # Ok::<(), deepagent_core::BackendError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The crate depends on no async runtime: every operation completes
+//! without waiting.
+
+#![warn(missing_docs)]
+
+mod backend;
+mod search;
+mod store;
+
+pub use backend::StateBackend;
+pub use store::FileData;

@@ -1,0 +1,278 @@
+//! `StateBackend` and its `Backend` implementation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use deepagent_core::glob::{file_filter, PathGlob};
+use deepagent_core::{
+    edit, listing, text, Backend, BackendError, EditResult, FileInfo, GlobQuery, GlobResult,
+    GrepMatch, GrepQuery, GrepResult, ReadSlice, Result, VPath, WriteResult,
+};
+
+use crate::search::Searcher;
+use crate::store::{self, FileData, Map};
+
+/// An in-memory, ephemeral file store.
+///
+/// Cloning the handle shares the store, so you can keep one clone and hand
+/// another to an agent or a
+/// [`CompositeBackend`](https://docs.rs/deepagent-composite), then inspect
+/// [`files`](StateBackend::files) after the run.
+///
+/// Directories are implied by file paths: writing `/a/b.txt` makes `/a` a
+/// directory, and it disappears with its last file. Content is kept
+/// byte-exact. Every operation takes a lock for its whole read-modify-write
+/// and never across an `.await`, so concurrent edits of one file never lose
+/// an update.
+#[derive(Clone, Default)]
+pub struct StateBackend {
+    files: Arc<RwLock<Map>>,
+}
+
+impl std::fmt::Debug for StateBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateBackend")
+            .field("files", &self.read_map().len())
+            .finish()
+    }
+}
+
+impl StateBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `files`, each `(path, content)`.
+    ///
+    /// Paths are normalized like every other path; an invalid one, or one
+    /// that conflicts with another (a file where a directory is needed),
+    /// is an error.
+    ///
+    /// ```
+    /// use deepagent_state::StateBackend;
+    /// let store = StateBackend::with_files([("/a.txt", "a"), ("b/c.txt", "c")])?;
+    /// assert_eq!(store.paths(), ["/a.txt", "/b/c.txt"]);
+    /// assert!(StateBackend::with_files([("../x", "")]).is_err());
+    /// # Ok::<(), deepagent_core::BackendError>(())
+    /// ```
+    pub fn with_files<I, P, C>(files: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (P, C)>,
+        P: AsRef<str>,
+        C: Into<Bytes>,
+    {
+        let mut map = Map::new();
+        for (path, content) in files {
+            let path = VPath::new(path.as_ref())?;
+            store::write(&mut map, &path, content.into())?;
+        }
+        Ok(StateBackend {
+            files: Arc::new(RwLock::new(map)),
+        })
+    }
+
+    /// A snapshot of every file, keyed by path. Contents are shared, not
+    /// copied.
+    pub fn files(&self) -> BTreeMap<String, FileData> {
+        self.read_map()
+            .iter()
+            .map(|(k, v)| (k.0.as_str().to_owned(), v.clone()))
+            .collect()
+    }
+
+    /// Every file path, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        self.read_map()
+            .keys()
+            .map(|k| k.0.as_str().to_owned())
+            .collect()
+    }
+
+    /// How many files are stored.
+    pub fn len(&self) -> usize {
+        self.read_map().len()
+    }
+
+    /// True when no file is stored.
+    pub fn is_empty(&self) -> bool {
+        self.read_map().is_empty()
+    }
+
+    /// One file's data, if a file is stored at `path`.
+    pub fn get(&self, path: &str) -> Result<Option<FileData>> {
+        let path = VPath::new(path)?;
+        Ok(self.read_map().get(path.as_str()).cloned())
+    }
+
+    /// Removes every file.
+    pub fn clear(&self) {
+        self.write_map().clear();
+    }
+
+    // A panic while holding the lock cannot leave the map half-updated
+    // (each mutation is one map call), so a poisoned lock is still usable.
+    fn read_map(&self) -> RwLockReadGuard<'_, Map> {
+        self.files.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_map(&self) -> RwLockWriteGuard<'_, Map> {
+        self.files.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn file_content(&self, path: &VPath) -> Result<Bytes> {
+        Ok(store::file(&self.read_map(), path)?.content.clone())
+    }
+
+    fn ls_sync(&self, path: &VPath) -> Result<Vec<FileInfo>> {
+        let map = self.read_map();
+        if let Some(f) = map.get(path.as_str()) {
+            return Ok(vec![FileInfo::file(path, f.size(), Some(f.modified_at))]);
+        }
+        let entries =
+            store::descendants(&map, path).map(|(p, f)| (p, f.size(), Some(f.modified_at)));
+        listing::children_of(path, entries).ok_or_else(|| BackendError::not_found(path.as_str()))
+    }
+
+    fn edit_sync(&self, path: &VPath, old: &str, new: &str, replace_all: bool) -> Result<usize> {
+        let mut map = self.write_map();
+        let current = store::file(&map, path)?;
+        let (updated, occurrences) =
+            edit::apply_edit(path.as_str(), &current.content, old, new, replace_all)?;
+        if let Some(f) = map.get_mut(path.as_str()) {
+            f.content = Bytes::from(updated);
+            f.modified_at = SystemTime::now();
+        }
+        Ok(occurrences)
+    }
+
+    fn glob_sync(&self, query: &GlobQuery) -> Result<GlobResult> {
+        let pattern = PathGlob::new(&query.pattern)?;
+        let base = VPath::new(&query.path)?;
+        let keep = query.max_count.saturating_add(1);
+        let map = self.read_map();
+        let mut found = Vec::new();
+        for (path, f) in store::descendants(&map, &base) {
+            let rel = path.relative_to(&base).unwrap_or_default();
+            if pattern.is_match(rel) {
+                found.push(FileInfo::file(path, f.size(), Some(f.modified_at)));
+                if found.len() >= keep {
+                    break;
+                }
+            }
+        }
+        Ok(GlobResult::finish(found, query.max_count, false))
+    }
+
+    fn grep_sync(&self, query: &GrepQuery) -> Result<GrepResult> {
+        let searcher = Searcher::new(query)?;
+        let filter = file_filter(query.glob.as_deref())?;
+        let base = VPath::new(&query.path)?;
+        let keep = query.max_count.saturating_add(1);
+        let map = self.read_map();
+        let mut found = Vec::new();
+        // Returns whether the budget has room for more.
+        let mut search = |path: &VPath, content: &[u8]| {
+            if text::is_binary(content) {
+                return true;
+            }
+            searcher.search(content, |line_number, line| {
+                found.push(GrepMatch {
+                    path: path.as_str().to_owned(),
+                    line_number,
+                    line: line.to_owned(),
+                });
+                found.len() < keep
+            });
+            found.len() < keep
+        };
+        if let Some(f) = map.get(base.as_str()) {
+            // A named file is searched even when hidden; the filter sees
+            // its name, as it would in a walk of its directory.
+            let name = base.file_name().unwrap_or_default();
+            if filter.as_ref().map_or(true, |g| g.is_match(name)) {
+                search(&base, &f.content);
+            }
+        } else if store::is_dir(&map, &base) {
+            for (path, f) in store::descendants(&map, &base) {
+                let rel = path.relative_to(&base).unwrap_or_default();
+                if query.ignore_hidden && rel.split('/').any(|c| c.starts_with('.')) {
+                    continue;
+                }
+                if filter.as_ref().is_some_and(|g| !g.is_match(rel)) {
+                    continue;
+                }
+                if !search(path, &f.content) {
+                    break;
+                }
+            }
+        } else {
+            return Err(BackendError::not_found(base.as_str()));
+        }
+        drop(map);
+        Ok(GrepResult::finish(found, query.max_count, false))
+    }
+}
+
+#[async_trait]
+impl Backend for StateBackend {
+    fn name(&self) -> &str {
+        "StateBackend"
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let path = VPath::new(path)?;
+        Ok(self.read_map().contains_key(path.as_str()))
+    }
+
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
+        self.ls_sync(&VPath::new(path)?)
+    }
+
+    async fn read_bytes(&self, path: &str) -> Result<Bytes> {
+        self.file_content(&VPath::new(path)?)
+    }
+
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+        let path = VPath::new(path)?;
+        // Slice outside the lock: `Bytes` is a cheap shared handle.
+        let content = self.file_content(&path)?;
+        text::read_slice(path.as_str(), &content, offset, limit)
+    }
+
+    async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
+        let path = VPath::new(path)?;
+        let size = content.len() as u64;
+        store::write(&mut self.write_map(), &path, content)?;
+        Ok(WriteResult {
+            path: path.into_string(),
+            size,
+        })
+    }
+
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<EditResult> {
+        let path = VPath::new(path)?;
+        let occurrences = self.edit_sync(&path, old, new, replace_all)?;
+        Ok(EditResult {
+            path: path.into_string(),
+            occurrences,
+        })
+    }
+
+    async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
+        self.glob_sync(query)
+    }
+
+    async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
+        self.grep_sync(query)
+    }
+}

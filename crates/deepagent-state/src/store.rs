@@ -1,0 +1,115 @@
+//! The map behind a [`StateBackend`](crate::StateBackend) and the
+//! synchronous operations on it. Nothing here awaits, so a lock is never
+//! held across an `.await`.
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use deepagent_core::{BackendError, Result, VPath};
+
+/// One stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileData {
+    /// The exact bytes written.
+    pub content: Bytes,
+    /// When the file was first written (a rewrite keeps it).
+    pub created_at: SystemTime,
+    /// When the file was last written or edited.
+    pub modified_at: SystemTime,
+}
+
+impl FileData {
+    /// A file created now.
+    pub fn new(content: Bytes) -> Self {
+        let now = SystemTime::now();
+        FileData {
+            content,
+            created_at: now,
+            modified_at: now,
+        }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.content.len() as u64
+    }
+}
+
+/// A map key that can be looked up and ranged over by `&str`, so a lookup
+/// never allocates. Ordering is the string's byte order, the same as
+/// `VPath`'s, which is what makes `Borrow<str>` sound.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Key(pub(crate) VPath);
+
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+pub(crate) type Map = BTreeMap<Key, FileData>;
+
+/// Every file strictly below `dir`, in path order.
+///
+/// A range, not a scan: descendants of `/a` are exactly the keys in
+/// `["/a/", "/a0")` because `0` is the byte after `/`.
+pub(crate) fn descendants<'a>(
+    map: &'a Map,
+    dir: &VPath,
+) -> impl Iterator<Item = (&'a VPath, &'a FileData)> + 'a {
+    let range = if dir.is_root() {
+        map.range::<str, _>(..)
+    } else {
+        let lo = format!("{dir}/");
+        let hi = format!("{dir}0");
+        map.range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
+    };
+    range.map(|(k, v)| (&k.0, v))
+}
+
+/// True when `path` is a directory: the root, or a prefix of some file.
+pub(crate) fn is_dir(map: &Map, path: &VPath) -> bool {
+    path.is_root() || descendants(map, path).next().is_some()
+}
+
+/// The file at `path`, or the error a file operation on it should return.
+pub(crate) fn file<'a>(map: &'a Map, path: &VPath) -> Result<&'a FileData> {
+    match map.get(path.as_str()) {
+        Some(f) => Ok(f),
+        None if is_dir(map, path) => Err(BackendError::IsADirectory {
+            path: path.to_string(),
+        }),
+        None => Err(BackendError::not_found(path.as_str())),
+    }
+}
+
+/// Creates or replaces the file at `path`, keeping `created_at` on a
+/// rewrite. Refuses directories and paths below a file.
+pub(crate) fn write(map: &mut Map, path: &VPath, content: Bytes) -> Result<()> {
+    if let Some(existing) = map.get_mut(path.as_str()) {
+        existing.content = content;
+        existing.modified_at = SystemTime::now();
+        return Ok(());
+    }
+    if is_dir(map, path) {
+        return Err(BackendError::IsADirectory {
+            path: path.to_string(),
+        });
+    }
+    // Each proper ancestor must not be a file; slicing the string at every
+    // `/` checks them without allocating.
+    let s = path.as_str();
+    for (idx, _) in s.match_indices('/').skip(1) {
+        let ancestor = &s[..idx];
+        if map.contains_key(ancestor) {
+            return Err(BackendError::NotADirectory {
+                path: ancestor.to_owned(),
+            });
+        }
+    }
+    map.insert(Key(path.clone()), FileData::new(content));
+    Ok(())
+}
