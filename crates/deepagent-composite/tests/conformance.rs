@@ -1,0 +1,96 @@
+//! The shared behaviour suite, run against `CompositeBackend` in several
+//! layouts.
+//!
+//! The suite starts each case from an empty `/` and checks, for example,
+//! that `ls /` of an empty backend is empty. A composite's mount points
+//! are always listed, so a layout with mounts runs the suite through
+//! `Scoped` at a mount point: every call then crosses the composite's
+//! routing, prefix stripping and restoring.
+
+use std::sync::Arc;
+
+use deepagent_composite::CompositeBackend;
+use deepagent_core::conformance::Fixture;
+use deepagent_core::layers::Scoped;
+use deepagent_core::Backend;
+use deepagent_state::StateBackend;
+
+fn scoped(backend: CompositeBackend, dir: &str) -> Fixture {
+    let inner: Arc<dyn Backend> = Arc::new(backend);
+    match Scoped::new(inner, dir) {
+        Ok(s) => Fixture::new(s),
+        Err(e) => panic!("scope {dir}: {e}"),
+    }
+}
+
+/// (a) A default backend and no routes: pure pass-through.
+mod default_only {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        Fixture::new(CompositeBackend::builder(StateBackend::new()).build())
+    });
+}
+
+/// (b) The suite runs inside a StateBackend mounted at `/mnt/`.
+mod mounted_state {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let c = CompositeBackend::builder(StateBackend::new())
+            .route("/mnt/", StateBackend::new())
+            .build();
+        scoped(c, "/mnt")
+    });
+}
+
+/// (c) A mount two levels deep, next to a sibling mount and default files.
+mod deep_mount_with_neighbours {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let memory = StateBackend::with_files([("/srv/other.txt", "default's file\n")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = CompositeBackend::builder(memory)
+            .route("/srv/data/", StateBackend::new())
+            .route("/srv/logs/", StateBackend::new())
+            .build();
+        scoped(c, "/srv/data")
+    });
+}
+
+/// (d) The seed's layout: one backend at `/project/` and `/workspace/`,
+/// a different default; the suite runs at `/project`.
+mod seed_layout_project {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let shared = StateBackend::new();
+        let c = CompositeBackend::builder(StateBackend::new())
+            .route("/project/", shared.clone())
+            .route("/workspace/", shared)
+            .build();
+        scoped(c, "/project")
+    });
+}
+
+/// (d') The same layout, the suite at the second prefix.
+mod seed_layout_workspace {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let shared = StateBackend::new();
+        let c = CompositeBackend::builder(StateBackend::new())
+            .route("/project/", shared.clone())
+            .route("/workspace/", shared)
+            .build();
+        scoped(c, "/workspace")
+    });
+}
+
+/// (e) A composite mounted inside a composite.
+mod nested_composites {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let inner = CompositeBackend::builder(StateBackend::new()).build();
+        let outer = CompositeBackend::builder(StateBackend::new())
+            .route("/outer/", inner)
+            .build();
+        scoped(outer, "/outer")
+    });
+}
