@@ -50,6 +50,18 @@ pub struct MountInfo {
     pub backend: String,
 }
 
+/// Where a composite path is stored, as returned by
+/// [`CompositeBackend::locate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The mount prefix (with a trailing `/`), or `None` for the default.
+    pub prefix: Option<String>,
+    /// The backend's [`name`](Backend::name).
+    pub backend: String,
+    /// The path inside that backend.
+    pub path: String,
+}
+
 impl std::fmt::Debug for CompositeBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompositeBackend")
@@ -86,6 +98,32 @@ impl CompositeBackend {
             .collect();
         out.sort_by(|a, b| a.prefix.cmp(&b.prefix));
         out
+    }
+
+    /// Where `path` goes: the mount (or the default) and the path that
+    /// backend sees. Handy for logs and for showing users where a file
+    /// lives.
+    ///
+    /// ```
+    /// # use deepagent_composite::CompositeBackend;
+    /// # use deepagent_state::StateBackend;
+    /// let c = CompositeBackend::builder(StateBackend::new())
+    ///     .route("/project/", StateBackend::new())
+    ///     .build();
+    /// let at = c.locate("/project/src/app.py")?;
+    /// assert_eq!(at.prefix.as_deref(), Some("/project/"));
+    /// assert_eq!(at.path, "/src/app.py");
+    /// assert_eq!(c.locate("/scratch/x")?.prefix, None);
+    /// # Ok::<(), deepagent_core::BackendError>(())
+    /// ```
+    pub fn locate(&self, path: &str) -> Result<Location> {
+        let path = VPath::new(path)?;
+        let t = self.resolve(path.as_str());
+        Ok(Location {
+            prefix: t.prefix.map(|p| format!("{p}/")),
+            backend: t.backend.name().to_owned(),
+            path: t.inner.to_owned(),
+        })
     }
 
     /// The backend that receives unmatched paths.

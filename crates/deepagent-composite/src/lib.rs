@@ -59,4 +59,4 @@ mod route;
 mod search;
 
 pub use builder::CompositeBuilder;
-pub use composite::{CompositeBackend, MountInfo};
+pub use composite::{CompositeBackend, Location, MountInfo};
