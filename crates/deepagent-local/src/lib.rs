@@ -1,1 +1,231 @@
-//! Placeholder.
+//! # deepagent-local
+//!
+//! [`LocalBackend`]: a directory on disk as a deepagent
+//! [`Backend`], and optionally a [`Sandbox`] that runs shell commands in it.
+//!
+//! ```
+//! use deepagent_core::{Backend, GrepQuery, Bytes};
+//! use deepagent_local::LocalBackend;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! # rt.block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let backend = LocalBackend::new(dir.path())?;
+//!
+//! backend.write("/src/app.py", Bytes::from("def main():\n    print('hi')\n")).await?;
+//! let slice = backend.read("/src/app.py", 1, 10).await?;
+//! assert_eq!(slice.lines, ["    print('hi')"]);
+//!
+//! let hits = backend.grep(&GrepQuery::new(r"def \w+").glob("*.py")).await?;
+//! assert_eq!(hits.matches[0].path, "/src/app.py");
+//!
+//! // Virtual paths never leave the directory.
+//! assert!(backend.read_bytes("/../etc/passwd").await.is_err());
+//! assert!(backend.read_bytes("/etc/passwd").await.unwrap_err().is_not_found());
+//!
+//! if let Some(shell) = backend.as_sandbox() {
+//!     let run = shell.execute("ls src && echo done >&2", None).await?;
+//!     assert_eq!(run.output, "app.py\ndone\n");
+//!     assert_eq!(run.exit_code, 0);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
+//!
+//! ## What stays inside the root
+//!
+//! Virtual `/` is the root directory. A path is normalized by core's
+//! [`VPath`] (so `..` cannot climb out and `/etc/passwd` means
+//! `<root>/etc/passwd`), then resolved: every symbolic link on the way is
+//! followed and the result must still lie under the root (and inside the
+//! [allowed directories](LocalBackendBuilder::allowed_directories), when
+//! set), or the operation is `PermissionDenied`. `glob` and `grep` never
+//! follow links while walking. Error messages show virtual paths, never
+//! the host path.
+//!
+//! `execute` is different: it runs `sh -c` in the root with the rights of
+//! this process, and a shell can reach anything those rights allow. Turn it
+//! off with [`LocalBackendBuilder::enable_execute`] when the directory is
+//! all an agent should touch, or use a container sandbox.
+//!
+//! ## Behaviour worth knowing
+//!
+//! - Writes are crash-safe: content goes to a temporary file in the same
+//!   directory (named `.deepagent-tmp-*`, never listed or searched) and is
+//!   renamed over the target, so a reader sees the old file or the new one.
+//!   A replaced file keeps its permissions. `edit` holds a per-file lock
+//!   across read, replace and rename, so concurrent edits in this process
+//!   lose nothing.
+//! - `read` streams the file: memory stays near the slice asked for, even
+//!   on a file of gigabytes. `read_bytes` and `edit` load the whole file and
+//!   obey [`max_read_bytes`](LocalBackendBuilder::max_read_bytes).
+//! - `grep` honours `.gitignore`/`.ignore` files (from the root down, never
+//!   above it), skips binary files, and with `ignore_hidden` skips hidden
+//!   entries and `.git`, `node_modules`, `target`, `__pycache__`, `.venv`.
+//!   `glob` matches what is on disk, hidden and ignored files included;
+//!   only `.git` is never entered. Both walk in parallel.
+//! - `execute` interleaves stdout and stderr, caps the output, and on
+//!   timeout kills the whole process group and reports exit code 124.
+//! - All filesystem work and the shell run on tokio's blocking pool, so the
+//!   async runtime is never blocked. Only tokio's `rt` feature is needed.
+
+#![warn(missing_docs)]
+
+mod config;
+mod exec;
+mod files;
+mod jail;
+mod locks;
+mod read;
+mod search;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use deepagent_core::{
+    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult,
+    GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+};
+
+pub use config::LocalBackendBuilder;
+
+/// A directory on disk as a backend; see the [crate docs](crate).
+///
+/// Cloning is cheap and shares the configuration and the edit locks.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    config: Arc<config::Config>,
+}
+
+impl LocalBackend {
+    /// A backend over `root_dir` (created if missing) with the defaults:
+    /// execute enabled, writable, every directory reachable.
+    pub fn new(root_dir: impl AsRef<Path>) -> Result<Self> {
+        Self::builder(root_dir).build()
+    }
+
+    /// Configures a backend over `root_dir`.
+    pub fn builder(root_dir: impl AsRef<Path>) -> LocalBackendBuilder {
+        LocalBackendBuilder::new(root_dir.as_ref().to_path_buf())
+    }
+
+    /// The canonical host directory that is virtual `/`.
+    pub fn root(&self) -> &Path {
+        self.config.jail.root()
+    }
+
+    /// True when this backend refuses writes, edits and commands.
+    pub fn is_read_only(&self) -> bool {
+        self.config.read_only
+    }
+
+    /// Runs blocking filesystem work on tokio's blocking pool.
+    async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Arc<config::Config>) -> Result<T> + Send + 'static,
+    {
+        let cfg = self.config.clone();
+        tokio::task::spawn_blocking(move || work(&cfg))
+            .await
+            .map_err(|e| BackendError::Backend(format!("LocalBackend worker failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &str {
+        "LocalBackend"
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| files::exists(cfg, &path)).await
+    }
+
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| files::ls(cfg, &path)).await
+    }
+
+    async fn read_bytes(&self, path: &str) -> Result<Bytes> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| files::read_bytes(cfg, &path)).await
+    }
+
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| read::read(cfg, &path, offset, limit))
+            .await
+    }
+
+    async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| files::write(cfg, &path, &content))
+            .await
+    }
+
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<EditResult> {
+        let path = VPath::new(path)?;
+        let (old, new) = (old.to_owned(), new.to_owned());
+        self.blocking(move |cfg| files::edit(cfg, &path, &old, &new, replace_all))
+            .await
+    }
+
+    async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
+        let base = VPath::new(&query.path)?;
+        let query = query.clone();
+        self.blocking(move |cfg| search::glob(cfg, &query, &base))
+            .await
+    }
+
+    async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
+        let base = VPath::new(&query.path)?;
+        let query = query.clone();
+        self.blocking(move |cfg| search::grep(cfg, &query, &base))
+            .await
+    }
+
+    fn as_sandbox(&self) -> Option<&dyn Sandbox> {
+        if self.config.enable_execute {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl Sandbox for LocalBackend {
+    fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    /// Runs `command` with `sh -c` in the root directory; see the
+    /// [crate docs](crate) for the timeout and output rules. Unsupported
+    /// when execute is disabled; PermissionDenied when read-only.
+    async fn execute(&self, command: &str, timeout: Option<Duration>) -> Result<ExecuteResponse> {
+        if !self.config.enable_execute {
+            return Err(BackendError::unsupported(
+                "execute (disabled with enable_execute(false))",
+                "LocalBackend",
+            ));
+        }
+        files::check_writable(&self.config, "execute", command)?;
+        let command = command.to_owned();
+        let timeout = timeout.unwrap_or(self.config.default_timeout);
+        self.blocking(move |cfg| exec::execute(cfg, &command, timeout))
+            .await
+    }
+}

@@ -1,0 +1,201 @@
+//! The file operations. Each function is blocking and runs on tokio's
+//! blocking pool (see `LocalBackend::blocking`).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+use deepagent_core::{
+    edit::apply_edit, sort_listing, BackendError, EditResult, FileInfo, Result, VPath,
+    WriteResult,
+};
+
+use crate::config::Config;
+use crate::jail::{child_vpath, io_error, is_temp_name, Reach, TEMP_PREFIX};
+
+/// True when a file (not a directory) is at `path`.
+pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
+    let host = match cfg.jail.resolve(path, Reach::Inside) {
+        Ok(r) => r.host,
+        Err(BackendError::NotFound { .. } | BackendError::NotADirectory { .. }) => {
+            return Ok(false)
+        }
+        Err(e) => return Err(e),
+    };
+    match fs::metadata(&host) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            Ok(false)
+        }
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Direct children of a directory, or the one file named.
+pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
+    let host = cfg.jail.resolve(path, Reach::Browse)?.host;
+    let meta = fs::metadata(&host).map_err(|e| io_error(path, e))?;
+    if !meta.is_dir() {
+        if !cfg.jail.inside(path) {
+            return Err(cfg.jail.not_allowed(path));
+        }
+        return Ok(vec![FileInfo::file(path, meta.len(), meta.modified().ok())]);
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&host).map_err(|e| io_error(path, e))? {
+        // An entry that vanishes mid-listing is simply not listed.
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        if is_temp_name(&name) {
+            continue;
+        }
+        let Some(child) = child_vpath(path, &name) else {
+            continue;
+        };
+        if !cfg.jail.visible(&child) {
+            continue;
+        }
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let meta = if file_type.is_symlink() {
+            // Only links that resolve inside the root are listed, as what
+            // they point to; dangling or escaping links are left out.
+            match cfg.jail.resolve(&child, Reach::Browse) {
+                Ok(r) => match fs::metadata(&r.host) {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                },
+                Err(_) => continue,
+            }
+        } else {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(_) => continue,
+            }
+        };
+        if meta.is_dir() {
+            out.push(FileInfo::dir(&child, meta.modified().ok()));
+        } else if meta.is_file() {
+            out.push(FileInfo::file(&child, meta.len(), meta.modified().ok()));
+        }
+    }
+    sort_listing(&mut out);
+    Ok(out)
+}
+
+/// Opens `path` for reading as a regular file, with its size.
+pub(crate) fn open_file(cfg: &Config, path: &VPath) -> Result<(fs::File, u64)> {
+    let host = cfg.jail.resolve(path, Reach::Inside)?.host;
+    let meta = fs::metadata(&host).map_err(|e| io_error(path, e))?;
+    if meta.is_dir() {
+        return Err(BackendError::IsADirectory {
+            path: path.as_str().to_owned(),
+        });
+    }
+    let file = fs::File::open(&host).map_err(|e| io_error(path, e))?;
+    Ok((file, meta.len()))
+}
+
+fn check_size(cfg: &Config, path: &VPath, size: u64) -> Result<()> {
+    match cfg.max_read_bytes {
+        Some(limit) if size > limit => Err(BackendError::TooLarge {
+            path: path.as_str().to_owned(),
+            size,
+            limit,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The whole file.
+pub(crate) fn read_bytes(cfg: &Config, path: &VPath) -> Result<Bytes> {
+    let (mut file, size) = open_file(cfg, path)?;
+    check_size(cfg, path, size)?;
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    io::Read::read_to_end(&mut file, &mut buf).map_err(|e| io_error(path, e))?;
+    Ok(Bytes::from(buf))
+}
+
+/// The read-only rule, worded as core's `ReadOnly` layer words it.
+pub(crate) fn check_writable(cfg: &Config, operation: &str, target: &str) -> Result<()> {
+    if cfg.read_only {
+        return Err(deepagent_core::layers::read_only_denial(operation, target));
+    }
+    Ok(())
+}
+
+/// Creates or replaces a file.
+pub(crate) fn write(cfg: &Config, path: &VPath, content: &[u8]) -> Result<WriteResult> {
+    check_writable(cfg, "write", path.as_str())?;
+    let host = cfg.jail.resolve(path, Reach::Inside)?.host;
+    let _guard = cfg.locks.lock(&host);
+    write_resolved(cfg, path, &host, content)?;
+    Ok(WriteResult {
+        path: path.as_str().to_owned(),
+        size: content.len() as u64,
+    })
+}
+
+/// Replaces text in a file, holding the file's lock across the
+/// read-modify-write.
+pub(crate) fn edit(
+    cfg: &Config,
+    path: &VPath,
+    old: &str,
+    new: &str,
+    replace_all: bool,
+) -> Result<EditResult> {
+    check_writable(cfg, "edit", path.as_str())?;
+    deepagent_core::edit::validate_edit(old, new)?;
+    let host = cfg.jail.resolve(path, Reach::Inside)?.host;
+    let _guard = cfg.locks.lock(&host);
+    let content = read_bytes(cfg, path)?;
+    let (updated, occurrences) = apply_edit(path.as_str(), &content, old, new, replace_all)?;
+    write_resolved(cfg, path, &host, &updated)?;
+    Ok(EditResult {
+        path: path.as_str().to_owned(),
+        occurrences,
+    })
+}
+
+/// Writes `content` to a temporary file next to `host` and renames it over
+/// `host`, so a reader sees the old file or the new one, never half.
+fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Result<()> {
+    let is_dir = || BackendError::IsADirectory {
+        path: path.as_str().to_owned(),
+    };
+    if path.is_root() {
+        return Err(is_dir());
+    }
+    let existing = match fs::metadata(host) {
+        Ok(meta) if meta.is_dir() => return Err(is_dir()),
+        Ok(meta) => Some(meta.permissions()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_error(path, e)),
+    };
+    let parent = host.parent().ok_or_else(is_dir)?;
+    fs::create_dir_all(parent).map_err(|e| io_error(path, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    // New files get the usual 0666 minus umask, not tempfile's 0600; a
+    // replaced file keeps its own mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(parent).map_err(|e| io_error(path, e))?;
+    tmp.write_all(content).map_err(|e| io_error(path, e))?;
+    if let Some(perms) = existing {
+        tmp.as_file()
+            .set_permissions(perms)
+            .map_err(|e| io_error(path, e))?;
+    }
+    if cfg.sync_writes {
+        tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
+    }
+    tmp.persist(host).map_err(|e| io_error(path, e.error))?;
+    Ok(())
+}

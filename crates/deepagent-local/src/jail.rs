@@ -1,0 +1,210 @@
+//! Mapping virtual paths onto the host, and keeping them inside the root.
+//!
+//! A [`VPath`] can never climb above `/` (core refuses `..` that would), so
+//! joining it to the root is lexically safe. What remains is symbolic
+//! links: a link inside the root may point anywhere. Every explicit path is
+//! therefore resolved component by component, each link with
+//! `canonicalize`, and the result must stay under the canonical root (and
+//! inside the allowed directories, when they are set). Walks never follow
+//! links at all.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use deepagent_core::{BackendError, Result, VPath};
+
+/// How far an operation needs to reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Reading or changing the path itself: it must be inside an allowed
+    /// directory.
+    Inside,
+    /// Listing or searching: a parent of an allowed directory is fine too;
+    /// the caller then shows only what [`Jail::visible`] admits.
+    Browse,
+}
+
+/// A resolved path.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    /// The real host path: every existing symlink resolved, under the root.
+    pub(crate) host: PathBuf,
+}
+
+/// The root directory and the allowed virtual directories.
+#[derive(Debug)]
+pub(crate) struct Jail {
+    root: PathBuf,
+    allowed: Vec<VPath>,
+}
+
+/// Names of the temporary files a write renames into place. They start with
+/// `.` so hidden-aware walks skip them; listings skip them always.
+pub(crate) const TEMP_PREFIX: &str = ".deepagent-tmp-";
+
+/// True for an in-progress write's temporary file.
+pub(crate) fn is_temp_name(name: &OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(TEMP_PREFIX.as_bytes())
+}
+
+/// The virtual path of `name` inside `parent`, or `None` when the host name
+/// cannot be a virtual path component (not UTF-8, or a backslash, which
+/// core refuses), so such entries are left out of listings.
+pub(crate) fn child_vpath(parent: &VPath, name: &OsStr) -> Option<VPath> {
+    let name = name.to_str()?;
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return None;
+    }
+    Some(parent.child(name))
+}
+
+/// The virtual path below `base` for a host-relative path, component by
+/// component with the rules of [`child_vpath`].
+pub(crate) fn join_relative(base: &VPath, rel: &Path) -> Option<VPath> {
+    let mut out = base.clone();
+    for comp in rel.components() {
+        out = child_vpath(&out, comp.as_os_str())?;
+    }
+    Some(out)
+}
+
+fn escapes(path: &VPath) -> BackendError {
+    BackendError::permission_denied(
+        path.as_str(),
+        "it leads through a symbolic link to a location outside the backend's root",
+    )
+}
+
+fn not_allowed(path: &VPath, allowed: &[VPath]) -> BackendError {
+    let list: Vec<&str> = allowed.iter().map(VPath::as_str).collect();
+    BackendError::permission_denied(
+        path.as_str(),
+        format!("only these directories are accessible: {}", list.join(", ")),
+    )
+}
+
+impl Jail {
+    /// `root` must already be canonical.
+    pub(crate) fn new(root: PathBuf, allowed: Vec<VPath>) -> Self {
+        Jail { root, allowed }
+    }
+
+    /// The canonical host root.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether `path` may appear in a listing or a walk: inside an allowed
+    /// directory, or on the way to one.
+    pub(crate) fn visible(&self, path: &VPath) -> bool {
+        self.reach_of(path).is_some()
+    }
+
+    /// Whether `path` is inside an allowed directory (not just on the way).
+    pub(crate) fn inside(&self, path: &VPath) -> bool {
+        self.reach_of(path) == Some(Reach::Inside)
+    }
+
+    /// The refusal for a path outside the allowed directories.
+    pub(crate) fn not_allowed(&self, path: &VPath) -> BackendError {
+        not_allowed(path, &self.allowed)
+    }
+
+    fn reach_of(&self, path: &VPath) -> Option<Reach> {
+        if self.allowed.is_empty() || self.allowed.iter().any(|a| path.starts_with(a)) {
+            Some(Reach::Inside)
+        } else if self.allowed.iter().any(|a| a.starts_with(path)) {
+            Some(Reach::Browse)
+        } else {
+            None
+        }
+    }
+
+    /// Resolves `path` to its real host location, refusing anything outside
+    /// the root or the allowed directories.
+    pub(crate) fn resolve(&self, path: &VPath, reach: Reach) -> Result<Resolved> {
+        match self.reach_of(path) {
+            Some(r) if r == Reach::Inside || reach == Reach::Browse => {}
+            _ => return Err(not_allowed(path, &self.allowed)),
+        }
+        let host = self.resolve_links(path)?;
+        if !self.allowed.is_empty() {
+            self.check_real_allowed(path, &host, reach)?;
+        }
+        Ok(Resolved { host })
+    }
+
+    /// Walks the components, resolving each symlink met on the way. The
+    /// part of the path that does not exist yet is appended as is: nothing
+    /// there can be a link.
+    fn resolve_links(&self, path: &VPath) -> Result<PathBuf> {
+        let comps: Vec<&str> = path.components().collect();
+        let mut cur = self.root.clone();
+        for (i, comp) in comps.iter().enumerate() {
+            let next = cur.join(comp);
+            match fs::symlink_metadata(&next) {
+                Ok(meta) if meta.file_type().is_symlink() => match fs::canonicalize(&next) {
+                    Ok(real) if real.starts_with(&self.root) => cur = real,
+                    Ok(_) => return Err(escapes(path)),
+                    // A dangling link as the last component: reads find
+                    // nothing and a write replaces the link itself (rename
+                    // never follows it), so both stay inside.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && i + 1 == comps.len() => {
+                        cur = next
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Err(BackendError::not_found(path.as_str()))
+                    }
+                    Err(e) => return Err(io_error(path, e)),
+                },
+                Ok(_) => cur = next,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    cur = next;
+                    cur.extend(&comps[i + 1..]);
+                    return Ok(cur);
+                }
+                Err(e) => return Err(io_error(path, e)),
+            }
+        }
+        Ok(cur)
+    }
+
+    /// With allowed directories, a symlink inside an allowed directory must
+    /// not lead to a part of the root that is not allowed.
+    fn check_real_allowed(&self, path: &VPath, host: &Path, reach: Reach) -> Result<()> {
+        let real = host
+            .strip_prefix(&self.root)
+            .ok()
+            .and_then(|rel| join_relative(&VPath::root(), rel));
+        if let Some(real) = &real {
+            match self.reach_of(real) {
+                Some(Reach::Inside) => return Ok(()),
+                Some(Reach::Browse) if reach == Reach::Browse => return Ok(()),
+                _ => {}
+            }
+        }
+        // An allowed directory may itself be a symlink to elsewhere in the
+        // root; its real location counts as allowed.
+        for dir in &self.allowed {
+            if let Ok(real_dir) = self.resolve_links(dir) {
+                if host.starts_with(&real_dir) {
+                    return Ok(());
+                }
+            }
+        }
+        Err(not_allowed(path, &self.allowed))
+    }
+}
+
+/// Maps an OS error onto the virtual path, dropping any host path the error
+/// may carry (tempfile adds one) so messages never show the host layout.
+pub(crate) fn io_error(path: &VPath, err: io::Error) -> BackendError {
+    let clean = match err.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None if err.get_ref().is_some() => io::Error::from(err.kind()),
+        None => err,
+    };
+    BackendError::io(path.as_str(), clean)
+}

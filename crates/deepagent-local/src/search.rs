@@ -1,0 +1,452 @@
+//! `grep` and `glob` over the directory tree with ripgrep's crates.
+//!
+//! Both walk in parallel with `ignore::WalkBuilder` and never follow
+//! symbolic links (a link found in a walk is skipped, as `rg` does without
+//! `--follow`), so a walk cannot leave the root. Results are kept in a
+//! bounded "smallest N+1 by path" set, so memory stays bounded and the
+//! answer is exactly the first `max_count` in sorted order, with
+//! `truncated` set only when something was dropped.
+//!
+//! - grep honours `.gitignore` and `.ignore` files (inside the search
+//!   directory, and in its parents up to the backend root but never above
+//!   it), skips hidden entries and the usual junk directories when
+//!   `ignore_hidden`, and skips binary files by core's rule.
+//! - glob matches what is on disk: no `.gitignore` or hidden filtering, so
+//!   `**/.env` finds the file; only `.git` is never entered.
+
+use std::collections::BinaryHeap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use deepagent_core::glob::{file_filter, FileFilter, PathGlob};
+use deepagent_core::text::{self, BINARY_SNIFF_LEN};
+use deepagent_core::{
+    BackendError, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, Result, VPath,
+};
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
+use grep_matcher::LineTerminator;
+use grep_searcher::{sinks, BinaryDetection, Searcher, SearcherBuilder};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::{DirEntry, WalkBuilder, WalkState};
+
+use crate::config::Config;
+use crate::jail::{io_error, is_temp_name, join_relative, Reach};
+
+/// Directories grep skips with `ignore_hidden`, hidden or not.
+pub(crate) const JUNK_DIRS: &[&str] = &[".git", "node_modules", "target", "__pycache__", ".venv"];
+
+/// Keeps the `cap` smallest items pushed, and whether any was dropped.
+struct Smallest<T: Ord> {
+    heap: BinaryHeap<T>,
+    cap: usize,
+}
+
+impl<T: Ord> Smallest<T> {
+    fn new(cap: usize) -> Self {
+        Smallest {
+            heap: BinaryHeap::new(),
+            cap,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        if self.heap.len() < self.cap {
+            self.heap.push(item);
+        } else if let Some(mut top) = self.heap.peek_mut() {
+            if item < *top {
+                *top = item;
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        self.heap.into_vec()
+    }
+}
+
+/// A grep match ordered by (path, line).
+#[derive(PartialEq, Eq)]
+struct Hit(GrepMatch);
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.0.path, self.0.line_number).cmp(&(&other.0.path, other.0.line_number))
+    }
+}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A glob result ordered by path.
+#[derive(PartialEq, Eq)]
+struct Found(FileInfo);
+
+impl Ord for Found {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.path.cmp(&other.0.path)
+    }
+}
+
+impl PartialOrd for Found {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
+}
+
+/// Lines matching `query`.
+pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result<GrepResult> {
+    let matcher = build_matcher(query)?;
+    let filter = file_filter(query.glob.as_deref())?;
+    let start = cfg.jail.resolve(base, Reach::Browse)?.host;
+    let meta = fs::metadata(&start).map_err(|e| io_error(base, e))?;
+    let keep = query.max_count.saturating_add(1);
+
+    if !meta.is_dir() {
+        if !cfg.jail.inside(base) {
+            return Err(cfg.jail.not_allowed(base));
+        }
+        let name = base.file_name().unwrap_or_default();
+        let mut hits = Vec::new();
+        if filter.as_ref().map_or(true, |f| f.is_match(name)) {
+            hits = search_file(&matcher, &mut new_searcher(), &start, base, keep)
+                .map_err(|e| io_error(base, e))?;
+        }
+        return Ok(GrepResult::finish(hits, query.max_count, false));
+    }
+
+    let found = Mutex::new(Smallest::new(keep));
+    let walk = grep_walker(cfg, &start, base, query.ignore_hidden);
+    walk.build_parallel().run(|| {
+        let matcher = matcher.clone();
+        let filter = filter.clone();
+        let found = &found;
+        let mut searcher = new_searcher();
+        let start = &start;
+        Box::new(move |entry| {
+            let Some((entry, vpath, rel)) = walked_file(entry, start, base) else {
+                return WalkState::Continue;
+            };
+            if !matches_filter(filter.as_ref(), &rel) {
+                return WalkState::Continue;
+            }
+            // A file that cannot be read (gone, no permission) is skipped,
+            // as rg does, rather than failing the whole search.
+            if let Ok(hits) = search_file(&matcher, &mut searcher, entry.path(), &vpath, keep) {
+                if !hits.is_empty() {
+                    let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
+                    for hit in hits {
+                        found.push(Hit(hit));
+                    }
+                }
+            }
+            WalkState::Continue
+        })
+    });
+    let hits = found
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_vec()
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    Ok(GrepResult::finish(hits, query.max_count, false))
+}
+
+/// The line matcher, after core's regex has accepted the pattern.
+fn build_matcher(query: &GrepQuery) -> Result<RegexMatcher> {
+    // Core's regex decides what is valid and words the error.
+    query.regex()?;
+    RegexMatcherBuilder::new()
+        .case_insensitive(query.case_insensitive)
+        .fixed_strings(query.fixed_strings)
+        // The searcher hands whole buffers to the matcher, so `^`/`$` must
+        // be line anchors (and `$` must accept `\r\n`) to act per line.
+        .multi_line(true)
+        .crlf(true)
+        .build(&query.pattern)
+        .map_err(|e| {
+            BackendError::invalid_pattern(
+                &query.pattern,
+                format!("{e} (grep matches within one line; a pattern cannot span lines)"),
+            )
+        })
+}
+
+fn matches_filter(filter: Option<&FileFilter>, rel: &str) -> bool {
+    filter.map_or(true, |f| f.is_match(rel))
+}
+
+/// A regular file met in a walk, with its virtual path and its path
+/// relative to the search directory. Directories, links and errors are
+/// `None`.
+fn walked_file(
+    entry: std::result::Result<DirEntry, ignore::Error>,
+    start: &Path,
+    base: &VPath,
+) -> Option<(DirEntry, VPath, String)> {
+    let entry = entry.ok()?;
+    if !entry.file_type()?.is_file() {
+        return None;
+    }
+    let rel_host = entry.path().strip_prefix(start).ok()?;
+    let vpath = join_relative(base, rel_host)?;
+    let rel = vpath.relative_to(base)?.to_owned();
+    Some((entry, vpath, rel))
+}
+
+fn new_searcher() -> Searcher {
+    SearcherBuilder::new()
+        .line_number(true)
+        .line_terminator(LineTerminator::crlf())
+        // Binary files are decided by core's rule before searching (see
+        // `search_file`), so every backend skips the same files.
+        .binary_detection(BinaryDetection::none())
+        .build()
+}
+
+/// Matches in one file, at most `keep` of them (later lines of a file
+/// sort after its earlier ones, so more could never make the cut).
+fn search_file(
+    matcher: &RegexMatcher,
+    searcher: &mut Searcher,
+    host: &Path,
+    vpath: &VPath,
+    keep: usize,
+) -> io::Result<Vec<GrepMatch>> {
+    let mut file = fs::File::open(host)?;
+    let mut head = Vec::with_capacity(BINARY_SNIFF_LEN);
+    (&mut file)
+        .take(BINARY_SNIFF_LEN as u64)
+        .read_to_end(&mut head)?;
+    if text::is_binary(&head) {
+        return Ok(Vec::new());
+    }
+    let mut hits = Vec::new();
+    let reader = io::Cursor::new(head).chain(file);
+    searcher.search_reader(
+        matcher,
+        reader,
+        sinks::Bytes(|line_number, bytes| {
+            for (i, line) in text::lines(bytes).enumerate() {
+                hits.push(GrepMatch {
+                    path: vpath.as_str().to_owned(),
+                    line_number: line_number + i as u64,
+                    line: String::from_utf8_lossy(line).into_owned(),
+                });
+            }
+            Ok(hits.len() < keep)
+        }),
+    )?;
+    hits.truncate(keep);
+    Ok(hits)
+}
+
+/// The walker for grep: ignore files, hidden entries and junk directories
+/// as `query.ignore_hidden` asks, and the allowed directories.
+fn grep_walker(cfg: &Arc<Config>, start: &Path, base: &VPath, ignore_hidden: bool) -> WalkBuilder {
+    let mut walk = WalkBuilder::new(start);
+    walk.follow_links(false)
+        .threads(worker_threads())
+        .hidden(ignore_hidden)
+        // Ignore files above the search directory are read by
+        // `parent_ignores`, stopping at the root: a repository that
+        // ignores the backend's directory must not hide its files.
+        .parents(false)
+        .git_global(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .ignore(true)
+        .require_git(false);
+    let parents = parent_ignores(cfg.jail.root(), start);
+    let cfg = cfg.clone();
+    let base = base.clone();
+    let start = start.to_path_buf();
+    walk.filter_entry(move |entry| {
+        if entry.depth() == 0 {
+            return true;
+        }
+        if is_temp_name(entry.file_name()) {
+            return false;
+        }
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if ignore_hidden && is_dir {
+            if let Some(name) = entry.file_name().to_str() {
+                if JUNK_DIRS.contains(&name) {
+                    return false;
+                }
+            }
+        }
+        // The nearest ignore file with an opinion decides.
+        for gi in parents.iter().rev() {
+            let m = gi.matched(entry.path(), is_dir);
+            if m.is_ignore() {
+                return false;
+            }
+            if m.is_whitelist() {
+                break;
+            }
+        }
+        allowed_entry(&cfg, &start, &base, entry)
+    });
+    walk
+}
+
+/// With allowed directories, a walk from a parent of them only enters
+/// the way to them.
+fn allowed_entry(cfg: &Config, start: &Path, base: &VPath, entry: &DirEntry) -> bool {
+    let Ok(rel) = entry.path().strip_prefix(start) else {
+        return false;
+    };
+    match join_relative(base, rel) {
+        Some(vpath) => cfg.jail.visible(&vpath),
+        None => false,
+    }
+}
+
+/// `.gitignore` and `.ignore` files in the directories from the root down
+/// to the parent of `start`, outermost first.
+fn parent_ignores(root: &Path, start: &Path) -> Vec<Gitignore> {
+    let Ok(rel) = start.strip_prefix(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = vec![root.to_path_buf()];
+    let mut cur = root.to_path_buf();
+    let comps: Vec<_> = rel.components().collect();
+    for comp in comps.iter().take(comps.len().saturating_sub(1)) {
+        cur.push(comp);
+        dirs.push(cur.clone());
+    }
+    if comps.is_empty() {
+        return Vec::new();
+    }
+    dirs.into_iter()
+        .filter_map(|dir| {
+            let mut builder = GitignoreBuilder::new(&dir);
+            let mut any = false;
+            for name in [".gitignore", ".ignore"] {
+                let file = dir.join(name);
+                if file.is_file() {
+                    any = true;
+                    // A malformed line is skipped, as git does.
+                    let _ = builder.add(file);
+                }
+            }
+            if any {
+                builder.build().ok()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Files under `base` whose relative path matches the pattern.
+pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result<GlobResult> {
+    let pattern = PathGlob::new(&query.pattern)?;
+    let start = match cfg.jail.resolve(base, Reach::Browse) {
+        Ok(r) => r.host,
+        Err(BackendError::NotFound { .. } | BackendError::NotADirectory { .. }) => {
+            return Ok(GlobResult::default())
+        }
+        Err(e) => return Err(e),
+    };
+    match fs::metadata(&start) {
+        Ok(meta) if meta.is_dir() => {}
+        // A missing base or a file base has nothing below it.
+        Ok(_) => return Ok(GlobResult::default()),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(GlobResult::default())
+        }
+        Err(e) => return Err(io_error(base, e)),
+    }
+    let keep = query.max_count.saturating_add(1);
+    let found = Mutex::new(Smallest::new(keep));
+    let mut walk = WalkBuilder::new(&start);
+    walk.standard_filters(false)
+        .follow_links(false)
+        .threads(worker_threads());
+    {
+        let cfg = cfg.clone();
+        let base = base.clone();
+        let start = start.clone();
+        walk.filter_entry(move |entry| {
+            if entry.depth() == 0 {
+                return true;
+            }
+            let name = entry.file_name();
+            if is_temp_name(name) {
+                return false;
+            }
+            if name == ".git" && entry.file_type().is_some_and(|t| t.is_dir()) {
+                return false;
+            }
+            allowed_entry(&cfg, &start, &base, entry)
+        });
+    }
+    walk.build_parallel().run(|| {
+        let pattern = pattern.clone();
+        let found = &found;
+        let start = &start;
+        Box::new(move |entry| {
+            let Some((entry, vpath, rel)) = walked_file(entry, start, base) else {
+                return WalkState::Continue;
+            };
+            if pattern.is_match(&rel) {
+                if let Ok(meta) = entry.metadata() {
+                    let info = FileInfo::file(&vpath, meta.len(), meta.modified().ok());
+                    found
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(Found(info));
+                }
+            }
+            WalkState::Continue
+        })
+    });
+    let files = found
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_vec()
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
+    Ok(GlobResult::finish(files, query.max_count, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_matching(pattern: &str, content: &[u8]) -> Vec<(u64, String)> {
+        let q = GrepQuery::new(pattern);
+        let matcher = build_matcher(&q).unwrap();
+        let mut out = Vec::new();
+        new_searcher()
+            .search_slice(
+                &matcher,
+                content,
+                sinks::Bytes(|n, b| {
+                    out.push((n, String::from_utf8_lossy(b).into_owned()));
+                    Ok(true)
+                }),
+            )
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn anchors_work_per_line() {
+        assert_eq!(lines_matching("^k$", b"x\nk\n").len(), 1);
+        assert_eq!(lines_matching("^k$", b"k\r\nx\r\n").len(), 1);
+        assert_eq!(lines_matching("k$", b"k").len(), 1);
+    }
+}
