@@ -1,0 +1,145 @@
+//! What a run works with: the backend and the todo list.
+
+use std::sync::{Arc, Mutex};
+
+use deepagent_core::Backend;
+use serde::{Deserialize, Serialize};
+
+/// Where a todo stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TodoStatus {
+    /// Not started.
+    Pending,
+    /// Being worked on.
+    InProgress,
+    /// Done.
+    Completed,
+}
+
+/// One step of the agent's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Todo {
+    /// What to do.
+    pub content: String,
+    /// Where it stands.
+    pub status: TodoStatus,
+}
+
+/// Renders todos one per line: `[ ] step`, `[~] step`, `[x] step`.
+pub fn render_todos(todos: &[Todo]) -> String {
+    todos
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mark = match t.status {
+                TodoStatus::Pending => "[ ]",
+                TodoStatus::InProgress => "[~]",
+                TodoStatus::Completed => "[x]",
+            };
+            format!("{}. {mark} {}", i + 1, t.content)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A shared, cloneable todo list.
+#[derive(Debug, Clone, Default)]
+pub struct Todos(Arc<Mutex<Vec<Todo>>>);
+
+impl Todos {
+    /// A snapshot of the list.
+    pub fn get(&self) -> Vec<Todo> {
+        self.0.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the list.
+    pub fn set(&self, todos: Vec<Todo>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = todos;
+        }
+    }
+}
+
+/// The run's dependencies: the backend the tools work through, the todo
+/// list (readable after the run), and an optional description of the
+/// backend's layout for the system prompt.
+///
+/// Cloning shares the backend and the todos.
+///
+/// ```
+/// use deepagent::DeepAgentDeps;
+/// # fn demo(backend: std::sync::Arc<dyn deepagent_core::Backend>) {
+/// let deps = DeepAgentDeps::from_arc(backend)
+///     .with_mounts_description("- /project/: files on disk\n- everything else: in memory");
+/// assert!(deps.todos().is_empty());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct DeepAgentDeps {
+    backend: Arc<dyn Backend>,
+    todos: Todos,
+    mounts: Option<String>,
+}
+
+impl DeepAgentDeps {
+    /// Deps over a backend.
+    pub fn new(backend: impl Backend + 'static) -> Self {
+        Self::from_arc(Arc::new(backend))
+    }
+
+    /// Deps over a backend already behind an `Arc`.
+    pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        DeepAgentDeps {
+            backend,
+            todos: Todos::default(),
+            mounts: None,
+        }
+    }
+
+    /// Tells the model how the filesystem is laid out (e.g. the mounts of
+    /// a composite backend: which paths persist and which are scratch).
+    /// It becomes part of the system prompt's filesystem section.
+    pub fn with_mounts_description(mut self, description: impl Into<String>) -> Self {
+        self.mounts = Some(description.into());
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The todo list as it stands.
+    pub fn todos(&self) -> Vec<Todo> {
+        self.todos.get()
+    }
+
+    /// The shared todo handle.
+    pub fn todo_handle(&self) -> &Todos {
+        &self.todos
+    }
+
+    /// The layout description, if any.
+    pub fn mounts_description(&self) -> Option<&str> {
+        self.mounts.as_deref()
+    }
+
+    /// Deps for a subagent: the same backend and layout, a fresh todo list.
+    pub(crate) fn for_subagent(&self) -> Self {
+        DeepAgentDeps {
+            backend: self.backend.clone(),
+            todos: Todos::default(),
+            mounts: self.mounts.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DeepAgentDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeepAgentDeps")
+            .field("backend", &self.backend.name())
+            .field("todos", &self.todos.get())
+            .finish()
+    }
+}

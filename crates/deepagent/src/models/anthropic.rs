@@ -1,0 +1,289 @@
+//! Anthropic Messages, with tool use and streaming.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::http::{self, RetryPolicy};
+use super::openai::{default_client, snippet};
+use super::{sse, Model, ModelError, StreamChunk};
+use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
+
+const PROVIDER: &str = "anthropic";
+
+/// The default endpoint base.
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+/// The API version header sent.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// A Messages API model.
+///
+/// ```no_run
+/// use deepagent::models::anthropic::AnthropicModel;
+/// let model = AnthropicModel::new("claude-sonnet-4-5", std::env::var("ANTHROPIC_API_KEY").unwrap_or_default());
+/// ```
+#[derive(Debug, Clone)]
+pub struct AnthropicModel {
+    model: String,
+    api_key: String,
+    base_url: String,
+    retry: RetryPolicy,
+    client: reqwest::Client,
+    max_tokens: u32,
+}
+
+impl AnthropicModel {
+    /// A model by name, authenticated with `api_key`.
+    pub fn new(model: impl Into<String>, api_key: impl Into<String>) -> Self {
+        AnthropicModel {
+            model: model.into(),
+            api_key: api_key.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            retry: RetryPolicy::default(),
+            client: default_client(),
+            max_tokens: 8192,
+        }
+    }
+
+    /// Talks to another server (the path `/v1/messages` is appended).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets how transient failures are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Caps the tokens of each answer (the API requires a cap; default 8192).
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = n;
+        self
+    }
+
+    /// The JSON body for a request.
+    pub fn body(&self, request: &ModelRequest, stream: bool) -> Value {
+        let mut messages: Vec<Value> = Vec::new();
+        for m in &request.messages {
+            match m {
+                Message::User { content } => {
+                    messages.push(json!({"role": "user", "content": [{"type": "text", "text": content}]}))
+                }
+                Message::Assistant { content, tool_calls } => {
+                    let mut blocks = Vec::new();
+                    if !content.is_empty() {
+                        blocks.push(json!({"type": "text", "text": content}));
+                    }
+                    for c in tool_calls {
+                        // The API wants an object; arguments the model
+                        // garbled were already answered with a retry.
+                        let input = serde_json::from_str::<Value>(&c.arguments)
+                            .ok()
+                            .filter(Value::is_object)
+                            .unwrap_or_else(|| json!({}));
+                        blocks.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}));
+                    }
+                    messages.push(json!({"role": "assistant", "content": blocks}));
+                }
+                Message::Tool {
+                    tool_call_id,
+                    content,
+                    ..
+                } => {
+                    let block = json!({"type": "tool_result", "tool_use_id": tool_call_id, "content": content,
+                                       "is_error": content.starts_with("Error:")});
+                    // Results of one turn travel together in one user message.
+                    let merge = messages.last().is_some_and(|last| {
+                        last["role"] == "user"
+                            && last["content"]
+                                .as_array()
+                                .and_then(|b| b.first())
+                                .is_some_and(|b| b["type"] == "tool_result")
+                    });
+                    if merge {
+                        if let Some(Value::Array(blocks)) =
+                            messages.last_mut().and_then(|l| l.get_mut("content"))
+                        {
+                            blocks.push(block);
+                        }
+                    } else {
+                        messages.push(json!({"role": "user", "content": [block]}));
+                    }
+                }
+            }
+        }
+        let mut body = json!({"model": self.model, "max_tokens": self.max_tokens, "messages": messages});
+        if !request.system.is_empty() {
+            body["system"] = json!(request.system);
+        }
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+                .collect();
+        }
+        if stream {
+            body["stream"] = json!(true);
+        }
+        body
+    }
+
+    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+        let url = format!("{}/v1/messages", self.base_url);
+        http::send(PROVIDER, &self.retry, || {
+            self.client
+                .post(&url)
+                .header("x-api-key", &self.api_key)
+                .header("anthropic-version", API_VERSION)
+                .json(&body)
+        })
+        .await
+    }
+}
+
+fn decode_err(message: impl Into<String>) -> ModelError {
+    ModelError::Decode {
+        provider: PROVIDER.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn usage_of(v: &Value) -> Usage {
+    Usage {
+        requests: 0,
+        input_tokens: v.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: v.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+    }
+}
+
+/// Parses a non-streamed Messages response.
+pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
+    let blocks = v
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| decode_err("no content array in the response"))?;
+    let mut text = String::new();
+    let mut tool_calls = Vec::new();
+    for b in blocks {
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => text.push_str(b.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("tool_use") => tool_calls.push(ToolCall {
+                id: b
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_else(crate::messages::next_call_id),
+                name: b
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| decode_err("a tool_use block without a name"))?
+                    .to_owned(),
+                arguments: b.get("input").cloned().unwrap_or_else(|| json!({})).to_string(),
+            }),
+            _ => {}
+        }
+    }
+    Ok(ModelResponse {
+        text,
+        tool_calls,
+        usage: v.get("usage").map(usage_of).unwrap_or_default(),
+    })
+}
+
+/// The chunks of one streamed Messages event.
+pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
+    let index = v.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+    Ok(match v.get("type").and_then(Value::as_str) {
+        Some("message_start") => {
+            let u = v.pointer("/message/usage").map(usage_of).unwrap_or_default();
+            vec![StreamChunk::Usage(Usage { output_tokens: 0, ..u })]
+        }
+        Some("content_block_start") => match v.get("content_block") {
+            Some(b) if b["type"] == "tool_use" => vec![StreamChunk::ToolCallDelta {
+                index,
+                id: b.get("id").and_then(Value::as_str).map(str::to_owned),
+                name: b.get("name").and_then(Value::as_str).map(str::to_owned),
+                arguments: String::new(),
+            }],
+            Some(b) if b["type"] == "text" => {
+                let t = b.get("text").and_then(Value::as_str).unwrap_or_default();
+                if t.is_empty() { vec![] } else { vec![StreamChunk::TextDelta(t.to_owned())] }
+            }
+            _ => vec![],
+        },
+        Some("content_block_delta") => match v.pointer("/delta/type").and_then(Value::as_str) {
+            Some("text_delta") => vec![StreamChunk::TextDelta(
+                v.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            )],
+            Some("input_json_delta") => vec![StreamChunk::ToolCallDelta {
+                index,
+                id: None,
+                name: None,
+                arguments: v
+                    .pointer("/delta/partial_json")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }],
+            _ => vec![],
+        },
+        Some("message_delta") => {
+            let out = v.pointer("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
+            vec![StreamChunk::Usage(Usage { requests: 0, input_tokens: 0, output_tokens: out })]
+        }
+        Some("error") => {
+            return Err(ModelError::Http {
+                provider: PROVIDER.to_owned(),
+                status: 200,
+                message: http::error_message(&v.to_string()),
+            })
+        }
+        _ => vec![],
+    })
+}
+
+#[async_trait]
+impl Model for AnthropicModel {
+    fn name(&self) -> String {
+        format!("anthropic:{}", self.model)
+    }
+
+    async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let resp = self.post(self.body(request, false)).await?;
+        let text = resp.text().await.map_err(|e| ModelError::Transport {
+            provider: PROVIDER.to_owned(),
+            message: http::describe(&e),
+        })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| decode_err(format!("invalid JSON ({e}): {}", snippet(&text))))?;
+        parse_response(&v)
+    }
+
+    async fn request_stream(
+        &self,
+        request: &ModelRequest,
+    ) -> Result<BoxStream<'static, Result<StreamChunk, ModelError>>, ModelError> {
+        let resp = self.post(self.body(request, true)).await?;
+        let stream = sse::events(PROVIDER, resp).flat_map(|ev| {
+            let chunks: Vec<Result<StreamChunk, ModelError>> = match ev {
+                Err(e) => vec![Err(e)],
+                Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
+                    Ok(v) => match parse_stream_event(&v) {
+                        Ok(c) => c.into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(e)],
+                    },
+                    Err(e) => vec![Err(decode_err(format!(
+                        "invalid JSON in a stream event ({e}): {}",
+                        snippet(&ev.data)
+                    )))],
+                },
+            };
+            futures::stream::iter(chunks)
+        });
+        Ok(stream.boxed())
+    }
+}

@@ -1,0 +1,247 @@
+//! Models behind one trait: OpenAI, Anthropic, and the offline models
+//! tests and demos use.
+//!
+//! A [`Model`] answers a [`ModelRequest`] with a [`ModelResponse`]; it may
+//! also stream the answer as [`StreamChunk`]s. Adapters translate the
+//! provider-neutral [`Message`](crate::Message)s to their wire format.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::messages::{ModelRequest, ModelResponse, ToolCall, Usage};
+
+pub mod anthropic;
+pub mod demo;
+mod function;
+mod http;
+pub mod openai;
+mod scripted;
+mod sse;
+mod test_model;
+
+pub use function::FunctionModel;
+pub use http::RetryPolicy;
+pub use scripted::ScriptedModel;
+pub use test_model::{example_for_schema, TestModel};
+
+/// Why a model request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The provider answered with an error status (after retries, for 429
+    /// and 5xx).
+    #[error("{provider} returned HTTP {status}: {message}")]
+    Http {
+        /// `openai`, `anthropic`, ...
+        provider: String,
+        /// The HTTP status.
+        status: u16,
+        /// The provider's error message.
+        message: String,
+    },
+    /// The request could not be sent or the answer not received.
+    #[error("{provider} request failed: {message}")]
+    Transport {
+        /// The provider.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The answer was not in the expected shape.
+    #[error("{provider} sent a response that could not be decoded: {message}")]
+    Decode {
+        /// The provider.
+        provider: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// Anything else (a scripted model ran out of responses, a function
+    /// model refused, ...).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamChunk {
+    /// More answer text.
+    TextDelta(String),
+    /// Part of a tool call. `index` identifies the call within the turn;
+    /// `id` and `name` arrive once, `arguments` in pieces.
+    ToolCallDelta {
+        /// Position of the call within the turn.
+        index: usize,
+        /// The call id, when this piece carries it.
+        id: Option<String>,
+        /// The tool name, when this piece carries it.
+        name: Option<String>,
+        /// More of the JSON arguments text.
+        arguments: String,
+    },
+    /// Token counts (may come more than once; later values add).
+    Usage(Usage),
+}
+
+/// A language model the agent can talk to.
+///
+/// Object safe; agents hold an `Arc<dyn Model>`.
+#[async_trait]
+pub trait Model: Send + Sync {
+    /// A name for messages, e.g. `openai:gpt-4.1`.
+    fn name(&self) -> String;
+
+    /// One turn.
+    async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError>;
+
+    /// One turn, streamed. The default sends the whole answer of
+    /// [`Model::request`] as chunks, so every model can drive `run_stream`.
+    async fn request_stream(
+        &self,
+        request: &ModelRequest,
+    ) -> Result<BoxStream<'static, Result<StreamChunk, ModelError>>, ModelError> {
+        let response = self.request(request).await?;
+        Ok(futures::stream::iter(response_chunks(response).into_iter().map(Ok)).boxed())
+    }
+}
+
+/// A whole response as the chunks that would stream it.
+pub fn response_chunks(response: ModelResponse) -> Vec<StreamChunk> {
+    let mut chunks = Vec::new();
+    if !response.text.is_empty() {
+        chunks.push(StreamChunk::TextDelta(response.text));
+    }
+    for (index, call) in response.tool_calls.into_iter().enumerate() {
+        chunks.push(StreamChunk::ToolCallDelta {
+            index,
+            id: Some(call.id),
+            name: Some(call.name),
+            arguments: call.arguments,
+        });
+    }
+    chunks.push(StreamChunk::Usage(response.usage));
+    chunks
+}
+
+/// Builds a [`ModelResponse`] from stream chunks.
+#[derive(Debug, Default)]
+pub struct ResponseAccumulator {
+    text: String,
+    calls: Vec<(usize, Option<String>, String, String)>,
+    usage: Usage,
+}
+
+impl ResponseAccumulator {
+    /// Adds one chunk.
+    pub fn push(&mut self, chunk: &StreamChunk) {
+        match chunk {
+            StreamChunk::TextDelta(t) => self.text.push_str(t),
+            StreamChunk::ToolCallDelta {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                let pos = match self.calls.iter().position(|c| c.0 == *index) {
+                    Some(p) => p,
+                    None => {
+                        self.calls
+                            .push((*index, None, String::new(), String::new()));
+                        self.calls.len() - 1
+                    }
+                };
+                let call = &mut self.calls[pos];
+                if let Some(id) = id {
+                    call.1 = Some(id.clone());
+                }
+                if let Some(name) = name {
+                    call.2.push_str(name);
+                }
+                call.3.push_str(arguments);
+            }
+            StreamChunk::Usage(u) => {
+                self.usage.input_tokens += u.input_tokens;
+                self.usage.output_tokens += u.output_tokens;
+            }
+        }
+    }
+
+    /// The assembled response; calls without an id get one.
+    pub fn finish(mut self) -> ModelResponse {
+        self.calls.sort_by_key(|c| c.0);
+        ModelResponse {
+            text: self.text,
+            tool_calls: self
+                .calls
+                .into_iter()
+                .map(|(_, id, name, arguments)| ToolCall {
+                    id: id.unwrap_or_else(crate::messages::next_call_id),
+                    name,
+                    arguments,
+                })
+                .collect(),
+            usage: self.usage,
+        }
+    }
+}
+
+/// Resolves `"provider:model"` to a model, reading API keys and base URLs
+/// from the environment.
+///
+/// Providers: `openai:<model>` (`OPENAI_API_KEY`, `OPENAI_BASE_URL`),
+/// `anthropic:<model>` (`ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`) and
+/// `test` (a [`TestModel`]).
+pub fn infer_model(spec: &str) -> Result<Arc<dyn Model>, crate::AgentError> {
+    infer_model_with(spec, &|k| std::env::var(k).ok())
+}
+
+/// [`infer_model`] with an explicit environment lookup (for tests).
+pub fn infer_model_with(
+    spec: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Model>, crate::AgentError> {
+    let (provider, name) = match spec.split_once(':') {
+        Some((p, n)) => (p.trim(), n.trim()),
+        None => (spec.trim(), ""),
+    };
+    let need_name = |provider: &str| {
+        if name.is_empty() {
+            Err(crate::AgentError::Config(format!(
+                "model {spec:?} names no model; write it as \"{provider}:<model>\", e.g. \"openai:gpt-4.1\""
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let key = |var: &str| {
+        env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            crate::AgentError::Config(format!(
+                "{var} is not set; export {var}=<your key> to use {spec:?}, or pass a model with model_impl()"
+            ))
+        })
+    };
+    match provider {
+        "openai" => {
+            need_name(provider)?;
+            let mut model = openai::OpenAiModel::new(name, key("OPENAI_API_KEY")?);
+            if let Some(url) = env("OPENAI_BASE_URL").filter(|u| !u.is_empty()) {
+                model = model.base_url(url);
+            }
+            Ok(Arc::new(model))
+        }
+        "anthropic" => {
+            need_name(provider)?;
+            let mut model = anthropic::AnthropicModel::new(name, key("ANTHROPIC_API_KEY")?);
+            if let Some(url) = env("ANTHROPIC_BASE_URL").filter(|u| !u.is_empty()) {
+                model = model.base_url(url);
+            }
+            Ok(Arc::new(model))
+        }
+        "test" => Ok(Arc::new(TestModel::new())),
+        other => Err(crate::AgentError::Config(format!(
+            "unknown model provider {other:?} in {spec:?}; use \"openai:<model>\", \"anthropic:<model>\" or \"test\" (or pass your own with model_impl())"
+        ))),
+    }
+}

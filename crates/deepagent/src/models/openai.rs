@@ -1,0 +1,292 @@
+//! OpenAI Chat Completions (and any server that speaks it: vLLM, Ollama,
+//! llama.cpp, ...), with tool calling and streaming.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::http::{self, RetryPolicy};
+use super::{sse, Model, ModelError, StreamChunk};
+use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
+
+const PROVIDER: &str = "openai";
+
+/// The default endpoint base.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// A Chat Completions model.
+///
+/// ```no_run
+/// use deepagent::models::openai::OpenAiModel;
+/// let model = OpenAiModel::new("gpt-4.1", std::env::var("OPENAI_API_KEY").unwrap_or_default())
+///     .base_url("http://localhost:11434/v1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct OpenAiModel {
+    model: String,
+    api_key: String,
+    base_url: String,
+    retry: RetryPolicy,
+    client: reqwest::Client,
+    max_tokens: Option<u32>,
+    temperature: Option<f32>,
+}
+
+impl OpenAiModel {
+    /// A model by name, authenticated with `api_key`.
+    pub fn new(model: impl Into<String>, api_key: impl Into<String>) -> Self {
+        OpenAiModel {
+            model: model.into(),
+            api_key: api_key.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            retry: RetryPolicy::default(),
+            client: default_client(),
+            max_tokens: None,
+            temperature: None,
+        }
+    }
+
+    /// Talks to another compatible server (the path `/chat/completions`
+    /// is appended).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets how transient failures are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Caps the tokens of each answer.
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = Some(n);
+        self
+    }
+
+    /// Sets the sampling temperature.
+    pub fn temperature(mut self, t: f32) -> Self {
+        self.temperature = Some(t);
+        self
+    }
+
+    /// The JSON body for a request (public so it can be inspected).
+    pub fn body(&self, request: &ModelRequest, stream: bool) -> Value {
+        let mut messages = Vec::with_capacity(request.messages.len() + 1);
+        if !request.system.is_empty() {
+            messages.push(json!({"role": "system", "content": request.system}));
+        }
+        for m in &request.messages {
+            messages.push(match m {
+                Message::User { content } => json!({"role": "user", "content": content}),
+                Message::Assistant { content, tool_calls } => {
+                    let mut msg = json!({"role": "assistant", "content": if content.is_empty() { Value::Null } else { json!(content) }});
+                    if !tool_calls.is_empty() {
+                        msg["tool_calls"] = tool_calls
+                            .iter()
+                            .map(|c| {
+                                json!({"id": c.id, "type": "function",
+                                       "function": {"name": c.name, "arguments": c.arguments}})
+                            })
+                            .collect();
+                    }
+                    msg
+                }
+                Message::Tool {
+                    tool_call_id,
+                    content,
+                    ..
+                } => json!({"role": "tool", "tool_call_id": tool_call_id, "content": content}),
+            });
+        }
+        let mut body = json!({"model": self.model, "messages": messages});
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.parameters}})
+                })
+                .collect();
+        }
+        if let Some(n) = self.max_tokens {
+            body["max_tokens"] = json!(n);
+        }
+        if let Some(t) = self.temperature {
+            body["temperature"] = json!(t);
+        }
+        if stream {
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        body
+    }
+
+    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+        let url = format!("{}/chat/completions", self.base_url);
+        http::send(PROVIDER, &self.retry, || {
+            self.client
+                .post(&url)
+                .bearer_auth(&self.api_key)
+                .json(&body)
+        })
+        .await
+    }
+}
+
+pub(crate) fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap_or_default()
+}
+
+fn decode_err(message: impl Into<String>) -> ModelError {
+    ModelError::Decode {
+        provider: PROVIDER.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn usage_of(v: &Value) -> Usage {
+    Usage {
+        requests: 0,
+        input_tokens: v.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: v.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+    }
+}
+
+/// Parses a non-streamed Chat Completions response.
+pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
+    let message = v
+        .pointer("/choices/0/message")
+        .ok_or_else(|| decode_err("no choices[0].message in the response"))?;
+    let text = message
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut tool_calls = Vec::new();
+    if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+        for c in calls {
+            let name = c
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| decode_err("a tool call without function.name"))?;
+            let arguments = match c.pointer("/function/arguments") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => "{}".to_owned(),
+            };
+            let id = c
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(crate::messages::next_call_id);
+            tool_calls.push(ToolCall {
+                id,
+                name: name.to_owned(),
+                arguments,
+            });
+        }
+    }
+    Ok(ModelResponse {
+        text,
+        tool_calls,
+        usage: v.get("usage").map(usage_of).unwrap_or_default(),
+    })
+}
+
+/// The chunks of one streamed Chat Completions event.
+pub fn parse_stream_event(v: &Value) -> Vec<StreamChunk> {
+    let mut out = Vec::new();
+    if let Some(delta) = v.pointer("/choices/0/delta") {
+        if let Some(t) = delta.get("content").and_then(Value::as_str) {
+            if !t.is_empty() {
+                out.push(StreamChunk::TextDelta(t.to_owned()));
+            }
+        }
+        if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+            for (pos, c) in calls.iter().enumerate() {
+                out.push(StreamChunk::ToolCallDelta {
+                    index: c.get("index").and_then(Value::as_u64).map(|i| i as usize).unwrap_or(pos),
+                    id: c.get("id").and_then(Value::as_str).map(str::to_owned),
+                    name: c.pointer("/function/name").and_then(Value::as_str).map(str::to_owned),
+                    arguments: c
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
+        }
+    }
+    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        out.push(StreamChunk::Usage(usage_of(u)));
+    }
+    out
+}
+
+#[async_trait]
+impl Model for OpenAiModel {
+    fn name(&self) -> String {
+        format!("openai:{}", self.model)
+    }
+
+    async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let resp = self.post(self.body(request, false)).await?;
+        let text = resp.text().await.map_err(|e| ModelError::Transport {
+            provider: PROVIDER.to_owned(),
+            message: http::describe(&e),
+        })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| decode_err(format!("invalid JSON ({e}): {}", snippet(&text))))?;
+        parse_response(&v)
+    }
+
+    async fn request_stream(
+        &self,
+        request: &ModelRequest,
+    ) -> Result<BoxStream<'static, Result<StreamChunk, ModelError>>, ModelError> {
+        let resp = self.post(self.body(request, true)).await?;
+        let stream = sse::events(PROVIDER, resp)
+            .take_while(|ev| {
+                let done = matches!(ev, Ok(e) if e.data.trim() == "[DONE]");
+                futures::future::ready(!done)
+            })
+            .flat_map(|ev| {
+                let chunks: Vec<Result<StreamChunk, ModelError>> = match ev {
+                    Err(e) => vec![Err(e)],
+                    Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
+                        Ok(v) if v.get("error").is_some() => vec![Err(ModelError::Http {
+                            provider: PROVIDER.to_owned(),
+                            status: 200,
+                            message: http::error_message(&ev.data),
+                        })],
+                        Ok(v) => parse_stream_event(&v).into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(decode_err(format!(
+                            "invalid JSON in a stream event ({e}): {}",
+                            snippet(&ev.data)
+                        )))],
+                    },
+                };
+                futures::stream::iter(chunks)
+            });
+        Ok(stream.boxed())
+    }
+}
+
+pub(crate) fn snippet(text: &str) -> String {
+    let s: String = text.chars().take(200).collect();
+    if s.len() < text.len() {
+        format!("{s}...")
+    } else {
+        s
+    }
+}
