@@ -71,7 +71,7 @@ pub(crate) fn execute(cfg: &Config, command: &str, timeout: Duration) -> Result<
     let (status, timed_out) = match outcome {
         Ok(done) => done,
         Err(e) => {
-            kill_group(&run.child);
+            kill_group(run.child);
             let _ = run.child.wait();
             return Err(fail("run the command", e));
         }

@@ -7,8 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use deepagent_core::{
-    edit::apply_edit, sort_listing, BackendError, EditResult, FileInfo, Result, VPath,
-    WriteResult,
+    edit::apply_edit, sort_listing, BackendError, EditResult, FileInfo, Result, VPath, WriteResult,
 };
 
 use crate::config::Config;
@@ -25,7 +24,12 @@ pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
     };
     match fs::metadata(&host) {
         Ok(meta) => Ok(meta.is_file()),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             Ok(false)
         }
         Err(e) => Err(io_error(path, e)),

@@ -88,8 +88,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult,
-    GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
+    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
 
 pub use config::LocalBackendBuilder;
@@ -155,7 +155,8 @@ impl Backend for LocalBackend {
 
     async fn read_bytes(&self, path: &str) -> Result<Bytes> {
         let path = VPath::new(path)?;
-        self.blocking(move |cfg| files::read_bytes(cfg, &path)).await
+        self.blocking(move |cfg| files::read_bytes(cfg, &path))
+            .await
     }
 
     async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {

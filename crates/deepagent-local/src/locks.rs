@@ -34,6 +34,8 @@ impl LockSet {
         let stripe = &self.stripes[(hasher.finish() as usize) % STRIPES];
         // A panic while holding the lock leaves no broken invariant here:
         // the file is either renamed into place or not.
-        stripe.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        stripe
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

@@ -36,7 +36,11 @@ pub(crate) struct Sliced {
 }
 
 /// One pass over `reader`: keeps lines `offset..offset + limit`, counts all.
-pub(crate) fn slice_lines(reader: impl Read, offset: usize, limit: usize) -> std::io::Result<Sliced> {
+pub(crate) fn slice_lines(
+    reader: impl Read,
+    offset: usize,
+    limit: usize,
+) -> std::io::Result<Sliced> {
     let end = offset.saturating_add(limit);
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
     let mut lines = Vec::new();
@@ -148,7 +152,11 @@ mod tests {
         assert_eq!(got.total_lines, 50_000);
         assert_eq!(
             got.lines,
-            ["line number 40000", "line number 40001", "line number 40002"]
+            [
+                "line number 40000",
+                "line number 40001",
+                "line number 40002"
+            ]
         );
         let expected = text::read_slice("/f", &content, 12_345, 2000).unwrap();
         let got = slice_lines(&content[..], 12_345, 2000).unwrap();

@@ -25,8 +25,8 @@ use deepagent_core::text::{self, BINARY_SNIFF_LEN};
 use deepagent_core::{
     BackendError, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, Result, VPath,
 };
-use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_matcher::LineTerminator;
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{sinks, BinaryDetection, Searcher, SearcherBuilder};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{DirEntry, WalkBuilder, WalkState};
@@ -363,7 +363,12 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
         Ok(meta) if meta.is_dir() => {}
         // A missing base or a file base has nothing below it.
         Ok(_) => return Ok(GlobResult::default()),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             return Ok(GlobResult::default())
         }
         Err(e) => return Err(io_error(base, e)),
