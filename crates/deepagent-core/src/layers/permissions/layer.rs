@@ -1,0 +1,350 @@
+//! The layer that enforces a [`Policy`] over any backend.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::approval::{ApprovalRequest, Approver, Decision};
+use super::command::path_candidates;
+use super::policy::{Policy, Verdict};
+use super::rules::{Action, Operation, Ruleset};
+use crate::{
+    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult,
+    GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+};
+
+/// How many times a filtered `glob`/`grep` re-asks the inner backend with
+/// a larger cap before it reports `truncated` without being sure.
+const MAX_REFILLS: usize = 6;
+
+/// Wraps any backend with a permission [`Ruleset`]: each operation is
+/// allowed, denied, or put to an [`Approver`].
+///
+/// - Paths are checked after normalization, so `/a/../.env`, `//.env` and
+///   `./.env` are all `/.env`.
+/// - A denial is [`BackendError::PermissionDenied`] naming the path and
+///   the rule's description; an `ask` with no approver is denied with a
+///   message saying approval was required.
+/// - No bypass through listings: entries whose `read` (or the listing
+///   operation's own rule) is `deny` are left out of `ls`, `glob` and
+///   `grep` results and `exists` reports them absent. `truncated` stays
+///   honest: when hidden entries made room, the inner backend is asked
+///   again with a larger cap.
+/// - A command is refused when its own rule denies it, or when any word
+///   in it, read as a path, is denied for read, write or edit (see the
+///   `command` notes: a tripwire, not a shell parser).
+/// - With everything allowed (`Ruleset::permissive()`) the layer is
+///   transparent: the conformance suite passes through it.
+///
+/// ```
+/// # async fn demo(backend: impl deepagent_core::Backend + 'static) -> deepagent_core::Result<()> {
+/// use deepagent_core::layers::{approver_fn, Decision, Permissioned, Ruleset};
+/// use deepagent_core::Backend;
+///
+/// let guarded = Permissioned::new(backend, Ruleset::default_preset())?
+///     .with_approver(approver_fn(|req| async move {
+///         println!("allow {} {}? ({})", req.operation, req.target, req.reason);
+///         Decision::Allow
+///     }));
+/// assert!(guarded.read_bytes("/app/../.env").await.is_err());
+/// # Ok(()) }
+/// ```
+pub struct Permissioned<B> {
+    inner: B,
+    policy: Arc<Policy>,
+    approver: Option<Arc<dyn Approver>>,
+    name: String,
+}
+
+impl<B: Clone> Clone for Permissioned<B> {
+    fn clone(&self) -> Self {
+        Permissioned {
+            inner: self.inner.clone(),
+            policy: self.policy.clone(),
+            approver: self.approver.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<B> fmt::Debug for Permissioned<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permissioned")
+            .field("name", &self.name)
+            .field("ruleset", self.policy.ruleset())
+            .field("approver", &self.approver.is_some())
+            .finish()
+    }
+}
+
+impl<B: Backend> Permissioned<B> {
+    /// Enforces `ruleset` over `inner`; a rule pattern that does not
+    /// compile is [`BackendError::InvalidPattern`].
+    pub fn new(inner: B, ruleset: Ruleset) -> Result<Self> {
+        Ok(Self::with_policy(inner, Arc::new(Policy::new(ruleset)?)))
+    }
+
+    /// Enforces an already compiled (and possibly shared) policy.
+    pub fn with_policy(inner: B, policy: Arc<Policy>) -> Self {
+        let name = format!("Permissioned({})", inner.name());
+        Permissioned {
+            inner,
+            policy,
+            approver: None,
+            name,
+        }
+    }
+
+    /// Sends `ask` verdicts to `approver`.
+    pub fn with_approver(self, approver: impl Approver + 'static) -> Self {
+        self.with_shared_approver(Arc::new(approver))
+    }
+
+    /// Sends `ask` verdicts to a shared approver.
+    pub fn with_shared_approver(mut self, approver: Arc<dyn Approver>) -> Self {
+        self.approver = Some(approver);
+        self
+    }
+
+    /// The policy enforced.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    /// Allows, refuses, or asks, as the verdict says.
+    async fn authorize(&self, verdict: Verdict, target: &str) -> Result<()> {
+        match verdict.action {
+            Action::Allow => Ok(()),
+            Action::Deny => Err(denial(&verdict, target)),
+            Action::Ask => {
+                let op = verdict.operation;
+                let Some(approver) = &self.approver else {
+                    return Err(BackendError::permission_denied(
+                        target,
+                        format!(
+                            "approval required: {op} needs approval ({}), but no approver is \
+                             configured, so it was refused; ask the user to allow it",
+                            verdict.reason
+                        ),
+                    ));
+                };
+                let request = ApprovalRequest {
+                    operation: op,
+                    target: target.to_owned(),
+                    reason: verdict.reason,
+                };
+                match approver.decide(request).await {
+                    Decision::Allow => Ok(()),
+                    Decision::Deny { reason } => Err(BackendError::permission_denied(
+                        target,
+                        format!("{op} was denied by the approver: {reason}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Checks `op` on `path`.
+    async fn check(&self, op: Operation, path: &VPath) -> Result<()> {
+        self.authorize(self.policy.check_path(op, path), path.as_str())
+            .await
+    }
+
+    /// Fails when `op` denies `path`; asking does not count (a search the
+    /// caller was allowed to run covers the files it reads).
+    fn refuse_if_denied(&self, op: Operation, path: &VPath) -> Result<()> {
+        let verdict = self.policy.check_path(op, path);
+        if verdict.action == Action::Deny {
+            return Err(denial(&verdict, path.as_str()));
+        }
+        Ok(())
+    }
+
+    /// True when a result entry must not be shown by listing operation
+    /// `op`: its read is denied, or `op`'s own rules deny it.
+    fn hidden(&self, op: Operation, path: &str) -> bool {
+        match VPath::new(path) {
+            Ok(p) => self.policy.denies(Operation::Read, &p) || self.policy.denies(op, &p),
+            // Not a path we can judge: leaving it out cannot leak.
+            Err(_) => true,
+        }
+    }
+
+    /// The start of `glob`/`grep`: the base must be searchable.
+    async fn check_search_base(&self, op: Operation, base: &VPath) -> Result<()> {
+        self.refuse_if_denied(Operation::Read, base)?;
+        self.check(op, base).await
+    }
+}
+
+fn denial(verdict: &Verdict, target: &str) -> BackendError {
+    let op = verdict.operation;
+    let reason = match &verdict.pattern {
+        Some(pattern) => format!("{op} denied by rule {pattern:?}: {}", verdict.reason),
+        None => verdict.reason.clone(),
+    };
+    BackendError::permission_denied(target, reason)
+}
+
+/// Re-runs a capped search until the visible results are complete or
+/// exceed the cap, so hidden entries never make `truncated` lie.
+macro_rules! filtered_search {
+    ($self:ident, $query:ident, $base:ident, $op:expr, $call:ident, $items:ident, $finish:path) => {{
+        let want = $query.max_count;
+        let mut q = $query.clone();
+        q.path = $base.as_str().to_owned();
+        // One more than wanted tells "exactly at the cap" from "more".
+        let mut cap = want.saturating_add(1);
+        let mut round = 0;
+        loop {
+            q.max_count = cap;
+            let res = $self.inner.$call(&q).await?;
+            let total = res.$items.len();
+            let visible: Vec<_> = res
+                .$items
+                .into_iter()
+                .filter(|item| !$self.hidden($op, &item.path))
+                .collect();
+            let hid = total - visible.len();
+            if !res.truncated || visible.len() > want || hid == 0 || round == MAX_REFILLS {
+                // A give-up with the inner result still truncated keeps
+                // `truncated`: something past the cap may be visible.
+                break $finish(visible, want, res.truncated);
+            }
+            round += 1;
+            cap = cap.saturating_mul(2);
+        }
+    }};
+}
+
+#[async_trait]
+impl<B: Backend> Backend for Permissioned<B> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let p = VPath::new(path)?;
+        if self.hidden(Operation::Ls, p.as_str()) {
+            return Ok(false);
+        }
+        self.inner.exists(p.as_str()).await
+    }
+
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let p = VPath::new(path)?;
+        self.refuse_if_denied(Operation::Read, &p)?;
+        self.check(Operation::Ls, &p).await?;
+        let mut entries = self.inner.ls(p.as_str()).await?;
+        entries.retain(|e| !self.hidden(Operation::Ls, &e.path));
+        Ok(entries)
+    }
+
+    async fn read_bytes(&self, path: &str) -> Result<Bytes> {
+        let p = VPath::new(path)?;
+        self.check(Operation::Read, &p).await?;
+        self.inner.read_bytes(p.as_str()).await
+    }
+
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+        let p = VPath::new(path)?;
+        self.check(Operation::Read, &p).await?;
+        self.inner.read(p.as_str(), offset, limit).await
+    }
+
+    async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
+        let p = VPath::new(path)?;
+        self.check(Operation::Write, &p).await?;
+        self.inner.write(p.as_str(), content).await
+    }
+
+    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+        let p = VPath::new(path)?;
+        self.check(Operation::Edit, &p).await?;
+        self.inner.edit(p.as_str(), old, new, all).await
+    }
+
+    async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
+        let base = VPath::new(&query.path)?;
+        self.check_search_base(Operation::Glob, &base).await?;
+        Ok(filtered_search!(
+            self,
+            query,
+            base,
+            Operation::Glob,
+            glob,
+            files,
+            GlobResult::finish
+        ))
+    }
+
+    async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
+        let base = VPath::new(&query.path)?;
+        self.check_search_base(Operation::Grep, &base).await?;
+        Ok(filtered_search!(
+            self,
+            query,
+            base,
+            Operation::Grep,
+            grep,
+            matches,
+            GrepResult::finish
+        ))
+    }
+
+    fn as_sandbox(&self) -> Option<&dyn Sandbox> {
+        self.inner.as_sandbox().map(|_| self as &dyn Sandbox)
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Sandbox for Permissioned<B> {
+    fn id(&self) -> &str {
+        match self.inner.as_sandbox() {
+            Some(sandbox) => sandbox.id(),
+            None => &self.name,
+        }
+    }
+
+    async fn execute(&self, command: &str, timeout: Option<Duration>) -> Result<ExecuteResponse> {
+        let Some(sandbox) = self.inner.as_sandbox() else {
+            return Err(BackendError::unsupported("execute", self.inner.name()));
+        };
+        // Every deny before any ask: a human is never asked about a
+        // command that would be refused anyway.
+        let verdict = self.policy.check_command(command);
+        if verdict.action == Action::Deny {
+            return Err(denial(&verdict, command));
+        }
+        for path in path_candidates(command) {
+            for op in [Operation::Read, Operation::Write, Operation::Edit] {
+                let named = self.policy.check_path(op, &path);
+                if named.action == Action::Deny {
+                    return Err(BackendError::permission_denied(
+                        path.as_str(),
+                        format!(
+                            "execute refused: the command names {path}, and {op} of it is \
+                             denied{}: {} (command: {command})",
+                            named
+                                .pattern
+                                .as_deref()
+                                .map(|p| format!(" by rule {p:?}"))
+                                .unwrap_or_default(),
+                            named.reason
+                        ),
+                    ));
+                }
+            }
+        }
+        self.authorize(verdict, command).await?;
+        sandbox.execute(command, timeout).await
+    }
+}
