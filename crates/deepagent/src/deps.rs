@@ -2,6 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::any::Any;
+
+use deepagent_composite::CompositeBackend;
 use deepagent_core::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,32 @@ pub fn render_todos(todos: &[Todo]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// One line per mount of a composite, then the default, with what the
+/// known backends mean for persistence:
+///
+/// ```text
+/// - /project/: LocalBackend (files on disk; they persist)
+/// - any other path: StateBackend (in memory; gone when the program ends)
+/// ```
+pub fn describe_mounts(composite: &CompositeBackend) -> String {
+    let kind = |name: &str| match name {
+        "LocalBackend" => format!("{name} (files on disk; they persist)"),
+        "StateBackend" => format!("{name} (in memory; gone when the program ends)"),
+        "DockerSandbox" => format!("{name} (inside a container)"),
+        other => other.to_owned(),
+    };
+    let mut lines: Vec<String> = composite
+        .mounts()
+        .iter()
+        .map(|m| format!("- {}: {}", m.prefix, kind(&m.backend)))
+        .collect();
+    lines.push(format!(
+        "- any other path: {}",
+        kind(composite.default_backend().name())
+    ));
+    lines.join("\n")
 }
 
 /// A shared, cloneable todo list.
@@ -84,8 +113,17 @@ pub struct DeepAgentDeps {
 
 impl DeepAgentDeps {
     /// Deps over a backend.
-    pub fn new(backend: impl Backend + 'static) -> Self {
-        Self::from_arc(Arc::new(backend))
+    ///
+    /// A [`CompositeBackend`] is recognised, and its mounts are described
+    /// to the model (see [`describe_mounts`]).
+    pub fn new<B: Backend + 'static>(backend: B) -> Self {
+        let mounts = (&backend as &dyn Any)
+            .downcast_ref::<CompositeBackend>()
+            .map(describe_mounts);
+        DeepAgentDeps {
+            mounts,
+            ..Self::from_arc(Arc::new(backend))
+        }
     }
 
     /// Deps over a backend already behind an `Arc`.

@@ -45,11 +45,18 @@
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
 //!
+//! ## Backends
+//!
+//! [`StateBackend`], [`LocalBackend`] and [`CompositeBackend`] are
+//! re-exported; `DockerSandbox` too with the `docker` cargo feature.
+//!
 //! ## Describing a composite layout
 //!
-//! The model writes better paths when it knows which ones persist. Tell
-//! it with [`DeepAgentDeps::with_mounts_description`]; the text goes into
-//! the filesystem section of the system prompt.
+//! The model writes better paths when it knows which ones persist.
+//! [`DeepAgentDeps::new`] over a [`CompositeBackend`] lists its mounts in
+//! the filesystem section of the system prompt by itself; say more (or
+//! describe another layout) with
+//! [`DeepAgentDeps::with_mounts_description`].
 
 #![warn(missing_docs)]
 
@@ -66,7 +73,7 @@ pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
-pub use deps::{render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
+pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::AgentError;
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
 pub use messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
@@ -78,4 +85,18 @@ pub use tools::{parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, Tool
 
 pub use deepagent_core as core;
 pub use deepagent_core::*;
+pub use deepagent_composite::{CompositeBackend, CompositeBuilder, Location, MountInfo};
+pub use deepagent_local::{LocalBackend, LocalBackendBuilder};
 pub use deepagent_state::{FileData, StateBackend};
+
+/// The backend crates, whole.
+pub mod backends {
+    pub use deepagent_composite as composite;
+    #[cfg(feature = "docker")]
+    pub use deepagent_docker as docker;
+    pub use deepagent_local as local;
+    pub use deepagent_state as state;
+}
+
+#[cfg(feature = "docker")]
+pub use deepagent_docker::*;
