@@ -1,5 +1,243 @@
-//! `cargo xtask bench` (not yet built).
+//! `cargo xtask bench [--quick] [--runs N] [WORKLOAD...]`: our backends side
+//! by side with the Python original (pydantic-ai-backend 0.2.20), ripgrep
+//! and the Docker CLI, on this machine, in one run.
+//!
+//! It prepares what it needs (a venv under `target/bench/venv`, `rg`, the
+//! release-built `deepagent-bench` runner, deterministic data under
+//! `target/bench/data`), then runs every variant of a workload in its own
+//! process, rotating the order each round so no side always goes first,
+//! and prints medians and ratios (also written to `target/bench/report.md`).
+//! Workloads: state-grep, local-grep, glob, read, composite, edit, docker,
+//! memory (see `bench/plan.rs`).
 
-pub fn bench(_args: &[String]) -> crate::Result {
-    Err("`cargo xtask bench` is not implemented yet".into())
+mod plan;
+mod report;
+mod setup;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use plan::{Side, Workload};
+use report::{Outcome, Samples};
+
+use crate::Result;
+
+struct Options {
+    quick: bool,
+    runs: usize,
+    workloads: Vec<&'static Workload>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut quick = false;
+    let mut runs = None;
+    let mut workloads = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--runs" => {
+                let n = it.next().ok_or("--runs needs a number")?;
+                runs = Some(
+                    n.parse()
+                        .map_err(|_| format!("--runs: not a number: {n}"))?,
+                );
+            }
+            "-h" | "--help" => return Err(usage()),
+            name => workloads.push(
+                plan::find(name)
+                    .ok_or_else(|| format!("unknown workload `{name}`\n{}", usage()))?,
+            ),
+        }
+    }
+    if workloads.is_empty() {
+        workloads = plan::WORKLOADS.iter().collect();
+    }
+    Ok(Options {
+        quick,
+        runs: runs.unwrap_or(if quick { 3 } else { 5 }),
+        workloads,
+    })
+}
+
+fn usage() -> String {
+    let names: Vec<&str> = plan::WORKLOADS.iter().map(|w| w.name).collect();
+    format!(
+        "usage: cargo xtask bench [--quick] [--runs N] [WORKLOAD...]\nworkloads: {}",
+        names.join(" ")
+    )
+}
+
+/// Entry point of `cargo xtask bench`.
+pub fn bench(args: &[String]) -> Result {
+    let opts = parse(args)?;
+    let root = workspace_root();
+    let bench_dir = root.join("target/bench");
+    std::fs::create_dir_all(&bench_dir).map_err(|e| format!("{}: {e}", bench_dir.display()))?;
+    let data = bench_dir.join(if opts.quick { "data-quick" } else { "data" });
+    let script = root.join("xtask/bench/python/bench.py");
+
+    let wants_docker = opts.workloads.iter().any(|w| w.name == "docker");
+    let docker = wants_docker && setup::docker_engine();
+    let python = setup::venv(&bench_dir)?;
+    setup::ripgrep()?;
+    let runner = setup::build_runner(&root, docker)?;
+
+    let mut gen = Command::new(&runner);
+    gen.arg("gen").arg("--data").arg(&data);
+    if opts.quick {
+        gen.arg("--quick");
+    }
+    gen.args(opts.workloads.iter().map(|w| w.name));
+    setup::run(&mut gen)?;
+
+    let mut results = Vec::new();
+    for w in &opts.workloads {
+        if w.name == "docker" && !docker {
+            eprintln!("bench: docker: skipped: no Docker engine");
+            results.push((*w, Outcome::Skipped("skipped: no Docker engine".into())));
+            continue;
+        }
+        let outcome = run_workload(w, &opts, &runner, &python, &script, &data)?;
+        results.push((*w, outcome));
+    }
+
+    let header = header(&opts);
+    let text = report::render(&results, &header);
+    println!("\n{text}");
+    let path = bench_dir.join("report.md");
+    std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("bench: report written to {}", path.display());
+    Ok(())
+}
+
+fn run_workload(
+    w: &'static Workload,
+    opts: &Options,
+    runner: &Path,
+    python: &Path,
+    script: &Path,
+    data: &Path,
+) -> Result<Outcome> {
+    let mut samples: BTreeMap<&'static str, Samples> = BTreeMap::new();
+    let n = w.variants.len();
+    for round in 0..opts.runs {
+        // Rotate the order each round: alternation, and no side always first.
+        for k in 0..n {
+            let v = &w.variants[(round + k) % n];
+            let mut cmd = match v.side {
+                Side::Rust => {
+                    let mut c = Command::new(runner);
+                    c.arg("run");
+                    c
+                }
+                Side::Python => {
+                    let mut c = Command::new(python);
+                    c.arg(script);
+                    c
+                }
+            };
+            cmd.arg("--data").arg(data);
+            if opts.quick && v.side == Side::Rust {
+                cmd.arg("--quick");
+            }
+            cmd.args([w.name, v.name]).stderr(Stdio::inherit());
+            let out = cmd
+                .output()
+                .map_err(|e| format!("cannot run {}/{}: {e}", w.name, v.name))?;
+            if !out.status.success() {
+                return Err(format!("{}/{} failed ({})", w.name, v.name, out.status));
+            }
+            let line = String::from_utf8_lossy(&out.stdout);
+            let json: serde_json::Value = serde_json::from_str(line.trim())
+                .map_err(|e| format!("{}/{}: bad output {line:?}: {e}", w.name, v.name))?;
+            let s = samples.entry(v.name).or_default();
+            if let Some(x) = json["secs"].as_f64() {
+                s.secs.push(x);
+            }
+            if let Some(x) = json["peak_rss_delta"].as_f64() {
+                s.rss.push(x);
+            }
+            if let Some(x) = json["count"].as_u64() {
+                s.counts.push(x);
+            }
+            eprintln!(
+                "bench: {} round {}/{} {:<24} {}",
+                w.name,
+                round + 1,
+                opts.runs,
+                v.name,
+                line.trim()
+            );
+        }
+    }
+    Ok(Outcome::Ran(samples))
+}
+
+fn header(opts: &Options) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_owned();
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.1} GiB", kib / (1024.0 * 1024.0)))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            let line = c.lines().find(|l| l.starts_with("model name"))?.to_owned();
+            Some(line.split_once(':')?.1.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let rg = Command::new("rg")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!(
+        "## Benchmarks ({size})\n\nMachine: {cores} cores ({cpu}), {mem} RAM, Linux. \
+         Medians of {runs} alternating rounds, each variant in its own process; \
+         theirs = pydantic-ai-backend {py} (Python {pyv}), {rg}. Lower ratio is better.\n\n\
+         Reproduce: `cargo xtask bench{quick}`\n",
+        size = if opts.quick {
+            "--quick sizes"
+        } else {
+            "full sizes"
+        },
+        runs = opts.runs,
+        py = "0.2.20",
+        pyv = python_version(),
+        quick = if opts.quick { " --quick" } else { "" },
+    )
+}
+
+fn python_version() -> String {
+    Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches("Python ")
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
