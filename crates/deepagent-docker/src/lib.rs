@@ -1,1 +1,73 @@
-//! Placeholder.
+//! # deepagent-docker
+//!
+//! [`DockerSandbox`]: a deepagent [`Sandbox`](deepagent_core::Sandbox) in
+//! a Docker container, driven through [bollard]. An agent reads, writes,
+//! edits, lists and searches files in the container and runs shell
+//! commands there, through the same `Backend` contract (and conformance
+//! suite) as every other backend.
+//!
+//! - **Engine**: bollard's defaults (`DOCKER_HOST`, else the local
+//!   socket), with the API version negotiated down to what the engine
+//!   speaks (Debian's docker.io 20.10 speaks 1.41). No engine means a
+//!   quick error naming the address, never a hang.
+//! - **Runtimes**: [`RuntimeConfig`] says which image to run, or how to
+//!   build one (`base_image` + `packages` + `setup_commands`, built once
+//!   from a generated Dockerfile, cached under a content-hash tag).
+//!   [`RuntimeConfig::builtin`] knows `python-minimal`,
+//!   `python-datascience`, `python-web` and `node-minimal`. Images are
+//!   never pulled implicitly.
+//! - **Containers** start on first use with the network off (opt in with
+//!   [`RuntimeConfig::network`]), optional memory / CPU / pids limits and
+//!   volumes, and the label `deepagent.sandbox=1`. [`DockerSandbox::shutdown`]
+//!   removes them; [`SessionManager`] keeps one per session and reaps idle
+//!   ones and orphans.
+//! - **Paths**: relative paths resolve against the runtime's `work_dir`
+//!   (default `/workspace`); absolute paths are container paths. Files move
+//!   as tar archives, byte-exact, modes kept by `edit`. `ls`, `glob` and
+//!   `grep` list files with busybox-compatible `find`/`stat`, NUL-separated,
+//!   paths always passed as arguments, never spliced into a script; grep
+//!   matches in Rust with the shared regex syntax.
+//! - **Commands**: `execute` runs `sh -c` through exec, output capped at
+//!   100,000 bytes, and a timeout that kills the command and everything it
+//!   started (exit code 124).
+//!
+//! ```no_run
+//! use deepagent_core::{Backend, Sandbox};
+//! use deepagent_docker::{DockerSandbox, RuntimeConfig};
+//!
+//! # async fn demo() -> deepagent_core::Result<()> {
+//! let sandbox = DockerSandbox::new(RuntimeConfig::builtin("python-minimal")?)?;
+//! sandbox.write("hello.py", "print('hi')\n".into()).await?; // /workspace/hello.py
+//! let run = sandbox.execute("python3 hello.py", None).await?;
+//! assert_eq!(run.output, "hi\n");
+//! sandbox.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! To run the conformance suite (which works from `/`) against a
+//! container, scope it to a fresh directory with
+//! [`Scoped`](deepagent_core::layers::Scoped).
+//!
+//! [bollard]: https://docs.rs/bollard
+
+#![warn(missing_docs)]
+
+mod archive;
+mod backend;
+mod engine;
+mod exec;
+mod files;
+mod hash;
+mod image;
+mod runtime;
+mod sandbox;
+mod scan;
+mod session;
+
+pub use engine::{connect, engine_address, engine_available};
+pub use exec::TIMEOUT_EXIT_CODE;
+pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};
+pub use sandbox::{
+    remove_container_blocking, DockerSandbox, RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
+};
+pub use session::SessionManager;

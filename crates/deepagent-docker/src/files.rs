@@ -1,0 +1,178 @@
+//! File operations on the container: archives for content, helper scripts
+//! for listings.
+
+use bollard::container::{DownloadFromContainerOptions, UploadToContainerOptions};
+use deepagent_core::{BackendError, Result, VPath};
+use futures::StreamExt;
+
+use crate::archive::{self, Entry, EntryKind};
+use crate::engine::{engine_error, is_container_gone, status_of};
+use crate::exec::{capture, Captured};
+use crate::DockerSandbox;
+
+/// How many symlinks a path may go through before we give up.
+const MAX_SYMLINKS: usize = 8;
+
+/// A path's type (after symlinks) and, when asked for, its content.
+pub(crate) struct Fetched {
+    /// The path after following symlinks.
+    pub path: VPath,
+    pub entry: Entry,
+    pub content: Option<Vec<u8>>,
+}
+
+impl DockerSandbox {
+    /// Resolves a caller's path: relative against the work dir, absolute
+    /// as a container path, with the shared normalization rules.
+    pub(crate) fn resolve(&self, path: &str) -> Result<VPath> {
+        self.inner.work_dir.join(path)
+    }
+
+    /// Looks at `path` through the archive API: its type always, its bytes
+    /// when `want_content` and it is a file. `None` when nothing is there.
+    pub(crate) async fn fetch(&self, path: &VPath, want_content: bool) -> Result<Option<Fetched>> {
+        let mut current = path.clone();
+        for _ in 0..MAX_SYMLINKS {
+            let Some((entry, content)) = self.fetch_once(&current, want_content).await? else {
+                return Ok(None);
+            };
+            if let EntryKind::Symlink(link) = &entry.kind {
+                let parent = current.parent().unwrap_or_else(VPath::root);
+                current = match parent.join(link) {
+                    Ok(p) => p,
+                    Err(_) => return Ok(None),
+                };
+                continue;
+            }
+            return Ok(Some(Fetched {
+                path: current,
+                entry,
+                content,
+            }));
+        }
+        Err(BackendError::Backend(format!(
+            "{path}: too many levels of symbolic links"
+        )))
+    }
+
+    async fn fetch_once(&self, path: &VPath, want_content: bool) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
+        let target = self.target().await?;
+        let mut stream = target.docker.download_from_container(
+            target.id,
+            Some(DownloadFromContainerOptions {
+                path: path.as_str().to_owned(),
+            }),
+        );
+        let mut buf: Vec<u8> = Vec::new();
+        let mut header: Option<Entry> = None;
+        loop {
+            match stream.next().await {
+                Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    if is_container_gone(&e) {
+                        return Err(engine_error("read", target.name, e));
+                    }
+                    return match status_of(&e) {
+                        // Missing, or a parent is not a directory.
+                        Some((404, _)) | Some((400, _)) => Ok(None),
+                        Some((500, msg)) if msg.contains("not a directory") => Ok(None),
+                        _ => Err(engine_error(&format!("reading {path}"), target.name, e)),
+                    };
+                }
+                None => break,
+            }
+            if header.is_none() {
+                header = archive::first_entry(&buf, false)?;
+            }
+            if let Some(h) = &header {
+                // Only a regular file's bytes are worth waiting for.
+                if !(want_content && h.kind == EntryKind::File) {
+                    break;
+                }
+                if buf.len() >= h.data_offset + h.size as usize {
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        let entry = match header {
+            Some(h) => h,
+            None => match archive::first_entry(&buf, true)? {
+                Some(h) => h,
+                None => return Ok(None),
+            },
+        };
+        let content = if want_content && entry.kind == EntryKind::File {
+            let end = entry.data_offset + entry.size as usize;
+            if buf.len() < end {
+                return Err(BackendError::Backend(format!(
+                    "reading {path}: the archive ended early ({} of {} bytes)",
+                    buf.len().saturating_sub(entry.data_offset),
+                    entry.size
+                )));
+            }
+            Some(buf[entry.data_offset..end].to_vec())
+        } else {
+            None
+        };
+        Ok(Some((entry, content)))
+    }
+
+    /// Writes `content` at `path` as one tar entry uploaded at `/`, so the
+    /// engine creates missing parents.
+    pub(crate) async fn put(&self, path: &VPath, content: &[u8], mode: u32, owner: Option<(u64, u64)>) -> Result<()> {
+        if path.is_root() {
+            return Err(BackendError::IsADirectory {
+                path: path.to_string(),
+            });
+        }
+        let (uid, gid) = owner.unwrap_or_else(|| {
+            let uid = u64::from(self.inner.runtime.run_as_uid.unwrap_or(0));
+            (uid, uid)
+        });
+        let relative = &path.as_str()[1..];
+        let tar = archive::single_file(relative, content, mode, uid, gid)?;
+        let target = self.target().await?;
+        let res = target
+            .docker
+            .upload_to_container(
+                target.id,
+                Some(UploadToContainerOptions {
+                    path: "/".to_owned(),
+                    // Never let a file replace a directory (the engine would
+                    // delete the directory otherwise).
+                    no_overwrite_dir_non_dir: "true".to_owned(),
+                }),
+                tar.into(),
+            )
+            .await;
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) if is_container_gone(&e) => Err(engine_error("write", target.name, e)),
+            Err(e) => {
+                let msg = status_of(&e).map(|(_, m)| m.to_owned()).unwrap_or_default();
+                if msg.contains("cannot overwrite directory") {
+                    Err(BackendError::IsADirectory {
+                        path: path.to_string(),
+                    })
+                } else if msg.contains("not a directory") {
+                    Err(BackendError::NotADirectory {
+                        path: path.to_string(),
+                    })
+                } else if msg.contains("ermission denied") || msg.contains("read-only") {
+                    Err(BackendError::permission_denied(path.as_str(), msg))
+                } else {
+                    Err(engine_error(&format!("writing {path}"), target.name, e))
+                }
+            }
+        }
+    }
+
+    /// Runs one of our helper scripts with `args` as positional parameters.
+    pub(crate) async fn helper(&self, script: &str, args: &[&str]) -> Result<Captured> {
+        let target = self.target().await?;
+        let mut argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        capture(&target, argv).await
+    }
+}

@@ -1,0 +1,378 @@
+//! `DockerSandbox`: the container's lifecycle.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
+use bollard::models::HostConfig;
+use bollard::Docker;
+use deepagent_core::{BackendError, Result, VPath, DEFAULT_OUTPUT_LIMIT};
+use tokio::sync::OnceCell;
+
+use crate::engine::{self, container_gone, status_of};
+use crate::exec::{self, Target};
+use crate::image::{ensure_image, missing_image};
+use crate::RuntimeConfig;
+
+/// The label every sandbox container carries.
+pub const SANDBOX_LABEL: &str = "deepagent.sandbox";
+/// The label holding the session id.
+pub const SESSION_LABEL: &str = "deepagent.session";
+/// The label holding the runtime name.
+pub const RUNTIME_LABEL: &str = "deepagent.runtime";
+
+/// The command that keeps the container alive between execs: plain `sh`
+/// and `sleep`, so it works on busybox; the trap makes `docker stop`
+/// immediate even without an init process.
+const KEEPALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+/// A sandbox backed by one Docker container.
+///
+/// The container is created on first use (not by [`DockerSandbox::new`]),
+/// with the network off unless the runtime enables it, and labelled
+/// `deepagent.sandbox=1` plus its session id so leftovers can be found
+/// ([`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)).
+/// Call [`DockerSandbox::shutdown`] when done; dropping the last clone
+/// without it removes the container from a background thread, best effort.
+///
+/// A container that dies (stopped, removed, OOM-killed) is **not**
+/// restarted: its files died with it, so every later call reports that
+/// the container is gone. A [`SessionManager`](crate::SessionManager)
+/// replaces dead sandboxes.
+///
+/// Clones share the container.
+#[derive(Clone)]
+pub struct DockerSandbox {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) runtime: RuntimeConfig,
+    pub(crate) session: String,
+    /// The container's name, which is also the sandbox id.
+    pub(crate) name: String,
+    pub(crate) work_dir: VPath,
+    pub(crate) output_limit: usize,
+    docker: OnceCell<Docker>,
+    container: OnceCell<String>,
+    shut_down: AtomicBool,
+    last_used: Mutex<Instant>,
+    /// Per-path locks that make `edit` atomic within this sandbox.
+    pub(crate) locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DockerSandbox {
+    /// A sandbox for `runtime` under a fresh session id. Checks the
+    /// runtime; does not touch the engine yet.
+    pub fn new(runtime: RuntimeConfig) -> Result<Self> {
+        Self::for_session(runtime, &unique_suffix())
+    }
+
+    /// A sandbox for `runtime` labelled with `session`.
+    pub fn for_session(runtime: RuntimeConfig, session: &str) -> Result<Self> {
+        runtime.validate()?;
+        let work_dir = VPath::new(&runtime.work_dir)?;
+        let safe: String = session
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .take(40)
+            .collect();
+        let name = format!("deepagent-{safe}-{}", unique_suffix());
+        Ok(DockerSandbox {
+            inner: Arc::new(Inner {
+                runtime,
+                session: session.to_owned(),
+                name,
+                work_dir,
+                output_limit: DEFAULT_OUTPUT_LIMIT,
+                docker: OnceCell::new(),
+                container: OnceCell::new(),
+                shut_down: AtomicBool::new(false),
+                last_used: Mutex::new(Instant::now()),
+                locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Keeps at most `bytes` of each command's output (default 100,000).
+    /// Only before the sandbox is shared.
+    pub fn with_output_limit(mut self, bytes: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.output_limit = bytes;
+        }
+        self
+    }
+
+    /// The runtime this sandbox runs.
+    pub fn runtime(&self) -> &RuntimeConfig {
+        &self.inner.runtime
+    }
+
+    /// The session id in the container's labels.
+    pub fn session(&self) -> &str {
+        &self.inner.session
+    }
+
+    /// The container name (also [`Sandbox::id`](deepagent_core::Sandbox::id)).
+    pub fn container_name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// True once the container has been created.
+    pub fn is_started(&self) -> bool {
+        self.inner.container.initialized()
+    }
+
+    /// Time since the last operation.
+    pub fn idle_for(&self) -> Duration {
+        self.inner
+            .last_used
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    /// Starts the container now instead of on first use.
+    pub async fn start(&self) -> Result<()> {
+        self.target().await.map(|_| ())
+    }
+
+    /// True when the container was started and is still running.
+    pub async fn is_alive(&self) -> bool {
+        let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {
+            return false;
+        };
+        if self.inner.shut_down.load(Ordering::SeqCst) {
+            return false;
+        }
+        match docker.inspect_container(id, None).await {
+            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Stops and removes the container. Idempotent; later calls fail with
+    /// a clear error.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.shut_down.store(true, Ordering::SeqCst);
+        let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {
+            return Ok(());
+        };
+        remove_by_id(docker, id).await
+    }
+
+    /// The engine client and the running container, starting it on first
+    /// use.
+    pub(crate) async fn target(&self) -> Result<Target<'_>> {
+        let inner = &self.inner;
+        if inner.shut_down.load(Ordering::SeqCst) {
+            return Err(BackendError::Backend(format!(
+                "sandbox {} was shut down; create a new one",
+                inner.name
+            )));
+        }
+        if let Ok(mut t) = inner.last_used.lock() {
+            *t = Instant::now();
+        }
+        let docker = inner.docker.get_or_try_init(engine::connect).await?;
+        let id = inner
+            .container
+            .get_or_try_init(|| create_and_start(docker, inner))
+            .await?;
+        Ok(Target {
+            docker,
+            id,
+            name: &inner.name,
+        })
+    }
+
+    /// The lock that serializes edits of `path`.
+    pub(crate) fn path_lock(&self, path: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.inner.locks.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Forget locks nobody holds so the map stays small.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(path.to_owned()).or_default().clone()
+    }
+
+    /// Turns a "container gone" into a check: when the engine says the
+    /// container is not running, the error says so plainly.
+    pub(crate) async fn explain(&self, err: BackendError) -> BackendError {
+        if let BackendError::Backend(msg) = &err {
+            if msg.contains("is no longer running") {
+                return err;
+            }
+            if self.is_started() && !self.is_alive().await {
+                return container_gone(&self.inner.name, msg);
+            }
+        }
+        err
+    }
+}
+
+async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
+    let rt = &inner.runtime;
+    let image = ensure_image(docker, rt).await?;
+    let mut labels = HashMap::new();
+    labels.insert(SANDBOX_LABEL.to_owned(), "1".to_owned());
+    labels.insert(SESSION_LABEL.to_owned(), inner.session.clone());
+    labels.insert(RUNTIME_LABEL.to_owned(), rt.name.clone());
+    let host_config = HostConfig {
+        network_mode: Some(if rt.network_enabled { "default" } else { "none" }.to_owned()),
+        memory: rt.memory_bytes,
+        nano_cpus: rt.cpus.map(|c| (c * 1e9) as i64),
+        pids_limit: rt.pids_limit,
+        binds: Some(
+            rt.volumes
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{}:{}{}",
+                        v.source,
+                        v.target,
+                        if v.read_only { ":ro" } else { "" }
+                    )
+                })
+                .collect(),
+        ),
+        init: Some(true),
+        ..Default::default()
+    };
+    let config = Config {
+        image: Some(image.clone()),
+        cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), KEEPALIVE.to_owned()]),
+        env: Some(rt.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        working_dir: Some(rt.work_dir.clone()),
+        user: rt.run_as_uid.map(|u| u.to_string()),
+        labels: Some(labels),
+        network_disabled: Some(!rt.network_enabled),
+        attach_stdin: Some(false),
+        attach_stdout: Some(false),
+        attach_stderr: Some(false),
+        tty: Some(false),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: inner.name.clone(),
+                platform: None,
+            }),
+            config,
+        )
+        .await
+        .map_err(|e| match status_of(&e) {
+            Some((404, msg)) if msg.contains("image") => missing_image(&image, rt),
+            _ => BackendError::Backend(format!(
+                "cannot create container {} from image {image} (runtime {:?}) on the Docker engine at {}: {e}",
+                inner.name,
+                rt.name,
+                engine::engine_address()
+            )),
+        })?;
+    if let Err(e) = docker.start_container::<String>(&created.id, None).await {
+        let _ = remove_by_id(docker, &created.id).await;
+        return Err(BackendError::Backend(format!(
+            "cannot start container {} (runtime {:?}, image {image}): {e}",
+            inner.name, rt.name
+        )));
+    }
+    if let Some(uid) = rt.run_as_uid {
+        // The engine creates the working directory as root; the user the
+        // commands run as must be able to write there.
+        let target = Target {
+            docker,
+            id: &created.id,
+            name: &inner.name,
+        };
+        let res = exec::capture(
+            &target,
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "mkdir -p \"$1\" && chown \"$2\" \"$1\"".into(),
+                "sh".into(),
+                rt.work_dir.clone(),
+                uid.to_string(),
+            ],
+        )
+        .await?;
+        if res.exit_code != 0 {
+            let _ = remove_by_id(docker, &created.id).await;
+            return Err(BackendError::Backend(format!(
+                "cannot prepare {} for uid {uid} in container {}: {}",
+                rt.work_dir, inner.name, res.stderr
+            )));
+        }
+    }
+    Ok(created.id)
+}
+
+pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
+    let opts = RemoveContainerOptions {
+        force: true,
+        v: true,
+        link: false,
+    };
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
+        // Already being removed by someone else (another clone's drop).
+        Err(e) if matches!(status_of(&e), Some((409, _))) => Ok(()),
+        Err(e) => Err(BackendError::Backend(format!(
+            "cannot remove container {id}: {e}"
+        ))),
+    }
+}
+
+/// Force-removes a container by name or id with a client of its own, on a
+/// thread of its own: usable from `Drop` and from synchronous code, even
+/// inside an async runtime. Returns once the engine answered.
+pub fn remove_container_blocking(name: &str) -> Result<()> {
+    let name = name.to_owned();
+    let handle = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| BackendError::Backend(format!("cannot start a runtime: {e}")))?;
+        rt.block_on(async {
+            let docker = engine::connect().await?;
+            remove_by_id(&docker, &name).await
+        })
+    });
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(BackendError::Backend("container removal panicked".into())))
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.container.initialized() && !self.shut_down.load(Ordering::SeqCst) {
+            let name = self.name.clone();
+            // Detached: a drop must not block an async runtime.
+            std::thread::spawn(move || {
+                let _ = remove_container_blocking(&name);
+            });
+        }
+    }
+}
+
+/// A suffix unique within this process and very likely across processes.
+pub(crate) fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:x}{:08x}{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

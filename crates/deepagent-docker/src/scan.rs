@@ -1,0 +1,163 @@
+//! Listing files inside the container with POSIX tools that busybox has.
+//!
+//! No path is ever interpolated into a script: the scripts below are
+//! constants and every path reaches them as a positional argument
+//! (`sh -c SCRIPT sh PATH`). Output is NUL-separated so names with spaces,
+//! quotes, newlines or `$(...)` come back intact.
+//!
+//! busybox `find` has no `-printf`, so metadata comes from `stat` run once
+//! per batch of names (`find -exec ... {} +`). Each batch prints
+//!
+//! ```text
+//! B<count>\n
+//! <mode hex> <size> <mtime>\n      (count lines, one per name, in order)
+//! <name>\0                          (count names)
+//! ```
+//!
+//! The stat lines hold no names, so a name cannot forge one; a count that
+//! does not line up (a file vanished between find and stat) is an error the
+//! caller can retry.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deepagent_core::{BackendError, Result};
+
+/// Pseudo file systems a walk from `/` must not descend into.
+const PRUNE: &str = r"\( -path /proc -o -path /sys -o -path /dev \) -prune -o";
+
+const BATCH: &str = r#"sh -c 'printf "B%s\n" "$#"; stat -c "%f %s %Y" "$@"; printf "%s\0" "$@"' sh {} +"#;
+
+/// `$1` and its direct children (or `$1` alone when it is a file).
+pub(crate) fn ls_script() -> String {
+    format!("find \"$1\" -maxdepth 1 -exec {BATCH}")
+}
+
+/// Every regular file below the directory `$1`; nothing when `$1` is
+/// missing or not a directory.
+pub(crate) fn files_script() -> String {
+    format!("[ -d \"$1\" ] || exit 0; find \"$1\" {PRUNE} -type f -exec {BATCH}")
+}
+
+/// Names of the files grep should read: `$1` itself when it is a file,
+/// else the regular files below it, skipping hidden entries below `$1`
+/// when `$2` is 1. Exit 3 when `$1` does not exist.
+pub(crate) fn grep_candidates_script() -> String {
+    format!(
+        "if [ -f \"$1\" ]; then printf '%s\\0' \"$1\"; \
+         elif [ -d \"$1\" ]; then \
+           if [ \"$2\" = 1 ]; then find \"$1\" -mindepth 1 \\( -name '.*' -o -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f -print0; \
+           else find \"$1\" -mindepth 1 {PRUNE} -type f -print0; fi; \
+         else exit 3; fi"
+    )
+}
+
+/// Reads the files `$@` (paths relative to `/`, each starting `./`) as one
+/// tar stream on stdout.
+pub(crate) const TAR_SCRIPT: &str = "cd / && exec tar -cf - \"$@\"";
+
+/// One stat'ed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub path: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+/// Parses the batch format (see the module doc). Names that are not UTF-8
+/// are skipped: no virtual path can name them.
+pub(crate) fn parse_batches(mut out: &[u8]) -> Result<Vec<Stat>> {
+    let mut stats = Vec::new();
+    while !out.is_empty() {
+        let line_end = find(out, b'\n').ok_or_else(|| garbled("batch header"))?;
+        let header = &out[..line_end];
+        let count: usize = header
+            .strip_prefix(b"B")
+            .and_then(|n| std::str::from_utf8(n).ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| garbled("batch header"))?;
+        out = &out[line_end + 1..];
+        let mut metas = Vec::with_capacity(count);
+        for _ in 0..count {
+            let end = find(out, b'\n').ok_or_else(|| garbled("stat line"))?;
+            metas.push(parse_stat_line(&out[..end]).ok_or_else(|| garbled("stat line"))?);
+            out = &out[end + 1..];
+        }
+        for (mode, size, mtime) in metas {
+            let end = find(out, b'\0').ok_or_else(|| garbled("name list"))?;
+            let name = &out[..end];
+            out = &out[end + 1..];
+            if let Ok(path) = std::str::from_utf8(name) {
+                stats.push(Stat {
+                    path: path.to_owned(),
+                    is_dir: mode & 0o170000 == 0o040000,
+                    size,
+                    modified: u64::try_from(mtime)
+                        .ok()
+                        .map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+                });
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Splits NUL-terminated names, skipping those that are not UTF-8.
+pub(crate) fn parse_nul_list(out: &[u8]) -> Vec<String> {
+    out.split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| std::str::from_utf8(n).ok().map(str::to_owned))
+        .collect()
+}
+
+fn parse_stat_line(line: &[u8]) -> Option<(u32, u64, i64)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut parts = text.split(' ');
+    let mode = u32::from_str_radix(parts.next()?, 16).ok()?;
+    let size = parts.next()?.parse().ok()?;
+    let mtime = parts.next()?.parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((mode, size, mtime))
+}
+
+fn find(haystack: &[u8], byte: u8) -> Option<usize> {
+    haystack.iter().position(|&b| b == byte)
+}
+
+fn garbled(what: &str) -> BackendError {
+    BackendError::Backend(format!(
+        "listing inside the container returned a garbled {what} (a file probably changed during the listing; retry)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_batches_with_hostile_names() {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"B3\n41ed 4096 100\n81a4 5 200\n81a4 0 300\n");
+        out.extend_from_slice(b"/d\0/d/a\nB1\n81a4 1 1 /d/x\0/d/$(id) 'q\"\0");
+        out.extend_from_slice(b"B1\n81a4 7 400\n/d/z\0");
+        let stats = parse_batches(&out).unwrap();
+        let paths: Vec<&str> = stats.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, ["/d", "/d/a\nB1\n81a4 1 1 /d/x", "/d/$(id) 'q\"", "/d/z"]);
+        assert!(stats[0].is_dir && !stats[1].is_dir);
+        assert_eq!(stats[1].size, 5);
+        assert_eq!(stats[3].size, 7);
+    }
+
+    #[test]
+    fn misaligned_batch_is_an_error() {
+        assert!(parse_batches(b"B2\n81a4 5 200\n/a\0/b\0").is_err());
+        assert!(parse_batches(b"garbage").is_err());
+    }
+
+    #[test]
+    fn nul_list_skips_empty_and_non_utf8() {
+        assert_eq!(parse_nul_list(b"/a b\0/\xff\0/c\n\0"), ["/a b", "/c\n"]);
+    }
+}

@@ -1,0 +1,175 @@
+//! One sandbox per session, reused while alive, reaped when idle.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bollard::container::ListContainersOptions;
+use deepagent_core::{BackendError, Result};
+
+use crate::engine::{self, engine_address};
+use crate::sandbox::{remove_by_id, SANDBOX_LABEL};
+use crate::{DockerSandbox, RuntimeConfig};
+
+/// Keeps one [`DockerSandbox`] per session id.
+///
+/// `get` returns the session's sandbox, creating it on first request and
+/// replacing it when its container died; `reap_idle` shuts down sandboxes
+/// unused for longer than the idle timeout; `reap_orphans` removes
+/// labelled containers this manager does not own (left by a crashed
+/// process).
+///
+/// ```no_run
+/// # async fn demo() -> deepagent_core::Result<()> {
+/// use std::time::Duration;
+/// use deepagent_core::Sandbox;
+/// use deepagent_docker::{RuntimeConfig, SessionManager};
+///
+/// let sessions = SessionManager::new(RuntimeConfig::builtin("python-minimal")?, Duration::from_secs(600));
+/// sessions.reap_orphans().await?;
+/// let sandbox = sessions.get("user-42").await?;
+/// sandbox.execute("python3 -c 'print(1)'", None).await?;
+/// sessions.reap_idle().await?;
+/// sessions.shutdown_all().await?;
+/// # Ok(()) }
+/// ```
+pub struct SessionManager {
+    runtime: RuntimeConfig,
+    idle_timeout: Duration,
+    sessions: tokio::sync::Mutex<HashMap<String, DockerSandbox>>,
+}
+
+impl SessionManager {
+    /// Sandboxes run `runtime`; one idle past `idle_timeout` is reaped by
+    /// [`SessionManager::reap_idle`].
+    pub fn new(runtime: RuntimeConfig, idle_timeout: Duration) -> Self {
+        SessionManager {
+            runtime,
+            idle_timeout,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The session's sandbox: the existing one while its container lives
+    /// (or has not started yet), a new one otherwise.
+    pub async fn get(&self, session: &str) -> Result<DockerSandbox> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(existing) = sessions.get(session) {
+            if !existing.is_started() || existing.is_alive().await {
+                return Ok(existing.clone());
+            }
+            // Dead: clean up what is left of it and start over.
+            let _ = existing.shutdown().await;
+        }
+        let sandbox = DockerSandbox::for_session(self.runtime.clone(), session)?;
+        sessions.insert(session.to_owned(), sandbox.clone());
+        Ok(sandbox)
+    }
+
+    /// The session ids currently held.
+    pub async fn sessions(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.sessions.lock().await.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Shuts down and forgets one session. False when there was none.
+    pub async fn remove(&self, session: &str) -> Result<bool> {
+        let removed = self.sessions.lock().await.remove(session);
+        match removed {
+            Some(sandbox) => sandbox.shutdown().await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Shuts down sandboxes idle for longer than the idle timeout; returns
+    /// their session ids.
+    pub async fn reap_idle(&self) -> Result<Vec<String>> {
+        let idle: Vec<(String, DockerSandbox)> = {
+            let mut sessions = self.sessions.lock().await;
+            let ids: Vec<String> = sessions
+                .iter()
+                .filter(|(_, s)| s.idle_for() > self.idle_timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| sessions.remove(&id).map(|s| (id, s)))
+                .collect()
+        };
+        let mut reaped = Vec::new();
+        let mut first_error = None;
+        for (id, sandbox) in idle {
+            match sandbox.shutdown().await {
+                Ok(()) => reaped.push(id),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        reaped.sort();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(reaped),
+        }
+    }
+
+    /// Shuts down every sandbox.
+    pub async fn shutdown_all(&self) -> Result<()> {
+        let all: Vec<DockerSandbox> = self.sessions.lock().await.drain().map(|(_, s)| s).collect();
+        let mut first_error = None;
+        for sandbox in all {
+            if let Err(e) = sandbox.shutdown().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Removes every container labelled as a sandbox that this manager does
+    /// not own (leftovers of a crashed process); returns their names.
+    ///
+    /// Run it at startup, before other processes on the same engine create
+    /// sandboxes of their own: it cannot tell theirs from orphans.
+    pub async fn reap_orphans(&self) -> Result<Vec<String>> {
+        let owned: HashSet<String> = self
+            .sessions
+            .lock()
+            .await
+            .values()
+            .map(|s| s.container_name().to_owned())
+            .collect();
+        let docker = engine::connect().await?;
+        let mut filters = HashMap::new();
+        filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
+        let list = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters,
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| {
+                BackendError::Backend(format!(
+                    "cannot list containers on the Docker engine at {}: {e}",
+                    engine_address()
+                ))
+            })?;
+        let mut reaped = Vec::new();
+        for container in list {
+            let name = container
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .unwrap_or_default();
+            if owned.contains(&name) {
+                continue;
+            }
+            if let Some(id) = &container.id {
+                remove_by_id(&docker, id).await?;
+                reaped.push(if name.is_empty() { id.clone() } else { name });
+            }
+        }
+        reaped.sort();
+        Ok(reaped)
+    }
+}
