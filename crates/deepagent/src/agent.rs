@@ -533,8 +533,13 @@ pub(crate) async fn run_loop(
     events: Option<EventTx>,
 ) -> Result<RunResult, AgentError> {
     let (tools, _) = toolset(&core, &profile, deps);
-    let by_name: HashMap<String, Arc<dyn Tool>> =
-        tools.iter().map(|t| (t.name().to_owned(), t.clone())).collect();
+    let definitions: Vec<ToolDef> = tools.iter().map(|t| t.definition()).collect();
+    // Schemas are looked up per call; keep them rather than rebuilding.
+    let by_name: HashMap<String, (Arc<dyn Tool>, Value)> = tools
+        .iter()
+        .zip(&definitions)
+        .map(|(t, d)| (t.name().to_owned(), (t.clone(), d.parameters.clone())))
+        .collect();
     let streaming = events.is_some();
     let env = Arc::new(RunEnv {
         core: core.clone(),
@@ -548,7 +553,7 @@ pub(crate) async fn run_loop(
     let mut request = ModelRequest {
         system: system_prompt(&core, &profile, deps, &tools),
         messages: history,
-        tools: tools.iter().map(|t| t.definition()).collect(),
+        tools: definitions,
     };
     request.messages.push(Message::user(prompt));
     let mut usage = Usage::default();
@@ -644,7 +649,7 @@ async fn stream_turn(
 /// model to retry.
 async fn handle_call(
     core: &AgentCore,
-    tools: &HashMap<String, Arc<dyn Tool>>,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
     call: &ToolCall,
     ctx: ToolContext,
 ) -> (String, bool) {
@@ -688,12 +693,12 @@ fn parse_arguments(raw: &str) -> Result<Value, String> {
 
 async fn execute_call(
     core: &AgentCore,
-    tools: &HashMap<String, Arc<dyn Tool>>,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
     call: &ToolCall,
     parsed: Result<Value, String>,
     ctx: &ToolContext,
 ) -> (Option<Value>, Result<String, ToolError>) {
-    let Some(tool) = tools.get(&call.name) else {
+    let Some((tool, schema)) = tools.get(&call.name) else {
         let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
         names.sort_unstable();
         return (
@@ -709,8 +714,7 @@ async fn execute_call(
         Ok(v) => v,
         Err(problem) => return (None, Err(ToolError::Retry(format!("invalid arguments for {}: {problem}", call.name)))),
     };
-    let schema = tool.definition().parameters;
-    if let Err(problem) = validate_args(&schema, &args) {
+    if let Err(problem) = validate_args(schema, &args) {
         return (
             Some(args),
             Err(ToolError::Retry(format!("invalid arguments for {}: {problem}", call.name))),
@@ -749,7 +753,7 @@ async fn execute_call(
                 )
             }
             Decision::Edit { args: edited } => {
-                if let Err(problem) = validate_args(&schema, &edited) {
+                if let Err(problem) = validate_args(schema, &edited) {
                     return (
                         Some(edited),
                         Err(ToolError::Failed(format!(
