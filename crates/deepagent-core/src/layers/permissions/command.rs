@@ -67,28 +67,42 @@ pub(crate) fn shell_words(command: &str) -> Vec<String> {
     words
 }
 
-/// Every path `command` might name, normalized: each word, and the value
-/// of each `key=value` word (`of=/dev/sda`, `--file=.env`). Relative words
+/// Characters that cannot be part of a path a model would name, but often
+/// sit next to one inside a shell word (`key=value`, code in `-c` scripts).
+const FRAGMENT_SEPARATORS: &[char] = &[
+    '=', ':', ',', '\'', '"', '(', ')', '[', ']', '{', '}', '$', '`', ';', '<', '>', ' ', '\t', '\n',
+];
+
+/// Every path `command` might name, normalized: each word, and each
+/// fragment of a word split at [`FRAGMENT_SEPARATORS`]. Relative words
 /// are taken from `/`; a leading `~/` and `..` that would climb above `/`
 /// are dropped rather than refused, because the point is to recognise the
 /// file, not to open it.
 pub(crate) fn path_candidates(command: &str) -> Vec<VPath> {
     let mut out = Vec::new();
     for word in shell_words(command) {
+        match url_path(&word) {
+            Some(Some(path)) => {
+                push_candidate(&mut out, path);
+                continue;
+            }
+            // A remote URL names no local file, whatever its last segment.
+            Some(None) => continue,
+            None => {}
+        }
         push_candidate(&mut out, &word);
-        if let Some((_, value)) = word.split_once('=') {
-            push_candidate(&mut out, value);
+        // Paths hide inside words too: `of=/dev/sda`, `--file=.env`,
+        // `open('.env')` in a `python -c` script.
+        if word.contains(FRAGMENT_SEPARATORS) {
+            for fragment in word.split(FRAGMENT_SEPARATORS) {
+                push_candidate(&mut out, fragment);
+            }
         }
     }
     out
 }
 
 fn push_candidate(out: &mut Vec<VPath>, word: &str) {
-    let word = match url_path(word) {
-        Some(Some(path)) => path,
-        Some(None) => return,
-        None => word,
-    };
     let word = match word.strip_prefix('~') {
         // `~/x` and `~user/x`: the rest is what a home-relative rule sees.
         Some(rest) => match rest.split_once('/') {
@@ -164,6 +178,8 @@ mod tests {
         assert!(cands("dd of=/dev/sda").contains(&"/dev/sda".to_owned()));
         assert!(cands("tool --config=.env.prod").contains(&"/.env.prod".to_owned()));
         assert!(cands(r"type conf\\.env").contains(&"/conf/.env".to_owned()));
+        assert!(cands(r#"python -c "print(open('.env').read())""#).contains(&"/.env".to_owned()));
+        assert!(cands("scp host:.ssh/id_rsa .").contains(&"/.ssh/id_rsa".to_owned()));
     }
 
     #[test]
