@@ -6,9 +6,7 @@ mod support;
 use deepagent_core::layers::{
     Action, ApprovalRequest, Decision, Operation, Permissioned, Policy, Rule, Ruleset,
 };
-use deepagent_core::{
-    Backend, BackendError, ErrorKind, GlobQuery, GrepQuery, Sandbox, VPath,
-};
+use deepagent_core::{Backend, BackendError, ErrorKind, GlobQuery, GrepQuery, Sandbox, VPath};
 use deepagent_state::StateBackend;
 use support::{block_on, recording_approver, RecordingSandbox};
 
@@ -58,7 +56,11 @@ async fn assert_secret_rule(path: &str, pattern: &str, description_word: &str) {
         Operation::Grep,
     ] {
         assert!(
-            preset.get(op).rules.iter().any(|r| r.pattern == pattern && r.action == Action::Deny),
+            preset
+                .get(op)
+                .rules
+                .iter()
+                .any(|r| r.pattern == pattern && r.action == Action::Deny),
             "DEFAULT denies {pattern} for {op}"
         );
     }
@@ -69,39 +71,76 @@ async fn assert_secret_rule(path: &str, pattern: &str, description_word: &str) {
 
     assert_denied(&layer.read_bytes(path).await.unwrap_err(), path, &words);
     assert_denied(&layer.read(path, 0, 10).await.unwrap_err(), path, &words);
-    assert_denied(&layer.write(path, "x".into()).await.unwrap_err(), path, &words);
-    assert_denied(&layer.edit(path, "token", "x", false).await.unwrap_err(), path, &words);
+    assert_denied(
+        &layer.write(path, "x".into()).await.unwrap_err(),
+        path,
+        &words,
+    );
+    assert_denied(
+        &layer.edit(path, "token", "x", false).await.unwrap_err(),
+        path,
+        &words,
+    );
     assert!(!layer.exists(path).await.unwrap(), "exists hides {path}");
 
     let parent = VPath::new(path).unwrap().parent().unwrap();
     match layer.ls(parent.as_str()).await {
-        Ok(listed) => assert!(listed.iter().all(|f| f.path != path), "ls hides {path}: {listed:?}"),
+        Ok(listed) => assert!(
+            listed.iter().all(|f| f.path != path),
+            "ls hides {path}: {listed:?}"
+        ),
         // The parent itself is covered (a `.ssh` directory).
         Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}"),
     }
-    let root: Vec<String> = layer.ls("/").await.unwrap().into_iter().map(|f| f.path).collect();
+    let root: Vec<String> = layer
+        .ls("/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
     assert!(!root.contains(&"/home/u/.ssh".to_owned()));
 
     let globbed = layer.glob(&GlobQuery::new("**")).await.unwrap();
-    assert!(globbed.files.iter().all(|f| f.path != path), "glob hides {path}");
+    assert!(
+        globbed.files.iter().all(|f| f.path != path),
+        "glob hides {path}"
+    );
     assert!(!globbed.truncated);
     let hits = layer
         .grep(&GrepQuery::new("hunter2").ignore_hidden(false))
         .await
         .unwrap();
-    assert!(hits.matches.is_empty(), "grep never shows a line of {path}: {hits:?}");
+    assert!(
+        hits.matches.is_empty(),
+        "grep never shows a line of {path}: {hits:?}"
+    );
     assert_denied(
-        &layer.grep(&GrepQuery::new("hunter2").path(path)).await.unwrap_err(),
+        &layer
+            .grep(&GrepQuery::new("hunter2").path(path))
+            .await
+            .unwrap_err(),
         path,
         &words,
     );
 
-    let err = layer.execute(&format!("cat {path}"), None).await.unwrap_err();
+    let err = layer
+        .execute(&format!("cat {path}"), None)
+        .await
+        .unwrap_err();
     assert_denied(&err, path, &["execute refused", pattern]);
     assert!(sb.ran().is_empty(), "the command never reached the sandbox");
 
-    assert!(asked.lock().unwrap().is_empty(), "denials never ask: {:?}", asked.lock().unwrap());
-    assert_eq!(&sb.read_bytes(path).await.unwrap()[..], SECRET.as_bytes(), "file untouched");
+    assert!(
+        asked.lock().unwrap().is_empty(),
+        "denials never ask: {:?}",
+        asked.lock().unwrap()
+    );
+    assert_eq!(
+        &sb.read_bytes(path).await.unwrap()[..],
+        SECRET.as_bytes(),
+        "file untouched"
+    );
 }
 
 #[test]
@@ -136,8 +175,14 @@ fn default_denies_the_ssh_directory_and_everything_in_it() {
         let err = layer.ls("/home/u/.ssh").await.unwrap_err();
         assert_denied(&err, "/home/u/.ssh", &["**/.ssh"]);
         let listed = layer.ls("/home/u").await.unwrap();
-        assert!(listed.is_empty(), "the .ssh directory itself is hidden: {listed:?}");
-        let err = layer.glob(&GlobQuery::new("*").path("/home/u/.ssh")).await.unwrap_err();
+        assert!(
+            listed.is_empty(),
+            "the .ssh directory itself is hidden: {listed:?}"
+        );
+        let err = layer
+            .glob(&GlobQuery::new("*").path("/home/u/.ssh"))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     });
 }
@@ -152,11 +197,19 @@ async fn assert_command_rule(pattern_word: &str, denied: &[&str], not_denied: &[
         assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{cmd}: {err}");
         assert!(err.to_string().contains(pattern_word), "{cmd}: {err}");
     }
-    assert!(sb.ran().is_empty(), "denied commands never ran: {:?}", sb.ran());
+    assert!(
+        sb.ran().is_empty(),
+        "denied commands never ran: {:?}",
+        sb.ran()
+    );
     assert!(asked.lock().unwrap().is_empty(), "denials never ask");
     for cmd in not_denied {
         let verdict = layer.policy().check_command(cmd);
-        assert_eq!(verdict.action, Action::Ask, "{cmd} falls to the default: {verdict:?}");
+        assert_eq!(
+            verdict.action,
+            Action::Ask,
+            "{cmd} falls to the default: {verdict:?}"
+        );
         layer.execute(cmd, None).await.unwrap();
     }
     assert_eq!(sb.ran(), not_denied);
@@ -167,7 +220,13 @@ async fn assert_command_rule(pattern_word: &str, denied: &[&str], not_denied: &[
 fn default_denies_rm_rf_root() {
     block_on(assert_command_rule(
         "rm of /",
-        &["rm -rf /", "rm -rf /*", "rm -fr ~", "rm -r -f / --no-preserve-root", "cd /tmp && rm -rf $HOME"],
+        &[
+            "rm -rf /",
+            "rm -rf /*",
+            "rm -fr ~",
+            "rm -r -f / --no-preserve-root",
+            "cd /tmp && rm -rf $HOME",
+        ],
         &["rm -rf /tmp/build", "rm -rf ./target", "rm -rf target/"],
     ));
 }
@@ -176,7 +235,12 @@ fn default_denies_rm_rf_root() {
 fn default_denies_sudo() {
     block_on(assert_command_rule(
         "sudo",
-        &["sudo apt-get install x", "make && sudo make install", "ls | xargs sudo rm", "doas reboot"],
+        &[
+            "sudo apt-get install x",
+            "make && sudo make install",
+            "ls | xargs sudo rm",
+            "doas reboot",
+        ],
         &["echo sudo is not used here", "grep -n pseudo notes.txt"],
     ));
 }
@@ -204,7 +268,11 @@ fn default_denies_piping_downloads_into_a_shell() {
 fn default_denies_mkfs() {
     block_on(assert_command_rule(
         "mkfs",
-        &["mkfs.ext4 /dev/sdb1", "mkfs -t xfs /dev/vdb", "true; mkfs /dev/loop0"],
+        &[
+            "mkfs.ext4 /dev/sdb1",
+            "mkfs -t xfs /dev/vdb",
+            "true; mkfs /dev/loop0",
+        ],
         &["echo mkfs is scary", "ls mkfs-notes"],
     ));
 }
@@ -218,7 +286,10 @@ fn default_denies_dd_onto_a_disk() {
             "dd if=image.iso of=/dev/nvme0n1",
             "cat image.iso > /dev/sdb",
         ],
-        &["dd if=/dev/zero of=/dev/null count=1", "dd if=a.img of=b.img"],
+        &[
+            "dd if=/dev/zero of=/dev/null count=1",
+            "dd if=a.img of=b.img",
+        ],
     ));
 }
 
@@ -228,7 +299,10 @@ fn default_asks_before_other_writes_and_edits() {
         let sb = fixture().await;
         let (approver, asked) = recording_approver(Decision::Allow);
         let layer = default_layer(&sb).with_approver(approver);
-        layer.write("/src/../app/new.py", "x = 1\n".into()).await.unwrap();
+        layer
+            .write("/src/../app/new.py", "x = 1\n".into())
+            .await
+            .unwrap();
         layer.edit("app/new.py", "1", "2", false).await.unwrap();
         // Reads, listings and searches do not ask.
         layer.read("/app/new.py", 0, 10).await.unwrap();
@@ -264,7 +338,9 @@ fn approver_sees_the_command_and_the_rule_description() {
             Rule::ask(r"^git push\b", "pushing publishes the work"),
         );
         let (approver, asked) = recording_approver(Decision::Allow);
-        let layer = Permissioned::new(sb.clone(), rules).unwrap().with_approver(approver);
+        let layer = Permissioned::new(sb.clone(), rules)
+            .unwrap()
+            .with_approver(approver);
         let out = layer.execute("git push origin main", None).await.unwrap();
         assert_eq!(out.output, "ran: git push origin main");
         layer.execute("cargo test", None).await.unwrap();
@@ -273,7 +349,11 @@ fn approver_sees_the_command_and_the_rule_description() {
         assert_eq!(asked[0].target, "git push origin main");
         assert_eq!(asked[0].reason, "pushing publishes the work");
         assert_eq!(asked[1].target, "cargo test");
-        assert!(asked[1].reason.contains("default for execute is ask"), "{}", asked[1].reason);
+        assert!(
+            asked[1].reason.contains("default for execute is ask"),
+            "{}",
+            asked[1].reason
+        );
         assert_eq!(sb.ran(), ["git push origin main", "cargo test"]);
     });
 }
@@ -285,8 +365,15 @@ fn approver_denial_reason_reaches_the_caller() {
         let (approver, asked) = recording_approver(Decision::deny("use /scratch for drafts"));
         let layer = default_layer(&sb).with_approver(approver);
         let err = layer.write("/app/draft.py", "x".into()).await.unwrap_err();
-        assert_denied(&err, "/app/draft.py", &["denied by the approver", "use /scratch for drafts"]);
-        assert!(!sb.exists("/app/draft.py").await.unwrap(), "nothing written");
+        assert_denied(
+            &err,
+            "/app/draft.py",
+            &["denied by the approver", "use /scratch for drafts"],
+        );
+        assert!(
+            !sb.exists("/app/draft.py").await.unwrap(),
+            "nothing written"
+        );
         let err = layer.execute("make deploy", None).await.unwrap_err();
         assert_denied(&err, "make deploy", &["use /scratch for drafts"]);
         assert!(sb.ran().is_empty());
@@ -306,7 +393,10 @@ fn ask_without_an_approver_is_denied_saying_approval_was_required() {
         assert_denied(&err, "cargo build", &["approval required", "execute"]);
         assert!(sb.ran().is_empty());
         // Reads need no approval.
-        assert_eq!(layer.read("/README.md", 0, 5).await.unwrap().lines, ["token docs"]);
+        assert_eq!(
+            layer.read("/README.md", 0, 5).await.unwrap().lines,
+            ["token docs"]
+        );
     });
 }
 
@@ -318,16 +408,38 @@ fn readonly_preset_refuses_every_change() {
         let layer = Permissioned::new(sb.clone(), Ruleset::readonly())
             .unwrap()
             .with_approver(approver);
-        assert_denied(&layer.write("/app/x.py", "x".into()).await.unwrap_err(), "/app/x.py", &["write"]);
         assert_denied(
-            &layer.edit("/app/main.py", "token", "x", false).await.unwrap_err(),
+            &layer.write("/app/x.py", "x".into()).await.unwrap_err(),
+            "/app/x.py",
+            &["write"],
+        );
+        assert_denied(
+            &layer
+                .edit("/app/main.py", "token", "x", false)
+                .await
+                .unwrap_err(),
             "/app/main.py",
             &["edit"],
         );
-        assert_denied(&layer.execute("ls", None).await.unwrap_err(), "ls", &["execute"]);
+        assert_denied(
+            &layer.execute("ls", None).await.unwrap_err(),
+            "ls",
+            &["execute"],
+        );
         assert!(asked.lock().unwrap().is_empty() && sb.ran().is_empty());
-        assert_eq!(layer.read("/app/main.py", 0, 1).await.unwrap().lines.len(), 1);
-        assert_eq!(layer.glob(&GlobQuery::new("**/*.py")).await.unwrap().files.len(), 1);
+        assert_eq!(
+            layer.read("/app/main.py", 0, 1).await.unwrap().lines.len(),
+            1
+        );
+        assert_eq!(
+            layer
+                .glob(&GlobQuery::new("**/*.py"))
+                .await
+                .unwrap()
+                .files
+                .len(),
+            1
+        );
         // Secrets stay denied in READONLY.
         assert!(layer.read_bytes("/.env").await.is_err());
     });
@@ -364,10 +476,18 @@ fn strict_preset_asks_for_everything_but_still_denies_secrets() {
         let before = asked.lock().unwrap().len();
         assert!(layer.read_bytes("/.env").await.is_err());
         assert!(layer.execute("sudo true", None).await.is_err());
-        assert_eq!(asked.lock().unwrap().len(), before, "denials are not questions");
+        assert_eq!(
+            asked.lock().unwrap().len(),
+            before,
+            "denials are not questions"
+        );
         // Without an approver STRICT refuses even reads.
         let bare = Permissioned::new(sb.clone(), Ruleset::strict()).unwrap();
-        assert_denied(&bare.read("/README.md", 0, 1).await.unwrap_err(), "/README.md", &["approval required"]);
+        assert_denied(
+            &bare.read("/README.md", 0, 1).await.unwrap_err(),
+            "/README.md",
+            &["approval required"],
+        );
     });
 }
 
@@ -376,7 +496,10 @@ fn permissive_preset_allows_everything() {
     block_on(async {
         let sb = fixture().await;
         let layer = Permissioned::new(sb.clone(), Ruleset::permissive()).unwrap();
-        assert_eq!(&layer.read_bytes("/.env").await.unwrap()[..], SECRET.as_bytes());
+        assert_eq!(
+            &layer.read_bytes("/.env").await.unwrap()[..],
+            SECRET.as_bytes()
+        );
         layer.write("/certs/new.pem", "x".into()).await.unwrap();
         layer.execute("sudo true", None).await.unwrap();
         assert_eq!(sb.ran(), ["sudo true"]);
@@ -390,28 +513,49 @@ fn hidden_matches_never_make_truncated_lie() {
     block_on(async {
         let store = StateBackend::new();
         // The hidden file sorts first and holds more matches than the cap.
-        store.write("/a.pem", "hit\n".repeat(10).into()).await.unwrap();
-        store.write("/b.txt", "hit\nhit\nhit\n".into()).await.unwrap();
+        store
+            .write("/a.pem", "hit\n".repeat(10).into())
+            .await
+            .unwrap();
+        store
+            .write("/b.txt", "hit\nhit\nhit\n".into())
+            .await
+            .unwrap();
         for i in 0..10 {
-            store.write(&format!("/g/a{i}.pem"), "x".into()).await.unwrap();
+            store
+                .write(&format!("/g/a{i}.pem"), "x".into())
+                .await
+                .unwrap();
         }
         store.write("/g/b0.txt", "x".into()).await.unwrap();
         store.write("/g/b1.txt", "x".into()).await.unwrap();
         let layer = Permissioned::new(store, Ruleset::default_preset()).unwrap();
 
-        let res = layer.grep(&GrepQuery::new("hit").max_count(3)).await.unwrap();
+        let res = layer
+            .grep(&GrepQuery::new("hit").max_count(3))
+            .await
+            .unwrap();
         assert_eq!(res.matches.len(), 3);
         assert!(res.matches.iter().all(|m| m.path == "/b.txt"));
         assert!(!res.truncated, "exactly the visible matches: not truncated");
-        let res = layer.grep(&GrepQuery::new("hit").max_count(2)).await.unwrap();
+        let res = layer
+            .grep(&GrepQuery::new("hit").max_count(2))
+            .await
+            .unwrap();
         assert_eq!(res.matches.len(), 2);
         assert!(res.truncated, "a visible match was dropped");
 
-        let res = layer.glob(&GlobQuery::new("*").path("/g").max_count(2)).await.unwrap();
+        let res = layer
+            .glob(&GlobQuery::new("*").path("/g").max_count(2))
+            .await
+            .unwrap();
         let paths: Vec<&str> = res.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["/g/b0.txt", "/g/b1.txt"]);
         assert!(!res.truncated);
-        let res = layer.glob(&GlobQuery::new("*").path("/g").max_count(1)).await.unwrap();
+        let res = layer
+            .glob(&GlobQuery::new("*").path("/g").max_count(1))
+            .await
+            .unwrap();
         assert_eq!(res.files.len(), 1);
         assert!(res.truncated);
     });
@@ -442,7 +586,11 @@ fn commands_naming_a_denied_path_are_refused_however_spelled() {
             assert!(err.to_string().contains("execute refused"), "{cmd}: {err}");
         }
         assert!(sb.ran().is_empty(), "{:?}", sb.ran());
-        for cmd in ["cat README.md", "python3 app/main.py", "curl https://example.com/ca.pem -o /dev/null"] {
+        for cmd in [
+            "cat README.md",
+            "python3 app/main.py",
+            "curl https://example.com/ca.pem -o /dev/null",
+        ] {
             layer.execute(cmd, None).await.unwrap();
         }
         assert_eq!(sb.ran().len(), 3);
@@ -471,17 +619,28 @@ fn as_sandbox_follows_the_inner_backend() {
 fn first_matching_rule_wins_and_directories_cover_their_contents() {
     let policy = Policy::new(
         Ruleset::permissive()
-            .with_rule(Operation::Read, Rule::allow("secrets/public/**", "published"))
+            .with_rule(
+                Operation::Read,
+                Rule::allow("secrets/public/**", "published"),
+            )
             .with_rule(Operation::Read, Rule::deny("secrets", "private"))
             .with_rule(Operation::Read, Rule::deny("*.log", "top-level logs")),
     )
     .unwrap();
-    let read = |p: &str| policy.check_path(Operation::Read, &VPath::new(p).unwrap()).action;
+    let read = |p: &str| {
+        policy
+            .check_path(Operation::Read, &VPath::new(p).unwrap())
+            .action
+    };
     assert_eq!(read("/secrets/public/a.txt"), Action::Allow);
     assert_eq!(read("/secrets/b.txt"), Action::Deny);
     assert_eq!(read("/secrets/deep/er/c.txt"), Action::Deny);
     assert_eq!(read("/secrets"), Action::Deny);
-    assert_eq!(read("/secretsx/a"), Action::Allow, "component-wise, not a string prefix");
+    assert_eq!(
+        read("/secretsx/a"),
+        Action::Allow,
+        "component-wise, not a string prefix"
+    );
     assert_eq!(read("/a.log"), Action::Deny);
     assert_eq!(read("/dir/a.log"), Action::Allow, "* does not cross /");
     assert_eq!(read("/A.LOG"), Action::Allow, "matching is case-sensitive");
@@ -489,7 +648,10 @@ fn first_matching_rule_wins_and_directories_cover_their_contents() {
     let reversed = Policy::new(
         Ruleset::permissive()
             .with_rule(Operation::Read, Rule::deny("secrets", "private"))
-            .with_rule(Operation::Read, Rule::allow("secrets/public/**", "published")),
+            .with_rule(
+                Operation::Read,
+                Rule::allow("secrets/public/**", "published"),
+            ),
     )
     .unwrap();
     let verdict = reversed.check_path(Operation::Read, &VPath::new("/secrets/public/a").unwrap());
@@ -504,7 +666,8 @@ fn bad_patterns_are_invalid_pattern_errors() {
     let err = Permissioned::new(StateBackend::new(), bad_glob).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidPattern);
     assert!(err.to_string().contains("src/[a-"), "{err}");
-    let bad_regex = Ruleset::permissive().with_rule(Operation::Execute, Rule::deny("(unclosed", "x"));
+    let bad_regex =
+        Ruleset::permissive().with_rule(Operation::Execute, Rule::deny("(unclosed", "x"));
     let err = Policy::new(bad_regex).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidPattern);
 }
@@ -514,9 +677,18 @@ fn invalid_paths_stay_invalid_paths() {
     block_on(async {
         let layer = default_layer(&fixture().await);
         for p in ["../.env", "~/.ssh/id_rsa", "C:/x.pem"] {
-            assert_eq!(layer.read_bytes(p).await.unwrap_err().kind(), ErrorKind::InvalidPath);
-            assert_eq!(layer.write(p, "x".into()).await.unwrap_err().kind(), ErrorKind::InvalidPath);
-            assert_eq!(layer.exists(p).await.unwrap_err().kind(), ErrorKind::InvalidPath);
+            assert_eq!(
+                layer.read_bytes(p).await.unwrap_err().kind(),
+                ErrorKind::InvalidPath
+            );
+            assert_eq!(
+                layer.write(p, "x".into()).await.unwrap_err().kind(),
+                ErrorKind::InvalidPath
+            );
+            assert_eq!(
+                layer.exists(p).await.unwrap_err().kind(),
+                ErrorKind::InvalidPath
+            );
         }
     });
 }

@@ -59,19 +59,45 @@ rules = [{ pattern = '^cargo (test|check)\b', action = "allow", description = "b
 #[test]
 fn a_hand_written_toml_file_means_what_it_says() {
     let rules: Ruleset = toml::from_str(HAND_WRITTEN).unwrap();
-    assert_eq!(rules.write.rules[1], Rule::new("Cargo.lock", Action::Deny, ""));
+    assert_eq!(
+        rules.write.rules[1],
+        Rule::new("Cargo.lock", Action::Deny, "")
+    );
     let policy = Policy::new(rules).unwrap();
     let path = |p: &str| VPath::new(p).unwrap();
-    assert_eq!(policy.check_path(Operation::Read, &path("/x/.env")).action, Action::Deny);
-    assert_eq!(policy.check_path(Operation::Write, &path("docs/a/b.md")).action, Action::Allow);
-    assert_eq!(policy.check_path(Operation::Write, &path("/src/a.rs")).action, Action::Ask);
+    assert_eq!(
+        policy.check_path(Operation::Read, &path("/x/.env")).action,
+        Action::Deny
+    );
+    assert_eq!(
+        policy
+            .check_path(Operation::Write, &path("docs/a/b.md"))
+            .action,
+        Action::Allow
+    );
+    assert_eq!(
+        policy
+            .check_path(Operation::Write, &path("/src/a.rs"))
+            .action,
+        Action::Ask
+    );
     let lock = policy.check_path(Operation::Write, &path("/Cargo.lock"));
     assert_eq!(lock.action, Action::Deny);
-    assert!(lock.reason.contains("Cargo.lock"), "an empty description names the rule: {}", lock.reason);
-    assert_eq!(policy.check_command("cargo test -p x").action, Action::Allow);
+    assert!(
+        lock.reason.contains("Cargo.lock"),
+        "an empty description names the rule: {}",
+        lock.reason
+    );
+    assert_eq!(
+        policy.check_command("cargo test -p x").action,
+        Action::Allow
+    );
     assert_eq!(policy.check_command("make").action, Action::Deny);
     // Sections left out allow.
-    assert_eq!(policy.check_path(Operation::Grep, &path("/any")).action, Action::Allow);
+    assert_eq!(
+        policy.check_path(Operation::Grep, &path("/any")).action,
+        Action::Allow
+    );
 }
 
 #[test]
@@ -95,5 +121,8 @@ fn typos_are_errors_not_silent_permissions() {
     assert!(toml::from_str::<Ruleset>("[write]\ndefault = \"nope\"\n").is_err());
     assert!(toml::from_str::<Ruleset>("[write]\ndefualt = \"deny\"\n").is_err());
     assert!(serde_json::from_str::<Ruleset>(r#"{"read": {"default": "allow", "rules": [{"pattern": "x", "action": "deny", "reasn": "y"}]}}"#).is_err());
-    assert!(toml::from_str::<Ruleset>("[write]\nrules = []\n").is_err(), "default is required");
+    assert!(
+        toml::from_str::<Ruleset>("[write]\nrules = []\n").is_err(),
+        "default is required"
+    );
 }

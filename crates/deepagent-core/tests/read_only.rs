@@ -33,11 +33,27 @@ fn reads_pass_through() {
     block_on(async {
         let ro = ReadOnly::new(seeded().await);
         assert!(ro.exists("/src/app.py").await.unwrap());
-        assert_eq!(&ro.read_bytes("src/app.py").await.unwrap()[..], b"print('hi')\n");
-        assert_eq!(ro.read("/src/app.py", 0, 10).await.unwrap().lines, ["print('hi')"]);
+        assert_eq!(
+            &ro.read_bytes("src/app.py").await.unwrap()[..],
+            b"print('hi')\n"
+        );
+        assert_eq!(
+            ro.read("/src/app.py", 0, 10).await.unwrap().lines,
+            ["print('hi')"]
+        );
         assert_eq!(ro.ls("/src").await.unwrap()[0].path, "/src/app.py");
-        assert_eq!(ro.glob(&GlobQuery::new("**/*.py")).await.unwrap().files.len(), 1);
-        assert_eq!(ro.grep(&GrepQuery::new("hi")).await.unwrap().matches.len(), 1);
+        assert_eq!(
+            ro.glob(&GlobQuery::new("**/*.py"))
+                .await
+                .unwrap()
+                .files
+                .len(),
+            1
+        );
+        assert_eq!(
+            ro.grep(&GrepQuery::new("hi")).await.unwrap().matches.len(),
+            1
+        );
         assert_eq!(ro.name(), "ReadOnly(StateBackend)");
     });
 }
@@ -49,10 +65,16 @@ fn write_and_edit_are_refused_before_the_inner_backend_is_touched() {
         let ro = ReadOnly::new(store.clone());
         let err = ro.write("/src/./new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
-        let err = ro.edit("src//app.py", "hi", "bye", false).await.unwrap_err();
+        let err = ro
+            .edit("src//app.py", "hi", "bye", false)
+            .await
+            .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/app.py");
         assert_eq!(store.paths(), ["/src/app.py"], "nothing was written");
-        assert_eq!(&store.read_bytes("/src/app.py").await.unwrap()[..], b"print('hi')\n");
+        assert_eq!(
+            &store.read_bytes("/src/app.py").await.unwrap()[..],
+            b"print('hi')\n"
+        );
     });
 }
 
@@ -72,7 +94,10 @@ fn execute_is_refused_and_not_advertised() {
     block_on(async {
         let sandbox = RecordingSandbox::default();
         let ro = ReadOnly::new(sandbox.clone());
-        assert!(ro.as_sandbox().is_none(), "no command tool for a read-only backend");
+        assert!(
+            ro.as_sandbox().is_none(),
+            "no command tool for a read-only backend"
+        );
         let err = ro.execute("touch x", None).await.unwrap_err();
         assert_read_only_denial(&err, "execute", "touch x");
         assert!(sandbox.ran().is_empty());
@@ -98,7 +123,10 @@ fn mounted_in_a_composite_only_the_mount_is_read_only() {
         // composite path.
         let err = backend.write("/src/new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
-        let err = backend.edit("/src/src/app.py", "hi", "bye", false).await.unwrap_err();
+        let err = backend
+            .edit("/src/src/app.py", "hi", "bye", false)
+            .await
+            .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/src/app.py");
         // Every spelling that lands under the mount is refused too.
         for spelling in ["src/x.py", "//src/x.py", "/tmp/../src/x.py", "./src/./x.py"] {
@@ -108,10 +136,19 @@ fn mounted_in_a_composite_only_the_mount_is_read_only() {
         assert_eq!(source.paths(), ["/src/app.py"]);
 
         // The default stays writable.
-        backend.write("/scratch/notes.txt", "ok".into()).await.unwrap();
-        backend.edit("/scratch/notes.txt", "ok", "fine", false).await.unwrap();
+        backend
+            .write("/scratch/notes.txt", "ok".into())
+            .await
+            .unwrap();
+        backend
+            .edit("/scratch/notes.txt", "ok", "fine", false)
+            .await
+            .unwrap();
         assert_eq!(memory.paths(), ["/scratch/notes.txt"]);
-        assert_eq!(&memory.read_bytes("/scratch/notes.txt").await.unwrap()[..], b"fine");
+        assert_eq!(
+            &memory.read_bytes("/scratch/notes.txt").await.unwrap()[..],
+            b"fine"
+        );
     });
 }
 
@@ -126,10 +163,16 @@ fn local_backend_read_only_uses_the_same_rule() {
             .build()
             .unwrap();
         assert!(local.is_read_only());
-        assert_eq!(local.read("/src/app.py", 0, 10).await.unwrap().lines, ["print('hi')"]);
+        assert_eq!(
+            local.read("/src/app.py", 0, 10).await.unwrap().lines,
+            ["print('hi')"]
+        );
         let err = local.write("/src/new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
-        let err = local.edit("/src/app.py", "hi", "bye", false).await.unwrap_err();
+        let err = local
+            .edit("/src/app.py", "hi", "bye", false)
+            .await
+            .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/app.py");
         assert!(!dir.path().join("src/new.py").exists());
         assert_eq!(
@@ -149,9 +192,15 @@ fn local_backend_read_only_uses_the_same_rule() {
         let backend = CompositeBackend::builder(memory.clone())
             .route("/src/", local.clone())
             .build();
-        let err = backend.write("/src/src/evil.py", "x".into()).await.unwrap_err();
+        let err = backend
+            .write("/src/src/evil.py", "x".into())
+            .await
+            .unwrap_err();
         assert_read_only_denial(&err, "write", "/src/src/evil.py");
-        backend.write("/workspace/out.txt", "ok".into()).await.unwrap();
+        backend
+            .write("/workspace/out.txt", "ok".into())
+            .await
+            .unwrap();
         assert_eq!(memory.paths(), ["/workspace/out.txt"]);
     });
 }

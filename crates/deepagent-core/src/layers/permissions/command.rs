@@ -70,7 +70,8 @@ pub(crate) fn shell_words(command: &str) -> Vec<String> {
 /// Characters that cannot be part of a path a model would name, but often
 /// sit next to one inside a shell word (`key=value`, code in `-c` scripts).
 const FRAGMENT_SEPARATORS: &[char] = &[
-    '=', ':', ',', '\'', '"', '(', ')', '[', ']', '{', '}', '$', '`', ';', '<', '>', ' ', '\t', '\n',
+    '=', ':', ',', '\'', '"', '(', ')', '[', ']', '{', '}', '$', '`', ';', '<', '>', ' ', '\t',
+    '\n',
 ];
 
 /// Every path `command` might name, normalized: each word, and each
@@ -165,7 +166,10 @@ mod tests {
             shell_words(r#"cat '.e'nv "a b" c\ d x|y;z"#),
             ["cat", ".env", "a b", "c d", "x", "y", "z"]
         );
-        assert_eq!(shell_words("echo $(cat .env)"), ["echo", "$", "cat", ".env"]);
+        assert_eq!(
+            shell_words("echo $(cat .env)"),
+            ["echo", "$", "cat", ".env"]
+        );
         assert_eq!(shell_words("a<.env>out"), ["a", ".env", "out"]);
         assert_eq!(shell_words("x ''"), ["x", ""]);
     }

@@ -12,8 +12,8 @@ use super::command::path_candidates;
 use super::policy::{Policy, Verdict};
 use super::rules::{Action, Operation, Ruleset};
 use crate::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult,
-    GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
+    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
 
 /// How many times a filtered `glob`/`grep` re-asks the inner backend with

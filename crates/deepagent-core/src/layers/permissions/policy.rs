@@ -165,7 +165,9 @@ impl Policy {
         }
         let reason = match compiled.default {
             Action::Allow => format!("{op} is allowed by default"),
-            Action::Deny => format!("{op} is not allowed here (the ruleset's default for {op} is deny)"),
+            Action::Deny => {
+                format!("{op} is not allowed here (the ruleset's default for {op} is deny)")
+            }
             Action::Ask => format!("{op} needs approval (the ruleset's default for {op} is ask)"),
         };
         Verdict {
