@@ -69,7 +69,9 @@
 //! - `execute` interleaves stdout and stderr, caps the output, and on
 //!   timeout kills the whole process group and reports exit code 124.
 //! - All filesystem work and the shell run on tokio's blocking pool, so the
-//!   async runtime is never blocked. Only tokio's `rt` feature is needed.
+//!   async runtime is never blocked. Only tokio's `rt` feature is needed,
+//!   and no IO or time driver: any tokio runtime works (outside one, the
+//!   work runs inline on the calling thread).
 
 #![warn(missing_docs)]
 
@@ -124,16 +126,22 @@ impl LocalBackend {
         self.config.read_only
     }
 
-    /// Runs blocking filesystem work on tokio's blocking pool.
+    /// Runs blocking filesystem work on tokio's blocking pool. Outside a
+    /// tokio runtime (another executor, a plain `block_on`) it runs inline,
+    /// so the backend still works, just without the offloading.
     async fn blocking<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Arc<config::Config>) -> Result<T> + Send + 'static,
     {
         let cfg = self.config.clone();
-        tokio::task::spawn_blocking(move || work(&cfg))
-            .await
-            .map_err(|e| BackendError::Backend(format!("LocalBackend worker failed: {e}")))?
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || work(&cfg))
+                .await
+                .map_err(|e| BackendError::Backend(format!("LocalBackend worker failed: {e}")))?,
+            Err(_) => work(&cfg),
+        }
     }
 }
 

@@ -494,3 +494,27 @@ fn new_creates_the_root() {
     fs::write(dir.path().join("file"), "x").unwrap();
     assert!(LocalBackend::new(dir.path().join("file")).is_err());
 }
+
+#[test]
+fn works_outside_a_tokio_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = LocalBackend::new(dir.path()).unwrap();
+    use std::future::Future;
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    // A minimal executor: these futures never return Pending outside tokio.
+    let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = Box::pin(b.write("/x.txt", Bytes::from_static(b"hi")));
+    assert!(matches!(
+        fut.as_mut().poll(&mut cx),
+        std::task::Poll::Ready(Ok(_))
+    ));
+    let mut fut = Box::pin(b.read_bytes("/x.txt"));
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Ok(bytes)) => assert_eq!(&bytes[..], b"hi"),
+        other => panic!("{other:?}"),
+    }
+}
