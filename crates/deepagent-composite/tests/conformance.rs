@@ -94,3 +94,48 @@ mod nested_composites {
         scoped(outer, "/outer")
     });
 }
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"))
+}
+
+fn local(dir: &std::path::Path) -> deepagent_local::LocalBackend {
+    deepagent_local::LocalBackend::new(dir).unwrap_or_else(|e| panic!("LocalBackend: {e}"))
+}
+
+/// (f) A LocalBackend mounted at `/project/`, memory as the default: the
+/// seed's layout with a real directory.
+mod local_mounted {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let dir = tempdir();
+        let c = CompositeBackend::builder(StateBackend::new())
+            .route("/project/", local(dir.path()))
+            .build();
+        scoped(c, "/project").with_guard(dir)
+    });
+}
+
+/// (g) A LocalBackend as the default with a memory mount beside the
+/// suite's directory, which is an existing empty directory on disk.
+mod local_default {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let dir = tempdir();
+        std::fs::create_dir(dir.path().join("suite")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let c = CompositeBackend::builder(local(dir.path()))
+            .route("/mnt/", StateBackend::new())
+            .build();
+        scoped(c, "/suite").with_guard(dir)
+    });
+}
+
+/// (h) A LocalBackend as the default and no routes: the suite at `/`.
+mod local_default_only {
+    use super::*;
+    deepagent_core::conformance_tests!(|| async {
+        let dir = tempdir();
+        let c = CompositeBackend::builder(local(dir.path())).build();
+        Fixture::new(c).with_guard(dir)
+    });
+}

@@ -676,3 +676,61 @@ fn fan_out_runs_concurrently() {
         assert_eq!(res.matches.len(), 2);
     });
 }
+
+/// The seed's layouts with a real directory: files under a LocalBackend
+/// mount land on disk without the prefix, searches span disk and memory,
+/// and a LocalBackend default runs commands.
+#[test]
+fn local_backend_mounted_and_as_default() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let local = deepagent_local::LocalBackend::new(dir.path()).expect("local");
+        let memory = StateBackend::new();
+        let c = CompositeBackend::builder(memory.clone())
+            .route("/project/", local.clone())
+            .route("/workspace/", local.clone())
+            .build();
+        c.write("/project/src/app.py", "import flask\n".into())
+            .await
+            .unwrap();
+        c.write("/scratch/notes.txt", "flask notes\n".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("src/app.py")).expect("on disk"),
+            b"import flask\n"
+        );
+        assert_eq!(memory.paths(), ["/scratch/notes.txt"]);
+        assert_eq!(
+            glob_paths(&c, "**/*.py", "/").await,
+            ["/project/src/app.py", "/workspace/src/app.py"]
+        );
+        assert_eq!(
+            grep_hits(&c, GrepQuery::new("flask")).await,
+            [
+                ("/project/src/app.py".to_owned(), 1),
+                ("/scratch/notes.txt".to_owned(), 1),
+                ("/workspace/src/app.py".to_owned(), 1)
+            ]
+        );
+        let e = c.read_bytes("/project/nope.py").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.to_string().contains("/project/nope.py"), "{e}");
+        assert!(c.as_sandbox().is_none(), "a memory default cannot execute");
+
+        let hybrid = CompositeBackend::builder(local.clone())
+            .route("/mem/", StateBackend::new())
+            .build();
+        let shell = hybrid
+            .as_sandbox()
+            .expect("a LocalBackend default executes");
+        assert_eq!(shell.id(), local.as_sandbox().expect("local sandbox").id());
+        let out = shell.execute("cat src/app.py", None).await.unwrap();
+        assert_eq!((out.output.as_str(), out.exit_code), ("import flask\n", 0));
+    });
+}
