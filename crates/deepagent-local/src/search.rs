@@ -231,21 +231,23 @@ fn search_file(
         return Ok(Vec::new());
     }
     let mut hits = Vec::new();
-    let reader = io::Cursor::new(head).chain(file);
-    searcher.search_reader(
-        matcher,
-        reader,
-        sinks::Bytes(|line_number, bytes| {
-            for (i, line) in text::lines(bytes).enumerate() {
-                hits.push(GrepMatch {
-                    path: vpath.as_str().to_owned(),
-                    line_number: line_number + i as u64,
-                    line: String::from_utf8_lossy(line).into_owned(),
-                });
-            }
-            Ok(hits.len() < keep)
-        }),
-    )?;
+    let sink = sinks::Bytes(|line_number, bytes| {
+        for (i, line) in text::lines(bytes).enumerate() {
+            hits.push(GrepMatch {
+                path: vpath.as_str().to_owned(),
+                line_number: line_number + i as u64,
+                line: String::from_utf8_lossy(line).into_owned(),
+            });
+        }
+        Ok(hits.len() < keep)
+    });
+    if head.len() < BINARY_SNIFF_LEN {
+        // The sniff read the whole file (most source files): search the
+        // bytes in hand instead of reading again.
+        searcher.search_slice(matcher, &head, sink)?;
+    } else {
+        searcher.search_reader(matcher, io::Cursor::new(head).chain(file), sink)?;
+    }
     hits.truncate(keep);
     Ok(hits)
 }
