@@ -5,7 +5,8 @@
 //! `--follow`), so a walk cannot leave the root. Results are kept in a
 //! bounded "smallest N+1 by path" set, so memory stays bounded and the
 //! answer is exactly the first `max_count` in sorted order, with
-//! `truncated` set only when something was dropped.
+//! `truncated` set only when something was dropped. Once that set is full,
+//! files and directories that sort after all of it are skipped.
 //!
 //! - grep honours `.gitignore` and `.ignore` files (inside the search
 //!   directory, and in its parents up to the backend root but never above
@@ -18,7 +19,7 @@ use std::collections::BinaryHeap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use deepagent_core::glob::{file_filter, FileFilter, PathGlob};
 use deepagent_core::text::{self, BINARY_SNIFF_LEN};
@@ -61,8 +62,60 @@ impl<T: Ord> Smallest<T> {
         }
     }
 
-    fn into_vec(self) -> Vec<T> {
-        self.heap.into_vec()
+    fn is_full(&self) -> bool {
+        self.heap.len() >= self.cap
+    }
+}
+
+/// A result that sorts by its path first.
+trait Keyed: Ord {
+    fn path(&self) -> &str;
+}
+
+/// The results of one walk, shared by its threads.
+///
+/// Once `cap` results are kept, the largest kept path is published as a
+/// bound: a file or directory whose path sorts after it cannot contribute
+/// (everything below a directory sorts after the directory itself), so the
+/// walk skips it. That keeps the answer exact while letting a search with
+/// many hits stop reading most files.
+struct Collector<T: Ord> {
+    kept: Mutex<Smallest<T>>,
+    bound: RwLock<Option<String>>,
+}
+
+impl<T: Keyed> Collector<T> {
+    fn new(cap: usize) -> Self {
+        Collector {
+            kept: Mutex::new(Smallest::new(cap)),
+            bound: RwLock::new(None),
+        }
+    }
+
+    fn extend(&self, items: impl IntoIterator<Item = T>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        for item in items {
+            kept.push(item);
+        }
+        if kept.is_full() {
+            if let Some(top) = kept.heap.peek() {
+                let mut bound = self.bound.write().unwrap_or_else(|p| p.into_inner());
+                if bound.as_deref() != Some(top.path()) {
+                    *bound = Some(top.path().to_owned());
+                }
+            }
+        }
+    }
+
+    /// True when `path` and everything below it sort after what is kept.
+    fn beyond(&self, path: &str) -> bool {
+        let bound = self.bound.read().unwrap_or_else(|p| p.into_inner());
+        bound.as_deref().is_some_and(|b| path > b)
+    }
+
+    fn take(&self) -> Vec<T> {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut kept.heap).into_vec()
     }
 }
 
@@ -73,6 +126,12 @@ struct Hit(GrepMatch);
 impl Ord for Hit {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (&self.0.path, self.0.line_number).cmp(&(&other.0.path, other.0.line_number))
+    }
+}
+
+impl Keyed for Hit {
+    fn path(&self) -> &str {
+        &self.0.path
     }
 }
 
@@ -89,6 +148,12 @@ struct Found(FileInfo);
 impl Ord for Found {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.path.cmp(&other.0.path)
+    }
+}
+
+impl Keyed for Found {
+    fn path(&self) -> &str {
+        &self.0.path
     }
 }
 
@@ -123,8 +188,8 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         return Ok(GrepResult::finish(hits, query.max_count, false));
     }
 
-    let found = Mutex::new(Smallest::new(keep));
-    let walk = grep_walker(cfg, &start, base, query.ignore_hidden);
+    let found = Arc::new(Collector::new(keep));
+    let walk = grep_walker(cfg, &start, base, query.ignore_hidden, found.clone());
     walk.build_parallel().run(|| {
         let matcher = matcher.clone();
         let filter = filter.clone();
@@ -135,29 +200,20 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
             let Some((entry, vpath, rel)) = walked_file(entry, start, base) else {
                 return WalkState::Continue;
             };
-            if !matches_filter(filter.as_ref(), &rel) {
+            if !matches_filter(filter.as_ref(), &rel) || found.beyond(vpath.as_str()) {
                 return WalkState::Continue;
             }
             // A file that cannot be read (gone, no permission) is skipped,
             // as rg does, rather than failing the whole search.
             if let Ok(hits) = search_file(&matcher, &mut searcher, entry.path(), &vpath, keep) {
                 if !hits.is_empty() {
-                    let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
-                    for hit in hits {
-                        found.push(Hit(hit));
-                    }
+                    found.extend(hits.into_iter().map(Hit));
                 }
             }
             WalkState::Continue
         })
     });
-    let hits = found
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_vec()
-        .into_iter()
-        .map(|h| h.0)
-        .collect();
+    let hits = found.take().into_iter().map(|h| h.0).collect();
     Ok(GrepResult::finish(hits, query.max_count, false))
 }
 
@@ -254,7 +310,13 @@ fn search_file(
 
 /// The walker for grep: ignore files, hidden entries and junk directories
 /// as `query.ignore_hidden` asks, and the allowed directories.
-fn grep_walker(cfg: &Arc<Config>, start: &Path, base: &VPath, ignore_hidden: bool) -> WalkBuilder {
+fn grep_walker(
+    cfg: &Arc<Config>,
+    start: &Path,
+    base: &VPath,
+    ignore_hidden: bool,
+    found: Arc<Collector<Hit>>,
+) -> WalkBuilder {
     let mut walk = WalkBuilder::new(start);
     walk.follow_links(false)
         .threads(worker_threads())
@@ -297,19 +359,26 @@ fn grep_walker(cfg: &Arc<Config>, start: &Path, base: &VPath, ignore_hidden: boo
                 break;
             }
         }
-        allowed_entry(&cfg, &start, &base, entry)
+        wanted_entry(&cfg, &start, &base, entry, &*found)
     });
     walk
 }
 
-/// With allowed directories, a walk from a parent of them only enters
-/// the way to them.
-fn allowed_entry(cfg: &Config, start: &Path, base: &VPath, entry: &DirEntry) -> bool {
+/// Whether a walk enters `entry`: it must be visible (with allowed
+/// directories, a walk from a parent of them only enters the way to them)
+/// and able to make the cut (see [`Collector`]).
+fn wanted_entry<T: Keyed>(
+    cfg: &Config,
+    start: &Path,
+    base: &VPath,
+    entry: &DirEntry,
+    found: &Collector<T>,
+) -> bool {
     let Ok(rel) = entry.path().strip_prefix(start) else {
         return false;
     };
     match join_relative(base, rel) {
-        Some(vpath) => cfg.jail.visible(&vpath),
+        Some(vpath) => cfg.jail.visible(&vpath) && !found.beyond(vpath.as_str()),
         None => false,
     }
 }
@@ -376,7 +445,7 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
         Err(e) => return Err(io_error(base, e)),
     }
     let keep = query.max_count.saturating_add(1);
-    let found = Mutex::new(Smallest::new(keep));
+    let found = Arc::new(Collector::new(keep));
     let mut walk = WalkBuilder::new(&start);
     walk.standard_filters(false)
         .follow_links(false)
@@ -385,6 +454,7 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
         let cfg = cfg.clone();
         let base = base.clone();
         let start = start.clone();
+        let found = found.clone();
         walk.filter_entry(move |entry| {
             if entry.depth() == 0 {
                 return true;
@@ -396,7 +466,7 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
             if name == ".git" && entry.file_type().is_some_and(|t| t.is_dir()) {
                 return false;
             }
-            allowed_entry(&cfg, &start, &base, entry)
+            wanted_entry(&cfg, &start, &base, entry, &*found)
         });
     }
     walk.build_parallel().run(|| {
@@ -410,22 +480,13 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
             if pattern.is_match(&rel) {
                 if let Ok(meta) = entry.metadata() {
                     let info = FileInfo::file(&vpath, meta.len(), meta.modified().ok());
-                    found
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(Found(info));
+                    found.extend([Found(info)]);
                 }
             }
             WalkState::Continue
         })
     });
-    let files = found
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_vec()
-        .into_iter()
-        .map(|f| f.0)
-        .collect();
+    let files = found.take().into_iter().map(|f| f.0).collect();
     Ok(GlobResult::finish(files, query.max_count, false))
 }
 

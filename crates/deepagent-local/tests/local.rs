@@ -518,3 +518,31 @@ fn works_outside_a_tokio_runtime() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn capped_results_are_the_first_in_order() {
+    let s = setup();
+    let b = &s.backend;
+    for d in 0..12 {
+        for f in 0..25 {
+            let body = "hit\nmiss\nhit\nhit\n";
+            fs::create_dir_all(s.root.join(format!("d{d:02}"))).unwrap();
+            fs::write(s.root.join(format!("d{d:02}/f{f:02}.txt")), body).unwrap();
+        }
+    }
+    let all = run(b.grep(&GrepQuery::new("hit").max_count(10_000))).unwrap();
+    assert_eq!(all.matches.len(), 900);
+    assert!(!all.truncated);
+    for cap in [1, 2, 3, 50, 451, 899, 900] {
+        let some = run(b.grep(&GrepQuery::new("hit").max_count(cap))).unwrap();
+        assert_eq!(some.matches, all.matches[..cap], "grep cap {cap}");
+        assert_eq!(some.truncated, cap < 900, "grep cap {cap}");
+    }
+    let all = run(b.glob(&GlobQuery::new("**/*.txt").max_count(10_000))).unwrap();
+    assert_eq!(all.files.len(), 300);
+    for cap in [1, 26, 299, 300] {
+        let some = run(b.glob(&GlobQuery::new("**/*.txt").max_count(cap))).unwrap();
+        assert_eq!(some.files, all.files[..cap], "glob cap {cap}");
+        assert_eq!(some.truncated, cap < 300, "glob cap {cap}");
+    }
+}
