@@ -72,6 +72,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => println!("{pattern:>20}: rg not available"),
         }
     }
+    // What an agent's grep tool asks: the default cap of 1,000 matches for
+    // a pattern on every line (600,000 in all).
+    let query = GrepQuery::new("fn item");
+    let mut shown = (0, false);
+    let capped = best_of(5, || {
+        shown = rt
+            .block_on(backend.grep(&query))
+            .map(|r| (r.matches.len(), r.truncated))
+            .unwrap_or_default();
+    });
+    println!(
+        "{:>20}: LocalBackend::grep {:>6} matches (truncated: {}), best {capped:?}",
+        "fn item (capped)", shown.0, shown.1
+    );
     Ok(())
 }
 
