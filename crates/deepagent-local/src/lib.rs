@@ -41,9 +41,11 @@
 //! `<root>/etc/passwd`), then resolved: every symbolic link on the way is
 //! followed and the result must still lie under the root (and inside the
 //! [allowed directories](LocalBackendBuilder::allowed_directories), when
-//! set), or the operation is `PermissionDenied`. `glob` and `grep` never
-//! follow links while walking. Error messages show virtual paths, never
-//! the host path.
+//! set), or the operation is `PermissionDenied`. `ls` leaves out links that
+//! lead outside (and dangling ones); `glob` and `grep` never follow links
+//! while walking (like `rg` without `--follow`). Entries whose host names
+//! cannot be virtual paths (not UTF-8, or containing a backslash) are not listed.
+//! Error messages show virtual paths, never the host path.
 //!
 //! `execute` is different: it runs `sh -c` in the root with the rights of
 //! this process, and a shell can reach anything those rights allow. Turn it
@@ -67,7 +69,12 @@
 //!   `glob` matches what is on disk, hidden and ignored files included;
 //!   only `.git` is never entered. Both walk in parallel.
 //! - `execute` interleaves stdout and stderr, caps the output, and on
-//!   timeout kills the whole process group and reports exit code 124.
+//!   timeout kills the whole process group and reports exit code 124. A
+//!   background job still holding the output when the shell exits
+//!   (`sleep 100 &`) gets 100 ms, then its process group is killed; one
+//!   that redirects its output (`server > log 2>&1 &`) keeps running.
+//! - [`read_only(true)`](LocalBackendBuilder::read_only) refuses `write`,
+//!   `edit` and `execute` with the same error as core's `ReadOnly` layer.
 //! - All filesystem work and the shell run on tokio's blocking pool, so the
 //!   async runtime is never blocked. Only tokio's `rt` feature is needed,
 //!   and no IO or time driver: any tokio runtime works (outside one, the
