@@ -161,9 +161,17 @@ impl Backend for MapBackend {
         let filter = file_filter(query.glob.as_deref())?;
         let base = VPath::new(&query.path)?;
         let files = self.lock();
-        // A named file is searched as it is; a directory is walked.
         let targets: Vec<(&VPath, &Bytes)> = match files.get(&base) {
-            Some((content, _)) => vec![(&base, content)],
+            // A named file is searched even when hidden; the filter sees
+            // its name, as it would in a walk of its directory.
+            Some((content, _)) => {
+                let name = base.file_name().unwrap_or_default();
+                if filter.as_ref().map_or(true, |f| f.is_match(name)) {
+                    vec![(&base, content)]
+                } else {
+                    Vec::new()
+                }
+            }
             None if is_dir(&files, &base) => files
                 .iter()
                 .filter(|(p, _)| {

@@ -137,7 +137,7 @@ impl CompositeBackend {
             if let Some(inner) = route.inner(path) {
                 return Target {
                     route: Some(i),
-                    backend: &route.backend,
+                    backend: route.backend.as_ref(),
                     prefix: Some(&route.prefix),
                     inner,
                 };
@@ -145,7 +145,7 @@ impl CompositeBackend {
         }
         Target {
             route: None,
-            backend: &self.default,
+            backend: self.default.as_ref(),
             prefix: None,
             inner: path,
         }

@@ -33,7 +33,9 @@ impl Route {
 pub(crate) struct Target<'a> {
     /// Index into the route table, `None` for the default backend.
     pub(crate) route: Option<usize>,
-    pub(crate) backend: &'a Arc<dyn Backend>,
+    // A plain trait object: calling through `&Arc<dyn Backend>` would go
+    // through the `Arc` forwarding impl and box one more future per call.
+    pub(crate) backend: &'a dyn Backend,
     pub(crate) prefix: Option<&'a VPath>,
     pub(crate) inner: &'a str,
 }

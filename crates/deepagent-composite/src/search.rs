@@ -87,7 +87,7 @@ pub(crate) async fn glob(c: &CompositeBackend, query: &GlobQuery) -> Result<Glob
     let mut parts = vec![(
         Part {
             route: owner.route,
-            backend: owner.backend.as_ref(),
+            backend: owner.backend,
             prefix: owner.prefix,
             inner_base: owner.inner.to_owned(),
         },
@@ -170,7 +170,7 @@ pub(crate) async fn grep(c: &CompositeBackend, query: &GrepQuery) -> Result<Grep
     let mut parts = vec![(
         Part {
             route: owner.route,
-            backend: owner.backend.as_ref(),
+            backend: owner.backend,
             prefix: owner.prefix,
             inner_base: owner.inner.to_owned(),
         },
