@@ -1,5 +1,335 @@
-//! `cargo xtask docker` (not yet built).
+//! `cargo xtask test-docker [--bench]`: build the local test images and run
+//! the Docker-gated tests of deepagent-docker against a real engine.
+//!
+//! 1. Checks that an engine answers (`docker info`); without one, says how
+//!    to start it and fails.
+//! 2. Builds the test images locally, never pulling: a busybox image from
+//!    Debian's `busybox-static` (`busybox --install -s` into a directory,
+//!    `docker import`), and a Debian + python3 image from
+//!    `debootstrap --variant=minbase --include=python3`, using the mirror
+//!    apt is configured with. Each is tagged with a hash of its recipe and
+//!    rebuilt only when the recipe changes; `:current` points at the
+//!    latest.
+//! 3. Runs `cargo test -p deepagent-docker --features engine-tests` with
+//!    `DEEPAGENT_REQUIRE_DOCKER=1`, so a missing engine or image fails
+//!    instead of skipping (`--bench` adds the ignored timing test).
+//! 4. Fails if any container labelled `deepagent.sandbox=1` is left over
+//!    (after removing it).
 
-pub fn test_docker(_args: &[String]) -> crate::Result {
-    Err("`cargo xtask test-docker` is not implemented yet".into())
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const LABEL_FILTER: &str = "label=deepagent.sandbox=1";
+const START_HINT: &str = "start one with `dockerd --bridge=none --iptables=false > /tmp/dockerd.log 2>&1 &` (Debian: apt-get install docker.io busybox-static debootstrap), or point DOCKER_HOST at one";
+
+/// Bump when the way an image is made changes.
+const BUSYBOX_RECIPE: &str = "busybox-static rootfs v1: /bin/busybox --install -s /bin; dirs tmp etc root workspace; docker import";
+const PYTHON_RECIPE: &str = "debootstrap v1: --variant=minbase --include=python3 bookworm; docker import";
+
+pub fn test_docker(args: &[String]) -> crate::Result {
+    let bench = args.iter().any(|a| a == "--bench");
+    if let Some(other) = args.iter().find(|a| a.as_str() != "--bench") {
+        return Err(format!("unknown argument {other:?} (usage: cargo xtask test-docker [--bench])"));
+    }
+    check_engine()?;
+    let busybox = busybox_image()?;
+    let python = python_image()?;
+    let leftovers = labelled_containers()?;
+    if !leftovers.is_empty() {
+        eprintln!(
+            "test-docker: removing {} sandbox container(s) left by an earlier run",
+            leftovers.len()
+        );
+        remove_containers(&leftovers)?;
+    }
+
+    let mut test_args = vec![
+        "test",
+        "-p",
+        "deepagent-docker",
+        "--features",
+        "engine-tests",
+    ];
+    if bench {
+        test_args.extend(["--", "--include-ignored", "--nocapture"]);
+    }
+    eprintln!("test-docker: cargo {}", test_args.join(" "));
+    let status = Command::new(cargo())
+        .args(&test_args)
+        .env("DEEPAGENT_REQUIRE_DOCKER", "1")
+        .env("DEEPAGENT_TEST_IMAGE", &busybox)
+        .env("DEEPAGENT_TEST_PYTHON_IMAGE", &python)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+
+    let leftovers = labelled_containers()?;
+    if !leftovers.is_empty() {
+        remove_containers(&leftovers)?;
+        return Err(format!(
+            "{} container(s) labelled deepagent.sandbox=1 were left after the tests (removed now): {}",
+            leftovers.len(),
+            leftovers.join(", ")
+        ));
+    }
+    if !status.success() {
+        return Err(format!("the Docker tests failed ({status})"));
+    }
+    eprintln!("test-docker: all Docker tests passed; no sandbox container left");
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn check_engine() -> crate::Result {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run the docker CLI ({e}); {START_HINT}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "no Docker engine answers ({}); {START_HINT}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    eprintln!(
+        "test-docker: engine {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    Ok(())
+}
+
+fn image_exists(tag: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", tag])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn tag_current(tag: &str, repo: &str) -> crate::Result {
+    run(Command::new("docker").args(["tag", tag, &format!("{repo}:current")]))
+}
+
+/// `deepagent-test/busybox:<hash>` from Debian's busybox-static.
+fn busybox_image() -> crate::Result<String> {
+    let busybox = Path::new("/bin/busybox");
+    let version = capture(Command::new("dpkg-query").args(["-W", "-f=${Version}", "busybox-static"]))
+        .map_err(|e| format!("{e}; install it with `apt-get install busybox-static`"))?;
+    let repo = "deepagent-test/busybox";
+    let tag = format!("{repo}:{:016x}", fnv1a64(format!("{BUSYBOX_RECIPE}\n{version}").as_bytes()));
+    if !image_exists(&tag) {
+        eprintln!("test-docker: building {tag} from busybox-static {version}");
+        let dir = scratch_dir("busybox-rootfs")?;
+        for sub in ["bin", "tmp", "etc", "root", "workspace"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("mkdir: {e}"))?;
+        }
+        std::fs::copy(busybox, dir.join("bin/busybox"))
+            .map_err(|e| format!("cannot copy {}: {e}", busybox.display()))?;
+        std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+            .map_err(|e| format!("cannot write passwd: {e}"))?;
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")
+            .map_err(|e| format!("cannot write group: {e}"))?;
+        // Install the applet links with the static binary itself: it
+        // runs on the host, and the links are relative to the rootfs.
+        run(Command::new(dir.join("bin/busybox")).args([
+            "--install",
+            "-s",
+            &dir.join("bin").display().to_string(),
+        ]))?;
+        relink_applets(&dir)?;
+        import(&dir, &tag)?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    tag_current(&tag, repo)?;
+    Ok(tag)
+}
+
+/// `busybox --install -s DIR` links to the binary's host path; make every
+/// link point at `/bin/busybox` inside the image.
+fn relink_applets(root: &Path) -> crate::Result {
+    let bin = root.join("bin");
+    for entry in std::fs::read_dir(&bin).map_err(|e| format!("read {}: {e}", bin.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "busybox") {
+            continue;
+        }
+        if entry.file_type().map_err(|e| e.to_string())?.is_symlink() {
+            std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+            std::os::unix::fs::symlink("/bin/busybox", &path).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// `deepagent-test/python:<hash>` from debootstrap.
+fn python_image() -> crate::Result<String> {
+    let mirror = debian_mirror()?;
+    let repo = "deepagent-test/python";
+    let tag = format!("{repo}:{:016x}", fnv1a64(format!("{PYTHON_RECIPE}\n{mirror}").as_bytes()));
+    if !image_exists(&tag) {
+        eprintln!("test-docker: building {tag} with debootstrap from {mirror} (a few minutes)");
+        let dir = scratch_dir("python-rootfs")?;
+        run(Command::new("debootstrap").args([
+            "--variant=minbase",
+            "--include=python3",
+            "bookworm",
+            &dir.display().to_string(),
+            &mirror,
+        ]))
+        .map_err(|e| format!("{e} (install it with `apt-get install debootstrap`)"))?;
+        std::fs::create_dir_all(dir.join("workspace")).map_err(|e| e.to_string())?;
+        // Caches and docs make the image bigger and the import slower.
+        for junk in ["var/cache/apt/archives", "usr/share/doc", "usr/share/man"] {
+            let _ = std::fs::remove_dir_all(dir.join(junk));
+        }
+        import(&dir, &tag)?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    tag_current(&tag, repo)?;
+    Ok(tag)
+}
+
+/// The Debian archive apt uses here (deb822 `.sources` or `sources.list`),
+/// unless DEEPAGENT_DEBIAN_MIRROR names one.
+fn debian_mirror() -> crate::Result<String> {
+    if let Ok(m) = std::env::var("DEEPAGENT_DEBIAN_MIRROR") {
+        return Ok(m);
+    }
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut more: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        more.sort();
+        files.extend(more);
+    }
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        if let Some(m) = mirror_in(&text) {
+            return Ok(m);
+        }
+    }
+    Err("no Debian bookworm mirror found in /etc/apt/sources.list*; set DEEPAGENT_DEBIAN_MIRROR".into())
+}
+
+/// The first URI serving the `bookworm` suite (not -security/-updates).
+fn mirror_in(text: &str) -> Option<String> {
+    // One-line format: deb [opts] URI SUITE COMPONENTS...
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('[') && !w.ends_with(']')).collect();
+        if words.first() == Some(&"deb") && words.get(2) == Some(&"bookworm") {
+            return words.get(1).map(|s| s.to_string());
+        }
+    }
+    // deb822 stanzas.
+    for stanza in text.split("\n\n") {
+        let field = |name: &str| {
+            stanza.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .map(|v| v.trim().to_owned())
+            })
+        };
+        let suites = field("Suites").unwrap_or_default();
+        if suites.split_whitespace().any(|s| s == "bookworm") {
+            if let Some(uri) = field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_owned)) {
+                return Some(uri);
+            }
+        }
+    }
+    None
+}
+
+fn import(dir: &Path, tag: &str) -> crate::Result {
+    let mut tar = Command::new("tar")
+        .args(["-C", &dir.display().to_string(), "--numeric-owner", "-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    let stdout = tar.stdout.take().ok_or("tar has no stdout")?;
+    let status = Command::new("docker")
+        .args(["import", "--change", "WORKDIR /workspace", "-", tag])
+        .stdin(stdout)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run docker import: {e}"))?;
+    let tar_status = tar.wait().map_err(|e| e.to_string())?;
+    if !status.success() || !tar_status.success() {
+        return Err(format!("importing {} as {tag} failed", dir.display()));
+    }
+    Ok(())
+}
+
+fn scratch_dir(name: &str) -> crate::Result<PathBuf> {
+    let base = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+    let dir = base.join("xtask-docker").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // debootstrap wants an absolute target.
+    std::fs::canonicalize(&dir).map_err(|e| e.to_string())
+}
+
+fn labelled_containers() -> crate::Result<Vec<String>> {
+    let out = capture(Command::new("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        LABEL_FILTER,
+        "--format",
+        "{{.Names}}",
+    ]))?;
+    Ok(out.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+}
+
+fn remove_containers(names: &[String]) -> crate::Result {
+    run(Command::new("docker").args(["rm", "-f"]).args(names))
+}
+
+fn run(cmd: &mut Command) -> crate::Result {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
+}
+
+fn capture(cmd: &mut Command) -> crate::Result<String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// FNV-1a 64: a stable recipe hash without a dependency.
+fn fnv1a64(data: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_mirror_in_both_formats() {
+        let deb822 = "Types: deb\nURIs: http://deb.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n";
+        assert_eq!(mirror_in(deb822).as_deref(), Some("http://deb.example/debian"));
+        let one_line = "deb [arch=amd64] http://m.example/debian bookworm main\n";
+        assert_eq!(mirror_in(one_line).as_deref(), Some("http://m.example/debian"));
+        assert_eq!(mirror_in("Types: deb\nURIs: http://x\nSuites: nodistro\n"), None);
+    }
 }

@@ -181,6 +181,11 @@ impl DockerSandbox {
             .container
             .get_or_try_init(|| create_and_start(docker, inner))
             .await?;
+        // Again after a cold start, which can take a while: idleness counts
+        // from when the sandbox was last ready to use.
+        if let Ok(mut t) = inner.last_used.lock() {
+            *t = Instant::now();
+        }
         Ok(Target {
             docker,
             id,
