@@ -734,3 +734,32 @@ fn local_backend_mounted_and_as_default() {
         assert_eq!((out.output.as_str(), out.exit_code), ("import flask\n", 0));
     });
 }
+
+/// When one mount holds every result, the cap and `truncated` still come
+/// out exact: the part keeps `max_count + 1` to know something was cut.
+#[test]
+fn one_part_holding_everything_reports_truncation() {
+    run(async {
+        let m = files(&[("/1", "hit\n"), ("/2", "hit\n"), ("/3", "hit\nhit\n")]);
+        let c = CompositeBackend::builder(StateBackend::new())
+            .route("/m/", m)
+            .route("/empty/", StateBackend::new())
+            .build();
+        for (cap, truncated) in [(1, true), (2, true), (3, false), (4, false)] {
+            let g = c.glob(&GlobQuery::new("**").max_count(cap)).await.unwrap();
+            assert_eq!(
+                (g.files.len(), g.truncated),
+                (cap.min(3), truncated),
+                "glob cap {cap}"
+            );
+        }
+        for (cap, truncated) in [(3, true), (4, false)] {
+            let g = c.grep(&GrepQuery::new("hit").max_count(cap)).await.unwrap();
+            assert_eq!(
+                (g.matches.len(), g.truncated),
+                (cap, truncated),
+                "grep cap {cap}"
+            );
+        }
+    });
+}
