@@ -24,12 +24,15 @@ const START_HINT: &str = "start one with `dockerd --bridge=none --iptables=false
 
 /// Bump when the way an image is made changes.
 const BUSYBOX_RECIPE: &str = "busybox-static rootfs v1: /bin/busybox --install -s /bin; dirs tmp etc root workspace; docker import";
-const PYTHON_RECIPE: &str = "debootstrap v1: --variant=minbase --include=python3 bookworm; docker import";
+const PYTHON_RECIPE: &str =
+    "debootstrap v1: --variant=minbase --include=python3 bookworm; docker import";
 
 pub fn test_docker(args: &[String]) -> crate::Result {
     let bench = args.iter().any(|a| a == "--bench");
     if let Some(other) = args.iter().find(|a| a.as_str() != "--bench") {
-        return Err(format!("unknown argument {other:?} (usage: cargo xtask test-docker [--bench])"));
+        return Err(format!(
+            "unknown argument {other:?} (usage: cargo xtask test-docker [--bench])"
+        ));
     }
     check_engine()?;
     let busybox = busybox_image()?;
@@ -117,10 +120,14 @@ fn tag_current(tag: &str, repo: &str) -> crate::Result {
 /// `deepagent-test/busybox:<hash>` from Debian's busybox-static.
 fn busybox_image() -> crate::Result<String> {
     let busybox = Path::new("/bin/busybox");
-    let version = capture(Command::new("dpkg-query").args(["-W", "-f=${Version}", "busybox-static"]))
-        .map_err(|e| format!("{e}; install it with `apt-get install busybox-static`"))?;
+    let version =
+        capture(Command::new("dpkg-query").args(["-W", "-f=${Version}", "busybox-static"]))
+            .map_err(|e| format!("{e}; install it with `apt-get install busybox-static`"))?;
     let repo = "deepagent-test/busybox";
-    let tag = format!("{repo}:{:016x}", fnv1a64(format!("{BUSYBOX_RECIPE}\n{version}").as_bytes()));
+    let tag = format!(
+        "{repo}:{:016x}",
+        fnv1a64(format!("{BUSYBOX_RECIPE}\n{version}").as_bytes())
+    );
     if !image_exists(&tag) {
         eprintln!("test-docker: building {tag} from busybox-static {version}");
         let dir = scratch_dir("busybox-rootfs")?;
@@ -129,8 +136,11 @@ fn busybox_image() -> crate::Result<String> {
         }
         std::fs::copy(busybox, dir.join("bin/busybox"))
             .map_err(|e| format!("cannot copy {}: {e}", busybox.display()))?;
-        std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
-            .map_err(|e| format!("cannot write passwd: {e}"))?;
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        )
+        .map_err(|e| format!("cannot write passwd: {e}"))?;
         std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")
             .map_err(|e| format!("cannot write group: {e}"))?;
         // Install the applet links with the static binary itself: it
@@ -170,7 +180,10 @@ fn relink_applets(root: &Path) -> crate::Result {
 fn python_image() -> crate::Result<String> {
     let mirror = debian_mirror()?;
     let repo = "deepagent-test/python";
-    let tag = format!("{repo}:{:016x}", fnv1a64(format!("{PYTHON_RECIPE}\n{mirror}").as_bytes()));
+    let tag = format!(
+        "{repo}:{:016x}",
+        fnv1a64(format!("{PYTHON_RECIPE}\n{mirror}").as_bytes())
+    );
     if !image_exists(&tag) {
         eprintln!("test-docker: building {tag} with debootstrap from {mirror} (a few minutes)");
         let dir = scratch_dir("python-rootfs")?;
@@ -207,19 +220,27 @@ fn debian_mirror() -> crate::Result<String> {
         files.extend(more);
     }
     for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
         if let Some(m) = mirror_in(&text) {
             return Ok(m);
         }
     }
-    Err("no Debian bookworm mirror found in /etc/apt/sources.list*; set DEEPAGENT_DEBIAN_MIRROR".into())
+    Err(
+        "no Debian bookworm mirror found in /etc/apt/sources.list*; set DEEPAGENT_DEBIAN_MIRROR"
+            .into(),
+    )
 }
 
 /// The first URI serving the `bookworm` suite (not -security/-updates).
 fn mirror_in(text: &str) -> Option<String> {
     // One-line format: deb [opts] URI SUITE COMPONENTS...
     for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().filter(|w| !w.starts_with('[') && !w.ends_with(']')).collect();
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| !w.starts_with('[') && !w.ends_with(']'))
+            .collect();
         if words.first() == Some(&"deb") && words.get(2) == Some(&"bookworm") {
             return words.get(1).map(|s| s.to_string());
         }
@@ -235,7 +256,9 @@ fn mirror_in(text: &str) -> Option<String> {
         };
         let suites = field("Suites").unwrap_or_default();
         if suites.split_whitespace().any(|s| s == "bookworm") {
-            if let Some(uri) = field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_owned)) {
+            if let Some(uri) =
+                field("URIs").and_then(|u| u.split_whitespace().next().map(str::to_owned))
+            {
                 return Some(uri);
             }
         }
@@ -245,7 +268,13 @@ fn mirror_in(text: &str) -> Option<String> {
 
 fn import(dir: &Path, tag: &str) -> crate::Result {
     let mut tar = Command::new("tar")
-        .args(["-C", &dir.display().to_string(), "--numeric-owner", "-c", "."])
+        .args([
+            "-C",
+            &dir.display().to_string(),
+            "--numeric-owner",
+            "-c",
+            ".",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run tar: {e}"))?;
@@ -264,10 +293,13 @@ fn import(dir: &Path, tag: &str) -> crate::Result {
 }
 
 fn scratch_dir(name: &str) -> crate::Result<PathBuf> {
-    let base = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+    let base = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target"));
     let dir = base.join("xtask-docker").join(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // debootstrap wants an absolute target.
@@ -283,7 +315,11 @@ fn labelled_containers() -> crate::Result<Vec<String>> {
         "--format",
         "{{.Names}}",
     ]))?;
-    Ok(out.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+    Ok(out
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 fn remove_containers(names: &[String]) -> crate::Result {
@@ -291,7 +327,9 @@ fn remove_containers(names: &[String]) -> crate::Result {
 }
 
 fn run(cmd: &mut Command) -> crate::Result {
-    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -300,7 +338,9 @@ fn run(cmd: &mut Command) -> crate::Result {
 }
 
 fn capture(cmd: &mut Command) -> crate::Result<String> {
-    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "{cmd:?} failed: {}",
@@ -327,9 +367,18 @@ mod tests {
     #[test]
     fn finds_the_mirror_in_both_formats() {
         let deb822 = "Types: deb\nURIs: http://deb.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n";
-        assert_eq!(mirror_in(deb822).as_deref(), Some("http://deb.example/debian"));
+        assert_eq!(
+            mirror_in(deb822).as_deref(),
+            Some("http://deb.example/debian")
+        );
         let one_line = "deb [arch=amd64] http://m.example/debian bookworm main\n";
-        assert_eq!(mirror_in(one_line).as_deref(), Some("http://m.example/debian"));
-        assert_eq!(mirror_in("Types: deb\nURIs: http://x\nSuites: nodistro\n"), None);
+        assert_eq!(
+            mirror_in(one_line).as_deref(),
+            Some("http://m.example/debian")
+        );
+        assert_eq!(
+            mirror_in("Types: deb\nURIs: http://x\nSuites: nodistro\n"),
+            None
+        );
     }
 }

@@ -44,8 +44,10 @@ pub(crate) fn first_entry(buf: &[u8], complete: bool) -> Result<Option<Entry>> {
     }
     let header = &buf[..512];
     let typeflag = header[156];
-    let simple = matches!(typeflag, b'0' | b'\0' | b'5' | b'2' | b'7' | b'1' | b'3' | b'4' | b'6')
-        && header[124] & 0x80 == 0;
+    let simple = matches!(
+        typeflag,
+        b'0' | b'\0' | b'5' | b'2' | b'7' | b'1' | b'3' | b'4' | b'6'
+    ) && header[124] & 0x80 == 0;
     if simple {
         let kind = match typeflag {
             b'0' | b'\0' | b'7' => EntryKind::File,

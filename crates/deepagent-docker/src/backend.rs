@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::edit::apply_edit;
 use deepagent_core::glob::{file_filter, PathGlob};
-use deepagent_core::text::{is_binary, lines};
 use deepagent_core::sort_listing;
+use deepagent_core::text::{is_binary, lines};
 use deepagent_core::{
     Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepMatch,
     GrepQuery, GrepResult, Result, Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT,
@@ -63,13 +63,12 @@ impl DockerSandbox {
         candidates.sort();
         let mut matches = Vec::new();
         let mut batch: Vec<String> = Vec::new();
-        let mut batch_bytes = 0;
         let mut idx = 0;
         // Files are read in path order, so once more than max_count lines
         // matched, later files cannot change the (sorted, capped) result.
         while idx < candidates.len() && matches.len() <= query.max_count {
             batch.clear();
-            batch_bytes = 0;
+            let mut batch_bytes = 0;
             while idx < candidates.len()
                 && batch.len() < GREP_BATCH_FILES
                 && (batch.is_empty() || batch_bytes < GREP_BATCH_ARG_BYTES)
@@ -100,7 +99,6 @@ impl DockerSandbox {
                 }
             }
         }
-        let _ = batch_bytes;
         Ok(GrepResult::finish(matches, query.max_count, false))
     }
 }
@@ -129,7 +127,9 @@ impl Backend for DockerSandbox {
         let mut this: Option<Stat> = None;
         let mut children = Vec::new();
         for stat in stats {
-            let Ok(vp) = VPath::new(&stat.path) else { continue };
+            let Ok(vp) = VPath::new(&stat.path) else {
+                continue;
+            };
             if vp == p {
                 this = Some(stat);
                 continue;
@@ -188,7 +188,13 @@ impl Backend for DockerSandbox {
         })
     }
 
-    async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<EditResult> {
         deepagent_core::edit::validate_edit(old, new)?;
         let p = self.resolve(path)?;
         let lock = self.path_lock(p.as_str());
@@ -213,7 +219,10 @@ impl Backend for DockerSandbox {
         // Write through symlinks to the file they name, keeping its mode
         // and owner.
         let owner = Some((f.entry.uid, f.entry.gid));
-        if let Err(e) = self.put(&f.path, &updated, f.entry.mode & 0o7777, owner).await {
+        if let Err(e) = self
+            .put(&f.path, &updated, f.entry.mode & 0o7777, owner)
+            .await
+        {
             return Err(self.explain(e).await);
         }
         Ok(EditResult {
@@ -234,7 +243,9 @@ impl Backend for DockerSandbox {
             if stat.is_dir {
                 continue;
             }
-            let Ok(vp) = VPath::new(&stat.path) else { continue };
+            let Ok(vp) = VPath::new(&stat.path) else {
+                continue;
+            };
             match vp.relative_to(&base) {
                 Some(rel) if !rel.is_empty() && glob.is_match(rel) => {
                     files.push(FileInfo::file(&vp, stat.size, stat.modified))

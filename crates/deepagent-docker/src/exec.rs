@@ -16,8 +16,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
 use deepagent_core::text::OutputCap;
 use deepagent_core::{BackendError, ExecuteResponse, Result};
@@ -156,7 +156,10 @@ pub(crate) struct CommandSpec<'a> {
 
 /// Runs the caller's command with `sh -c`, output capped, killed at the
 /// timeout.
-pub(crate) async fn run_command(target: &Target<'_>, spec: CommandSpec<'_>) -> Result<ExecuteResponse> {
+pub(crate) async fn run_command(
+    target: &Target<'_>,
+    spec: CommandSpec<'_>,
+) -> Result<ExecuteResponse> {
     let marker = new_marker();
     let inner_secs = spec.timeout.as_secs() + INNER_TIMEOUT_SLACK;
     let argv = vec![
@@ -205,7 +208,8 @@ pub(crate) async fn run_command(target: &Target<'_>, spec: CommandSpec<'_>) -> R
         // The stream ends once the last process holding it is gone; keep
         // what it still delivers.
         let drain_until = Instant::now() + DRAIN_AFTER_KILL;
-        while let Ok(Some(item)) = tokio::time::timeout_at(drain_until.into(), output.next()).await {
+        while let Ok(Some(item)) = tokio::time::timeout_at(drain_until.into(), output.next()).await
+        {
             match item {
                 Ok(LogOutput::StdOut { message })
                 | Ok(LogOutput::StdErr { message })

@@ -55,7 +55,11 @@ impl DockerSandbox {
         )))
     }
 
-    async fn fetch_once(&self, path: &VPath, want_content: bool) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
+    async fn fetch_once(
+        &self,
+        path: &VPath,
+        want_content: bool,
+    ) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
         let target = self.target().await?;
         let mut stream = target.docker.download_from_container(
             target.id,
@@ -120,7 +124,13 @@ impl DockerSandbox {
 
     /// Writes `content` at `path` as one tar entry uploaded at `/`, so the
     /// engine creates missing parents.
-    pub(crate) async fn put(&self, path: &VPath, content: &[u8], mode: u32, owner: Option<(u64, u64)>) -> Result<()> {
+    pub(crate) async fn put(
+        &self,
+        path: &VPath,
+        content: &[u8],
+        mode: u32,
+        owner: Option<(u64, u64)>,
+    ) -> Result<()> {
         if path.is_root() {
             return Err(BackendError::IsADirectory {
                 path: path.to_string(),
@@ -171,7 +181,12 @@ impl DockerSandbox {
     /// Runs one of our helper scripts with `args` as positional parameters.
     pub(crate) async fn helper(&self, script: &str, args: &[&str]) -> Result<Captured> {
         let target = self.target().await?;
-        let mut argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()];
+        let mut argv = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            script.to_owned(),
+            "sh".to_owned(),
+        ];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         capture(&target, argv).await
     }

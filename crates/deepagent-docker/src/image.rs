@@ -51,13 +51,20 @@ pub(crate) async fn ensure_image(docker: &Docker, runtime: &RuntimeConfig) -> Re
             log.push_str(&text);
             if log.len() > 8192 {
                 let cut = log.len() - 4096;
-                let cut = (cut..log.len()).find(|&i| log.is_char_boundary(i)).unwrap_or(0);
+                let cut = (cut..log.len())
+                    .find(|&i| log.is_char_boundary(i))
+                    .unwrap_or(0);
                 log.drain(..cut);
             }
         }
     }
     if !image_exists(docker, &tag).await? {
-        return Err(build_failed(runtime, &tag, "the build ended without an image", &log));
+        return Err(build_failed(
+            runtime,
+            &tag,
+            "the build ended without an image",
+            &log,
+        ));
     }
     Ok(tag)
 }

@@ -377,7 +377,20 @@ fn is_safe_package(pkg: &str) -> bool {
             c.is_ascii_alphanumeric()
                 || matches!(
                     c,
-                    '.' | '_' | '+' | '-' | '=' | '<' | '>' | '!' | '~' | '@' | ':' | '/' | '[' | ']' | ','
+                    '.' | '_'
+                        | '+'
+                        | '-'
+                        | '='
+                        | '<'
+                        | '>'
+                        | '!'
+                        | '~'
+                        | '@'
+                        | ':'
+                        | '/'
+                        | '['
+                        | ']'
+                        | ','
                 )
         })
 }
@@ -413,25 +426,47 @@ mod tests {
 
     #[test]
     fn injection_is_refused() {
-        let base = RuntimeConfig::new("x", "img").build_from("debian", PackageManager::Apt, ["curl"]);
+        let base =
+            RuntimeConfig::new("x", "img").build_from("debian", PackageManager::Apt, ["curl"]);
         assert!(base.validate().is_ok());
-        for pkg in ["curl\nRUN rm -rf /", "a;b", "$(id)", "--index-url=http://x", "a b", "`x`"] {
-            let rt = base.clone().build_from("debian", PackageManager::Apt, [pkg]);
+        for pkg in [
+            "curl\nRUN rm -rf /",
+            "a;b",
+            "$(id)",
+            "--index-url=http://x",
+            "a b",
+            "`x`",
+        ] {
+            let rt = base
+                .clone()
+                .build_from("debian", PackageManager::Apt, [pkg]);
             assert!(rt.validate().is_err(), "{pkg:?} accepted");
         }
         assert!(base.clone().env("A", "x\nRUN id").validate().is_err());
         assert!(base.clone().env("A", "${HOME}").validate().is_err());
         assert!(base.clone().env("A B", "x").validate().is_err());
-        assert!(base.clone().setup_command("echo a\nRUN id").validate().is_err());
+        assert!(base
+            .clone()
+            .setup_command("echo a\nRUN id")
+            .validate()
+            .is_err());
         assert!(base.clone().setup_command("echo a \\").validate().is_err());
         assert!(base.clone().work_dir("rel").validate().is_err());
-        assert!(base.clone().env("PIP_INDEX", "http://mirror/simple").validate().is_ok());
+        assert!(base
+            .clone()
+            .env("PIP_INDEX", "http://mirror/simple")
+            .validate()
+            .is_ok());
     }
 
     #[test]
     fn dockerfile_uses_exec_form_and_tag_follows_content() {
         let rt = RuntimeConfig::new("ds", "unused")
-            .build_from("python:3.12-slim", PackageManager::Pip, ["numpy==2.0", "pandas"])
+            .build_from(
+                "python:3.12-slim",
+                PackageManager::Pip,
+                ["numpy==2.0", "pandas"],
+            )
             .env("MPLBACKEND", "Agg")
             .setup_command("mkdir -p /data");
         let df = rt.dockerfile().unwrap().unwrap();

@@ -76,7 +76,13 @@ impl DockerSandbox {
         let work_dir = VPath::new(&runtime.work_dir)?;
         let safe: String = session
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(40)
             .collect();
         let name = format!("deepagent-{safe}-{}", unique_suffix());
@@ -227,7 +233,14 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     labels.insert(SESSION_LABEL.to_owned(), inner.session.clone());
     labels.insert(RUNTIME_LABEL.to_owned(), rt.name.clone());
     let host_config = HostConfig {
-        network_mode: Some(if rt.network_enabled { "default" } else { "none" }.to_owned()),
+        network_mode: Some(
+            if rt.network_enabled {
+                "default"
+            } else {
+                "none"
+            }
+            .to_owned(),
+        ),
         memory: rt.memory_bytes,
         nano_cpus: rt.cpus.map(|c| (c * 1e9) as i64),
         pids_limit: rt.pids_limit,
@@ -250,7 +263,12 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     let config = Config {
         image: Some(image.clone()),
         cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), KEEPALIVE.to_owned()]),
-        env: Some(rt.env_vars.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(
+            rt.env_vars
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
         working_dir: Some(rt.work_dir.clone()),
         user: rt.run_as_uid.map(|u| u.to_string()),
         labels: Some(labels),

@@ -25,7 +25,8 @@ use deepagent_core::{BackendError, Result};
 /// Pseudo file systems a walk from `/` must not descend into.
 const PRUNE: &str = r"\( -path /proc -o -path /sys -o -path /dev \) -prune -o";
 
-const BATCH: &str = r#"sh -c 'printf "B%s\n" "$#"; stat -c "%f %s %Y" "$@"; printf "%s\0" "$@"' sh {} +"#;
+const BATCH: &str =
+    r#"sh -c 'printf "B%s\n" "$#"; stat -c "%f %s %Y" "$@"; printf "%s\0" "$@"' sh {} +"#;
 
 /// `$1` and its direct children (or `$1` alone when it is a file).
 pub(crate) fn ls_script() -> String {
@@ -144,7 +145,10 @@ mod tests {
         out.extend_from_slice(b"B1\n81a4 7 400\n/d/z\0");
         let stats = parse_batches(&out).unwrap();
         let paths: Vec<&str> = stats.iter().map(|s| s.path.as_str()).collect();
-        assert_eq!(paths, ["/d", "/d/a\nB1\n81a4 1 1 /d/x", "/d/$(id) 'q\"", "/d/z"]);
+        assert_eq!(
+            paths,
+            ["/d", "/d/a\nB1\n81a4 1 1 /d/x", "/d/$(id) 'q\"", "/d/z"]
+        );
         assert!(stats[0].is_dir && !stats[1].is_dir);
         assert_eq!(stats[1].size, 5);
         assert_eq!(stats[3].size, 7);

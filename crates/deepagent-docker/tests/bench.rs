@@ -14,8 +14,15 @@ const FILES: usize = 1000;
 
 fn cli(args: &[&str]) -> Duration {
     let start = Instant::now();
-    let status = Command::new("docker").args(args).output().expect("docker CLI runs");
-    assert!(status.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    let status = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    assert!(
+        status.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     start.elapsed()
 }
 
@@ -79,7 +86,10 @@ async fn bench_exec_cold_start_and_files() {
     let wrote = start.elapsed();
     let start = Instant::now();
     for i in 0..FILES {
-        let got = sandbox.read_bytes(&format!("/bench/f{i}.txt")).await.expect("read");
+        let got = sandbox
+            .read_bytes(&format!("/bench/f{i}.txt"))
+            .await
+            .expect("read");
         assert_eq!(got, format!("file {i}\n").as_bytes());
     }
     let read = start.elapsed();
@@ -92,15 +102,27 @@ async fn bench_exec_cold_start_and_files() {
     );
     let start = Instant::now();
     let found = sandbox
-        .glob(&deepagent_core::GlobQuery::new("*.txt").path("/bench").max_count(5000))
+        .glob(
+            &deepagent_core::GlobQuery::new("*.txt")
+                .path("/bench")
+                .max_count(5000),
+        )
         .await
         .expect("glob");
-    println!("glob over {} files: {:.1} ms", found.files.len(), ms(start.elapsed()));
+    println!(
+        "glob over {} files: {:.1} ms",
+        found.files.len(),
+        ms(start.elapsed())
+    );
     let start = Instant::now();
     let hits = sandbox
         .grep(&deepagent_core::GrepQuery::new("file 99\\d").path("/bench"))
         .await
         .expect("grep");
-    println!("grep over {FILES} files: {} hits, {:.1} ms", hits.matches.len(), ms(start.elapsed()));
+    println!(
+        "grep over {FILES} files: {} hits, {:.1} ms",
+        hits.matches.len(),
+        ms(start.elapsed())
+    );
     sandbox.shutdown().await.expect("shutdown");
 }

@@ -23,7 +23,8 @@ mod suite {
         }
         // The engine creates the work dir at start, so the scoped root
         // exists (and is empty) from the first call on.
-        let runtime = RuntimeConfig::new("conformance", common::busybox_image()).work_dir("/conformance");
+        let runtime =
+            RuntimeConfig::new("conformance", common::busybox_image()).work_dir("/conformance");
         let sandbox = DockerSandbox::new(runtime).expect("valid runtime");
         let cleanup = common::Cleanup(sandbox.container_name().to_owned());
         let scoped = Scoped::new(Arc::new(sandbox), "/conformance").expect("valid dir");

@@ -10,19 +10,32 @@ use deepagent_local::LocalBackend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn composite_executes_in_the_container_and_stores_local_files_on_the_host() {
-    let Some((sandbox, _cleanup)) = common::busybox().await else { return };
+    let Some((sandbox, _cleanup)) = common::busybox().await else {
+        return;
+    };
     let host = tempfile::tempdir().unwrap();
     let local = LocalBackend::new(host.path()).unwrap();
-    let composite = CompositeBackend::builder(sandbox.clone()).route("/local/", local).build();
+    let composite = CompositeBackend::builder(sandbox.clone())
+        .route("/local/", local)
+        .build();
 
-    composite.write("/local/notes.md", "# on the host\n".into()).await.unwrap();
+    composite
+        .write("/local/notes.md", "# on the host\n".into())
+        .await
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(host.path().join("notes.md")).unwrap(),
         "# on the host\n"
     );
-    composite.write("/workspace/app.sh", "echo in-container\n".into()).await.unwrap();
+    composite
+        .write("/workspace/app.sh", "echo in-container\n".into())
+        .await
+        .unwrap();
     let exec = composite.as_sandbox().expect("the default is a sandbox");
-    let res = exec.execute("sh /workspace/app.sh; ls /local 2>&1 | head -1", None).await.unwrap();
+    let res = exec
+        .execute("sh /workspace/app.sh; ls /local 2>&1 | head -1", None)
+        .await
+        .unwrap();
     assert!(res.output.starts_with("in-container\n"), "{res:?}");
     // The container does not see the host mount: /local is composite-only.
     assert!(!res.output.contains("notes.md"), "{res:?}");

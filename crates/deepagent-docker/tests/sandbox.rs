@@ -12,10 +12,18 @@ use deepagent_docker::{DockerSandbox, PackageManager, RuntimeConfig, SessionMana
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execute_interleaves_output_and_reports_exit_codes() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
-    let res = sb.execute("echo out; echo err >&2; exit 3", None).await.unwrap();
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
+    let res = sb
+        .execute("echo out; echo err >&2; exit 3", None)
+        .await
+        .unwrap();
     assert_eq!(res.exit_code, 3);
-    assert!(res.output.contains("out\n") && res.output.contains("err\n"), "{res:?}");
+    assert!(
+        res.output.contains("out\n") && res.output.contains("err\n"),
+        "{res:?}"
+    );
     assert!(!res.truncated && !res.timed_out);
     // Commands start in the work dir, and relative file paths land there.
     sb.write("rel/note.txt", "hello".into()).await.unwrap();
@@ -30,7 +38,9 @@ async fn execute_interleaves_output_and_reports_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_kills_the_whole_command_and_leaves_nothing_running() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
     let start = Instant::now();
     let res = sb
         .execute(
@@ -46,16 +56,25 @@ async fn timeout_kills_the_whole_command_and_leaves_nothing_running() {
     assert!(res.output.contains("timed out"), "{res:?}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     let ps = sb.execute("ps -o pid,args", None).await.unwrap();
-    assert!(!ps.output.contains("sleep 30"), "leftover processes:\n{}", ps.output);
+    assert!(
+        !ps.output.contains("sleep 30"),
+        "leftover processes:\n{}",
+        ps.output
+    );
     sb.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_output_is_capped() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
     // 100 MB through the stream; memory stays at the cap.
     let res = sb
-        .execute("head -c 100000000 /dev/zero | tr '\\000' x; echo; echo done >&2", None)
+        .execute(
+            "head -c 100000000 /dev/zero | tr '\\000' x; echo; echo done >&2",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(res.exit_code, 0);
@@ -67,7 +86,9 @@ async fn huge_output_is_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_round_trip_through_every_operation() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
     let names = [
         "/h/with space.txt",
         "/h/quote'single.txt",
@@ -79,10 +100,15 @@ async fn hostile_names_round_trip_through_every_operation() {
         "/h/dir with space/inner;rm -rf.txt",
     ];
     for (i, name) in names.iter().enumerate() {
-        sb.write(name, format!("needle {i}\n").into()).await.unwrap();
+        sb.write(name, format!("needle {i}\n").into())
+            .await
+            .unwrap();
     }
     for (i, name) in names.iter().enumerate() {
-        assert_eq!(sb.read_bytes(name).await.unwrap(), format!("needle {i}\n").as_bytes());
+        assert_eq!(
+            sb.read_bytes(name).await.unwrap(),
+            format!("needle {i}\n").as_bytes()
+        );
         assert!(sb.exists(name).await.unwrap(), "{name:?}");
     }
     let found = sb.glob(&GlobQuery::new("**").path("/h")).await.unwrap();
@@ -90,44 +116,71 @@ async fn hostile_names_round_trip_through_every_operation() {
     expected.sort();
     let got: Vec<&str> = found.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(got, expected);
-    let hits = sb.grep(&GrepQuery::new(r"needle \d").path("/h")).await.unwrap();
+    let hits = sb
+        .grep(&GrepQuery::new(r"needle \d").path("/h"))
+        .await
+        .unwrap();
     let got: Vec<&str> = hits.matches.iter().map(|m| m.path.as_str()).collect();
     assert_eq!(got, expected);
     let ls = sb.ls("/h").await.unwrap();
     assert_eq!(ls.len(), names.len());
     assert!(ls[0].is_dir && ls[0].name == "dir with space");
-    sb.edit("/h/new\nline.txt", "needle", "pin", false).await.unwrap();
-    assert_eq!(sb.read_bytes("/h/new\nline.txt").await.unwrap(), "pin 5\n".as_bytes());
+    sb.edit("/h/new\nline.txt", "needle", "pin", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        sb.read_bytes("/h/new\nline.txt").await.unwrap(),
+        "pin 5\n".as_bytes()
+    );
     // Nothing was executed by a name.
     assert!(!sb.exists("/workspace/pwned").await.unwrap());
     assert!(!sb.exists("/workspace/pwned2").await.unwrap());
-    let res = sb.execute("ls / /workspace | grep -c pwned", None).await.unwrap();
+    let res = sb
+        .execute("ls / /workspace | grep -c pwned", None)
+        .await
+        .unwrap();
     assert_eq!(res.output.trim(), "0");
     sb.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_is_exact_and_edit_keeps_the_mode() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
     let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
     sb.write("/bin.dat", bytes.clone().into()).await.unwrap();
     assert_eq!(sb.read_bytes("/bin.dat").await.unwrap(), bytes);
-    let sum = sb.execute("md5sum /bin.dat | cut -d' ' -f1", None).await.unwrap();
+    let sum = sb
+        .execute("md5sum /bin.dat | cut -d' ' -f1", None)
+        .await
+        .unwrap();
     assert_eq!(sum.output.trim().len(), 32);
-    sb.write("/run.sh", "#!/bin/sh\necho one\n".into()).await.unwrap();
+    sb.write("/run.sh", "#!/bin/sh\necho one\n".into())
+        .await
+        .unwrap();
     sb.execute("chmod 750 /run.sh", None).await.unwrap();
     sb.edit("/run.sh", "one", "two", false).await.unwrap();
-    let res = sb.execute("stat -c %a /run.sh && /run.sh", None).await.unwrap();
+    let res = sb
+        .execute("stat -c %a /run.sh && /run.sh", None)
+        .await
+        .unwrap();
     assert_eq!(res.output, "750\ntwo\n");
     // Symlinks are followed for reads and edits.
     sb.execute("ln -s /run.sh /link.sh", None).await.unwrap();
-    assert!(sb.read_bytes("/link.sh").await.unwrap().starts_with(b"#!/bin/sh"));
+    assert!(sb
+        .read_bytes("/link.sh")
+        .await
+        .unwrap()
+        .starts_with(b"#!/bin/sh"));
     sb.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_container_is_reported_and_shutdown_is_final() {
-    let Some((sb, _cleanup)) = common::busybox().await else { return };
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
     assert!(!sb.is_started());
     sb.write("/x.txt", "x".into()).await.unwrap();
     assert!(sb.is_started() && sb.is_alive().await);
@@ -151,9 +204,16 @@ async fn missing_image_names_image_and_runtime() {
     if !common::ready(&common::busybox_image()).await {
         return;
     }
-    let sb = DockerSandbox::new(RuntimeConfig::new("ghost-runtime", "deepagent-test/absent:nope")).unwrap();
+    let sb = DockerSandbox::new(RuntimeConfig::new(
+        "ghost-runtime",
+        "deepagent-test/absent:nope",
+    ))
+    .unwrap();
     let err = sb.execute("true", None).await.unwrap_err().to_string();
-    assert!(err.contains("deepagent-test/absent:nope") && err.contains("ghost-runtime"), "{err}");
+    assert!(
+        err.contains("deepagent-test/absent:nope") && err.contains("ghost-runtime"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,12 +221,23 @@ async fn built_runtime_is_built_once_and_cached_by_content() {
     let base = common::busybox_image();
     let runtime = RuntimeConfig::new("built-test", "unused")
         .build_from(&base, PackageManager::Apt, Vec::<String>::new())
-        .setup_command(format!("mkdir -p /opt/marker && echo {} > /opt/marker/id", std::process::id()))
+        .setup_command(format!(
+            "mkdir -p /opt/marker && echo {} > /opt/marker/id",
+            std::process::id()
+        ))
         .env("GREETING", "hello from the build");
-    let Some((sb, _cleanup)) = common::sandbox(runtime.clone()).await else { return };
+    let Some((sb, _cleanup)) = common::sandbox(runtime.clone()).await else {
+        return;
+    };
     let tag = runtime.effective_image().unwrap();
-    let res = sb.execute("cat /opt/marker/id; echo $GREETING", None).await.unwrap();
-    assert_eq!(res.output, format!("{}\nhello from the build\n", std::process::id()));
+    let res = sb
+        .execute("cat /opt/marker/id; echo $GREETING", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        res.output,
+        format!("{}\nhello from the build\n", std::process::id())
+    );
     sb.shutdown().await.unwrap();
     // A second sandbox finds the tag and does not build again: the image
     // id is unchanged.
@@ -183,7 +254,9 @@ async fn built_runtime_is_built_once_and_cached_by_content() {
     sb2.start().await.unwrap();
     assert_eq!(id(&tag), first);
     sb2.shutdown().await.unwrap();
-    let _ = std::process::Command::new("docker").args(["rmi", "-f", &tag]).output();
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &tag])
+        .output();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,8 +266,13 @@ async fn limits_and_uid_apply() {
         .pids_limit(64)
         .cpu_limit(0.5)
         .run_as_uid(65534);
-    let Some((sb, _cleanup)) = common::sandbox(runtime).await else { return };
-    let res = sb.execute("id -u; touch mine && echo ok", None).await.unwrap();
+    let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
+        return;
+    };
+    let res = sb
+        .execute("id -u; touch mine && echo ok", None)
+        .await
+        .unwrap();
     assert_eq!(res.output, "65534\nok\n", "{res:?}");
     let out = std::process::Command::new("docker")
         .args([
@@ -205,7 +283,10 @@ async fn limits_and_uid_apply() {
         ])
         .output()
         .expect("docker CLI");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "67108864 64 500000000 none 1");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "67108864 64 500000000 none 1"
+    );
     sb.shutdown().await.unwrap();
 }
 
@@ -251,15 +332,38 @@ async fn session_manager_reuses_replaces_and_reaps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_image_runs_python() {
     let runtime = RuntimeConfig::new("python-test", common::python_image());
-    let Some((sb, _cleanup)) = common::sandbox(runtime).await else { return };
-    sb.write("calc.py", "print(sum(range(10)))\n".into()).await.unwrap();
+    let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
+        return;
+    };
+    sb.write("calc.py", "print(sum(range(10)))\n".into())
+        .await
+        .unwrap();
     let res = sb.execute("python3 calc.py", None).await.unwrap();
     assert_eq!((res.exit_code, res.output.as_str()), (0, "45\n"), "{res:?}");
     // GNU tools (coreutils, findutils, tar) serve the listings too.
-    let hits = sb.grep(&GrepQuery::new(r"sum\(").path("/workspace")).await.unwrap();
+    let hits = sb
+        .grep(&GrepQuery::new(r"sum\(").path("/workspace"))
+        .await
+        .unwrap();
     assert_eq!(hits.matches.len(), 1);
     assert_eq!(hits.matches[0].path, "/workspace/calc.py");
     let ls = sb.ls(".").await.unwrap();
     assert_eq!(ls.len(), 1);
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_job_does_not_hold_execute_open() {
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
+    // The shell exits at once; the engine closes the stream shortly after
+    // even though `sleep` still holds it, so this is not a timeout.
+    let res = sb
+        .execute("sleep 40 & echo launched", Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!((res.exit_code, res.timed_out), (0, false), "{res:?}");
+    assert_eq!(res.output, "launched\n");
     sb.shutdown().await.unwrap();
 }

@@ -9,7 +9,8 @@ pub const SKIP_NO_ENGINE: &str =
 
 /// The busybox test image (`cargo xtask test-docker` builds it).
 pub fn busybox_image() -> String {
-    std::env::var("DEEPAGENT_TEST_IMAGE").unwrap_or_else(|_| "deepagent-test/busybox:current".into())
+    std::env::var("DEEPAGENT_TEST_IMAGE")
+        .unwrap_or_else(|_| "deepagent-test/busybox:current".into())
 }
 
 /// The Debian + python3 test image (`cargo xtask test-docker` builds it).
@@ -47,7 +48,9 @@ pub async fn ready(image: &str) -> bool {
         if required() {
             panic!("DEEPAGENT_REQUIRE_DOCKER=1 but test image {image} is missing (run cargo xtask test-docker)");
         }
-        eprintln!("skipped: test image {image} is missing (build it with: cargo xtask test-docker)");
+        eprintln!(
+            "skipped: test image {image} is missing (build it with: cargo xtask test-docker)"
+        );
         return false;
     }
     true
@@ -70,7 +73,10 @@ pub async fn busybox() -> Option<(DockerSandbox, Cleanup)> {
 
 /// A sandbox for `runtime` and its cleanup guard, or `None` when skipped.
 pub async fn sandbox(runtime: RuntimeConfig) -> Option<(DockerSandbox, Cleanup)> {
-    let image = runtime.base_image.clone().unwrap_or_else(|| runtime.image.clone());
+    let image = runtime
+        .base_image
+        .clone()
+        .unwrap_or_else(|| runtime.image.clone());
     if !ready(&image).await {
         return None;
     }
