@@ -35,7 +35,7 @@ mod suite {
 #[cfg(not(feature = "engine-tests"))]
 #[test]
 fn conformance_needs_engine_tests_feature() {
-    eprintln!(
-        "skipped: the conformance suite against a container runs with --features engine-tests (cargo xtask test-docker)"
+    common::say(
+        "skipped: the conformance suite against a container runs with --features engine-tests (cargo xtask test-docker)",
     );
 }

@@ -35,7 +35,7 @@ pub async fn ready(image: &str) -> bool {
                 deepagent_docker::engine_address()
             );
         }
-        eprintln!("{SKIP_NO_ENGINE}");
+        say(SKIP_NO_ENGINE);
         return false;
     }
     let present = std::process::Command::new("docker")
@@ -54,6 +54,13 @@ pub async fn ready(image: &str) -> bool {
         return false;
     }
     true
+}
+
+/// Prints past the test harness's output capture, so a skip is visible
+/// in a plain `cargo test` run.
+pub fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
 }
 
 /// Removes the sandbox's container when dropped, even when the test
