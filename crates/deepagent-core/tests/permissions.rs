@@ -645,6 +645,21 @@ fn first_matching_rule_wins_and_directories_cover_their_contents() {
     assert_eq!(read("/dir/a.log"), Action::Allow, "* does not cross /");
     assert_eq!(read("/A.LOG"), Action::Allow, "matching is case-sensitive");
 
+    // A rule that matches a directory covers what is inside, as in
+    // .gitignore: `src/*` matches the directory `src/gen`, so it covers
+    // `src/gen/x.rs` although `*` itself never crosses `/`.
+    let dirs = Policy::new(
+        Ruleset::permissive().with_rule(Operation::Write, Rule::deny("src/*", "generated")),
+    )
+    .unwrap();
+    let write = |p: &str| {
+        dirs.check_path(Operation::Write, &VPath::new(p).unwrap())
+            .action
+    };
+    assert_eq!(write("/src/a.rs"), Action::Deny);
+    assert_eq!(write("/src/gen/x.rs"), Action::Deny);
+    assert_eq!(write("/lib/src/a.rs"), Action::Allow);
+
     let reversed = Policy::new(
         Ruleset::permissive()
             .with_rule(Operation::Read, Rule::deny("secrets", "private"))
@@ -690,5 +705,41 @@ fn invalid_paths_stay_invalid_paths() {
                 ErrorKind::InvalidPath
             );
         }
+    });
+}
+
+#[test]
+fn a_permissioned_mount_keeps_its_rules_inside_a_composite() {
+    block_on(async {
+        let project = StateBackend::new();
+        project.write("/.env", SECRET.into()).await.unwrap();
+        project.write("/app.py", "token\n".into()).await.unwrap();
+        let guarded = Permissioned::new(project.clone(), Ruleset::readonly()).unwrap();
+        let backend = deepagent_composite::CompositeBackend::builder(StateBackend::new())
+            .route("/project/", guarded)
+            .build();
+        // Errors name the composite path.
+        let err = backend.read_bytes("/project/.env").await.unwrap_err();
+        assert_denied(&err, "/project/.env", &["**/.env*"]);
+        let err = backend
+            .write("/project/app.py", "x".into())
+            .await
+            .unwrap_err();
+        assert_denied(&err, "/project/app.py", &["write"]);
+        // Fan-out searches from / do not show the secret.
+        let all = backend
+            .glob(&GlobQuery::new("**").max_count(10))
+            .await
+            .unwrap();
+        let paths: Vec<&str> = all.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["/project/app.py"]);
+        let hits = backend
+            .grep(&GrepQuery::new("token").ignore_hidden(false))
+            .await
+            .unwrap();
+        assert_eq!(hits.matches.len(), 1);
+        assert_eq!(hits.matches[0].path, "/project/app.py");
+        // The default stays writable.
+        backend.write("/scratch/a.txt", "x".into()).await.unwrap();
     });
 }

@@ -208,10 +208,22 @@ macro_rules! filtered_search {
             q.max_count = cap;
             let res = $self.inner.$call(&q).await?;
             let total = res.$items.len();
+            // Results come sorted by path, and grep repeats a path once per
+            // matching line: judge each path once.
+            let mut last: Option<(String, bool)> = None;
             let visible: Vec<_> = res
                 .$items
                 .into_iter()
-                .filter(|item| !$self.hidden($op, &item.path))
+                .filter(|item| {
+                    if let Some((path, hidden)) = &last {
+                        if *path == item.path {
+                            return !*hidden;
+                        }
+                    }
+                    let hidden = $self.hidden($op, &item.path);
+                    last = Some((item.path.clone(), hidden));
+                    !hidden
+                })
                 .collect();
             let hid = total - visible.len();
             if !res.truncated || visible.len() > want || hid == 0 || round == MAX_REFILLS {
