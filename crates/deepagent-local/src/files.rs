@@ -11,7 +11,7 @@ use deepagent_core::{
 };
 
 use crate::config::Config;
-use crate::jail::{child_vpath, io_error, is_temp_name, Reach, TEMP_PREFIX};
+use crate::jail::{child_vpath, dir_handle_path, io_error, is_temp_name, Reach, TEMP_PREFIX};
 
 /// True when a file (not a directory) is at `path`.
 pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
@@ -39,7 +39,9 @@ pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
 /// Direct children of a directory, or the one file named.
 pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
     let host = cfg.jail.resolve(path, Reach::Browse)?.host;
-    let meta = fs::metadata(&host).map_err(|e| io_error(path, e))?;
+    let handle = fs::File::open(&host).map_err(|e| io_error(path, e))?;
+    cfg.jail.verify_open(path, &handle, Reach::Browse)?;
+    let meta = handle.metadata().map_err(|e| io_error(path, e))?;
     if !meta.is_dir() {
         if !cfg.jail.inside(path) {
             return Err(cfg.jail.not_allowed(path));
@@ -47,7 +49,8 @@ pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
         return Ok(vec![FileInfo::file(path, meta.len(), meta.modified().ok())]);
     }
     let mut out = Vec::new();
-    for entry in fs::read_dir(&host).map_err(|e| io_error(path, e))? {
+    let dir = dir_handle_path(&handle, &host);
+    for entry in fs::read_dir(&dir).map_err(|e| io_error(path, e))? {
         // An entry that vanishes mid-listing is simply not listed.
         let Ok(entry) = entry else { continue };
         let name = entry.file_name();
@@ -92,13 +95,14 @@ pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
 /// Opens `path` for reading as a regular file, with its size.
 pub(crate) fn open_file(cfg: &Config, path: &VPath) -> Result<(fs::File, u64)> {
     let host = cfg.jail.resolve(path, Reach::Inside)?.host;
-    let meta = fs::metadata(&host).map_err(|e| io_error(path, e))?;
+    let file = fs::File::open(&host).map_err(|e| io_error(path, e))?;
+    cfg.jail.verify_open(path, &file, Reach::Inside)?;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
     if meta.is_dir() {
         return Err(BackendError::IsADirectory {
             path: path.as_str().to_owned(),
         });
     }
-    let file = fs::File::open(&host).map_err(|e| io_error(path, e))?;
     Ok((file, meta.len()))
 }
 
@@ -173,14 +177,31 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
     if path.is_root() {
         return Err(is_dir());
     }
-    let existing = match fs::metadata(host) {
+    // Writing goes through short directory-handle paths and would succeed
+    // where every later read by path fails; refuse it the same way.
+    if host.as_os_str().len() >= libc::PATH_MAX as usize {
+        return Err(io_error(
+            path,
+            io::Error::from_raw_os_error(libc::ENAMETOOLONG),
+        ));
+    }
+    let parent = host.parent().ok_or_else(is_dir)?;
+    let name = host.file_name().ok_or_else(is_dir)?;
+    // Everything below goes through a handle on the parent directory that
+    // has been checked to be inside, so swapping a directory on the way for
+    // a link cannot redirect the write.
+    let parent_handle = open_dirs_inside(cfg, path, parent)?;
+    cfg.jail.verify_open(path, &parent_handle, Reach::Inside)?;
+    let parent = dir_handle_path(&parent_handle, parent);
+    let target = parent.join(name);
+    let existing = match fs::symlink_metadata(&target) {
         Ok(meta) if meta.is_dir() => return Err(is_dir()),
-        Ok(meta) => Some(meta.permissions()),
+        Ok(meta) if meta.is_file() => Some(meta.permissions()),
+        // A link that appeared since resolving is replaced, not followed.
+        Ok(_) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_error(path, e)),
     };
-    let parent = host.parent().ok_or_else(is_dir)?;
-    fs::create_dir_all(parent).map_err(|e| io_error(path, e))?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
     // New files get the usual 0666 minus umask, not tempfile's 0600; a
@@ -190,7 +211,9 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(parent).map_err(|e| io_error(path, e))?;
+    let mut tmp = builder
+        .tempfile_in(&parent)
+        .map_err(|e| io_error(path, e))?;
     tmp.write_all(content).map_err(|e| io_error(path, e))?;
     if let Some(perms) = existing {
         tmp.as_file()
@@ -200,6 +223,45 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
     if cfg.sync_writes {
         tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
     }
-    tmp.persist(host).map_err(|e| io_error(path, e.error))?;
+    tmp.persist(&target).map_err(|e| io_error(path, e.error))?;
     Ok(())
+}
+
+/// Opens (creating what is missing) the host directory `dir`, one
+/// component at a time from the root, each through the handle of the one
+/// before and without following links: `create_dir_all` by path would
+/// follow a directory swapped for a link and create directories outside.
+/// `dir` is already resolved, so a link met here appeared since; refused.
+fn open_dirs_inside(cfg: &Config, path: &VPath, dir: &Path) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let root = cfg.jail.root();
+    let rel = dir.strip_prefix(root).map_err(|_| {
+        BackendError::permission_denied(path.as_str(), "outside the backend's root")
+    })?;
+    let mut handle = fs::File::open(root).map_err(|e| io_error(path, e))?;
+    let mut at = root.to_path_buf();
+    for comp in rel.components() {
+        let next = dir_handle_path(&handle, &at).join(comp);
+        match fs::create_dir(&next) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(path, e)),
+        }
+        handle = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+            .open(&next)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(libc::ELOOP) {
+                    BackendError::permission_denied(
+                        path.as_str(),
+                        "a directory on the way was replaced by a symbolic link",
+                    )
+                } else {
+                    io_error(path, e)
+                }
+            })?;
+        at = next;
+    }
+    Ok(handle)
 }

@@ -171,6 +171,28 @@ impl Jail {
         Ok(cur)
     }
 
+    /// Checks where an opened file or directory really is. Resolving and
+    /// then opening by path leaves a gap in which a directory on the way
+    /// could be swapped for a link to outside; the open handle cannot be
+    /// swapped, so this closes the gap for whatever is read or written
+    /// through it.
+    pub(crate) fn verify_open(&self, path: &VPath, file: &fs::File, reach: Reach) -> Result<()> {
+        let Some(real) = opened_at(file) else {
+            return Ok(());
+        };
+        if !real.is_absolute() {
+            // Not a filesystem path (an unusual mount setup): nothing to check.
+            return Ok(());
+        }
+        if !real.starts_with(&self.root) {
+            return Err(escapes(path));
+        }
+        if !self.allowed.is_empty() {
+            self.check_real_allowed(path, &real, reach)?;
+        }
+        Ok(())
+    }
+
     /// With allowed directories, a symlink inside an allowed directory must
     /// not lead to a part of the root that is not allowed.
     fn check_real_allowed(&self, path: &VPath, host: &Path, reach: Reach) -> Result<()> {
@@ -196,6 +218,35 @@ impl Jail {
         }
         Err(not_allowed(path, &self.allowed))
     }
+}
+
+/// Where an open file or directory really is, from `/proc/self/fd`
+/// (`None` where that is not available).
+#[cfg(target_os = "linux")]
+fn opened_at(file: &fs::File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn opened_at(_file: &fs::File) -> Option<PathBuf> {
+    None
+}
+
+/// A path naming an open directory itself, so later lookups through it
+/// cannot be redirected by someone swapping the directory's old path for a
+/// symlink. Falls back to `fallback` where `/proc/self/fd` is missing.
+pub(crate) fn dir_handle_path(dir: &fs::File, fallback: &Path) -> PathBuf {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let handle = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        if handle.is_dir() {
+            return handle;
+        }
+    }
+    let _ = dir;
+    fallback.to_path_buf()
 }
 
 /// Maps an OS error onto the virtual path, dropping any host path the error

@@ -182,7 +182,8 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         let name = base.file_name().unwrap_or_default();
         let mut hits = Vec::new();
         if filter.as_ref().map_or(true, |f| f.is_match(name)) {
-            hits = search_file(&matcher, &mut new_searcher(), &start, base, keep)
+            let (file, _) = crate::files::open_file(cfg, base)?;
+            hits = search_file(&matcher, &mut new_searcher(), file, base, keep)
                 .map_err(|e| io_error(base, e))?;
         }
         return Ok(GrepResult::finish(hits, query.max_count, false));
@@ -196,6 +197,7 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         let found = &found;
         let mut searcher = new_searcher();
         let start = &start;
+        let jail = &cfg.jail;
         Box::new(move |entry| {
             let Some((entry, vpath, rel)) = walked_file(entry, start, base) else {
                 return WalkState::Continue;
@@ -204,8 +206,16 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
                 return WalkState::Continue;
             }
             // A file that cannot be read (gone, no permission) is skipped,
-            // as rg does, rather than failing the whole search.
-            if let Ok(hits) = search_file(&matcher, &mut searcher, entry.path(), &vpath, keep) {
+            // as rg does, rather than failing the whole search; so is one
+            // that turns out to be outside (a directory on the way was
+            // swapped for a link mid-walk).
+            let Ok(file) = fs::File::open(entry.path()) else {
+                return WalkState::Continue;
+            };
+            if jail.verify_open(&vpath, &file, Reach::Inside).is_err() {
+                return WalkState::Continue;
+            }
+            if let Ok(hits) = search_file(&matcher, &mut searcher, file, &vpath, keep) {
                 if !hits.is_empty() {
                     found.extend(hits.into_iter().map(Hit));
                 }
@@ -274,11 +284,10 @@ fn new_searcher() -> Searcher {
 fn search_file(
     matcher: &RegexMatcher,
     searcher: &mut Searcher,
-    host: &Path,
+    mut file: fs::File,
     vpath: &VPath,
     keep: usize,
 ) -> io::Result<Vec<GrepMatch>> {
-    let mut file = fs::File::open(host)?;
     let mut head = Vec::with_capacity(BINARY_SNIFF_LEN);
     (&mut file)
         .take(BINARY_SNIFF_LEN as u64)
