@@ -55,7 +55,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("  {path}");
     }
 
-    println!("\nPersistent files (on disk; the agent sees ./workspace/ as /project/ and /workspace/):");
+    println!(
+        "\nPersistent files (on disk; the agent sees ./workspace/ as /project/ and /workspace/):"
+    );
     for path in &report.disk_paths {
         println!("  ./workspace{path}");
     }
@@ -86,7 +88,10 @@ pub struct Report {
 
 /// The seed's example, with the workspace directory and the model as
 /// parameters (the integration test runs it in a temporary directory).
-pub async fn run_example(workspace: &Path, model: Arc<dyn Model>) -> Result<Report, Box<dyn Error>> {
+pub async fn run_example(
+    workspace: &Path,
+    model: Arc<dyn Model>,
+) -> Result<Report, Box<dyn Error>> {
     // Create backends:
     // - StateBackend for temporary/scratch files
     // - LocalBackend for persistent project files

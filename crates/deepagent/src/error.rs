@@ -22,7 +22,9 @@ pub enum AgentError {
     #[error("usage limit exceeded: {0}")]
     UsageLimit(String),
     /// A tool's arguments were wrong more often than `retries` allows.
-    #[error("tool {tool} got invalid arguments more than {retries} times; last problem: {last_error}")]
+    #[error(
+        "tool {tool} got invalid arguments more than {retries} times; last problem: {last_error}"
+    )]
     ToolRetriesExceeded {
         /// The tool.
         tool: String,

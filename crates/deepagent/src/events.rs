@@ -142,7 +142,11 @@ impl Stream for RunStream<'_> {
                 return Poll::Ready(None);
             }
             this.done = true;
-            return Poll::Ready(this.result.take().map(|r| AgentEvent::Finished(Box::new(r))));
+            return Poll::Ready(
+                this.result
+                    .take()
+                    .map(|r| AgentEvent::Finished(Box::new(r))),
+            );
         }
     }
 }

@@ -81,11 +81,13 @@ pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
-pub use tools::{parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError};
+pub use tools::{
+    parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
+};
 
+pub use deepagent_composite::{CompositeBackend, CompositeBuilder, Location, MountInfo};
 pub use deepagent_core as core;
 pub use deepagent_core::*;
-pub use deepagent_composite::{CompositeBackend, CompositeBuilder, Location, MountInfo};
 pub use deepagent_local::{LocalBackend, LocalBackendBuilder};
 pub use deepagent_state::{FileData, StateBackend};
 

@@ -20,7 +20,11 @@ fn results(messages: &[Message]) -> Vec<(String, String)> {
     messages
         .iter()
         .filter_map(|m| match m {
-            Message::Tool { tool_call_id, content, .. } => Some((tool_call_id.clone(), content.clone())),
+            Message::Tool {
+                tool_call_id,
+                content,
+                ..
+            } => Some((tool_call_id.clone(), content.clone())),
             _ => None,
         })
         .collect()
@@ -38,7 +42,9 @@ async fn calls_of_one_turn_run_concurrently_and_answer_in_order() {
     let b = barrier.clone();
     let wait = tool("wait")
         .description("waits")
-        .parameters(json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}))
+        .parameters(
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
+        )
         .handler(move |_ctx, args| {
             let b = b.clone();
             async move {
@@ -56,7 +62,11 @@ async fn calls_of_one_turn_run_concurrently_and_answer_in_order() {
         ]),
         ModelResponse::text("ok"),
     ]);
-    let agent = create_deep_agent().model_impl(Arc::new(model)).tool(wait).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .tool(wait)
+        .build()
+        .unwrap();
     let r = tokio::time::timeout(Duration::from_secs(10), agent.run("go", &deps()))
         .await
         .expect("the two calls deadlocked: they did not run concurrently")
@@ -69,7 +79,8 @@ async fn calls_of_one_turn_run_concurrently_and_answer_in_order() {
 
 #[tokio::test]
 async fn tool_errors_become_text_and_the_run_goes_on() {
-    let failing = tool("fail").handler(|_ctx, _args| async { Err(ToolError::failed("disk on fire")) });
+    let failing =
+        tool("fail").handler(|_ctx, _args| async { Err(ToolError::failed("disk on fire")) });
     let model = ScriptedModel::new([
         ModelResponse::tool_calls([
             ToolCall::new("a", "fail", json!({})),
@@ -77,12 +88,19 @@ async fn tool_errors_become_text_and_the_run_goes_on() {
         ]),
         ModelResponse::text("recovered"),
     ]);
-    let agent = create_deep_agent().model_impl(Arc::new(model)).tool(failing).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .tool(failing)
+        .build()
+        .unwrap();
     let r = agent.run("go", &deps()).await.unwrap();
     assert_eq!(r.output, "recovered");
     let res = results(&r.messages);
     assert_eq!(res[0].1, "Error: disk on fire");
-    assert_eq!(res[1].1, "Error: not found: /missing.txt (check the path with ls or glob)");
+    assert_eq!(
+        res[1].1,
+        "Error: not found: /missing.txt (check the path with ls or glob)"
+    );
 }
 
 #[tokio::test]
@@ -97,12 +115,27 @@ async fn invalid_json_arguments_get_a_retry_message() {
         ModelResponse::call("write_file", json!({"path": "/a.txt", "content": "fixed"})),
         ModelResponse::text("done"),
     ]));
-    let agent = create_deep_agent().model_impl(model.clone()).retries(2).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(model.clone())
+        .retries(2)
+        .build()
+        .unwrap();
     let backend = StateBackend::new();
-    let r = agent.run("go", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    let r = agent
+        .run("go", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     let res = results(&r.messages);
-    assert!(res[0].1.starts_with("Error: invalid arguments for write_file: the arguments are not valid JSON ("), "{}", res[0].1);
-    assert!(res[0].1.ends_with("Fix the arguments and call write_file again."));
+    assert!(
+        res[0].1.starts_with(
+            "Error: invalid arguments for write_file: the arguments are not valid JSON ("
+        ),
+        "{}",
+        res[0].1
+    );
+    assert!(res[0]
+        .1
+        .ends_with("Fix the arguments and call write_file again."));
     assert_eq!(
         res[1].1,
         "Error: invalid arguments for write_file: missing required argument `content`\nFix the arguments and call write_file again."
@@ -114,12 +147,23 @@ async fn invalid_json_arguments_get_a_retry_message() {
 #[tokio::test]
 async fn too_many_retries_fail_the_run() {
     let model = FunctionModel::new(|_| ModelResponse::call("read_file", json!({"path": 42})));
-    let agent = create_deep_agent().model_impl(Arc::new(model)).retries(1).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .retries(1)
+        .build()
+        .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
     match &err {
-        AgentError::ToolRetriesExceeded { tool, retries, last_error } => {
+        AgentError::ToolRetriesExceeded {
+            tool,
+            retries,
+            last_error,
+        } => {
             assert_eq!((tool.as_str(), *retries), ("read_file", 1));
-            assert!(last_error.contains("argument `path` must be string, got an integer"), "{last_error}");
+            assert!(
+                last_error.contains("argument `path` must be string, got an integer"),
+                "{last_error}"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -147,18 +191,39 @@ async fn unknown_tools_get_a_retry_message_naming_the_real_ones() {
 #[tokio::test]
 async fn step_and_usage_limits_stop_the_run_clearly() {
     let looping = || FunctionModel::new(|_| ModelResponse::call("ls", json!({})).with_usage(10, 3));
-    let agent = create_deep_agent().model_impl(Arc::new(looping())).max_steps(5).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(looping()))
+        .max_steps(5)
+        .build()
+        .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
     assert!(matches!(err, AgentError::StepLimit { max_steps: 5 }));
     assert!(err.to_string().contains("step limit of 5"));
 
-    let limits = UsageLimits { total_tokens_limit: Some(30), ..Default::default() };
-    let agent = create_deep_agent().model_impl(Arc::new(looping())).usage_limits(limits).build().unwrap();
+    let limits = UsageLimits {
+        total_tokens_limit: Some(30),
+        ..Default::default()
+    };
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(looping()))
+        .usage_limits(limits)
+        .build()
+        .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
-    assert_eq!(err.to_string(), "usage limit exceeded: 39 tokens used, over the limit of 30");
+    assert_eq!(
+        err.to_string(),
+        "usage limit exceeded: 39 tokens used, over the limit of 30"
+    );
 
-    let limits = UsageLimits { request_limit: Some(2), ..Default::default() };
-    let agent = create_deep_agent().model_impl(Arc::new(looping())).usage_limits(limits).build().unwrap();
+    let limits = UsageLimits {
+        request_limit: Some(2),
+        ..Default::default()
+    };
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(looping()))
+        .usage_limits(limits)
+        .build()
+        .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
     assert!(err.to_string().contains("request limit of 2"), "{err}");
 }
@@ -169,14 +234,28 @@ async fn usage_is_counted() {
         ModelResponse::call("ls", json!({})).with_usage(100, 7),
         ModelResponse::text("done").with_usage(120, 4),
     ]);
-    let agent = create_deep_agent().model_impl(Arc::new(model)).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .build()
+        .unwrap();
     let r = agent.run("go", &deps()).await.unwrap();
-    assert_eq!((r.usage.requests, r.usage.input_tokens, r.usage.output_tokens), (2, 220, 11));
+    assert_eq!(
+        (
+            r.usage.requests,
+            r.usage.input_tokens,
+            r.usage.output_tokens
+        ),
+        (2, 220, 11)
+    );
 }
 
 fn write_call() -> ScriptedModel {
     ScriptedModel::new([
-        ModelResponse::tool_calls([ToolCall::new("w", "write_file", json!({"path": "/a.txt", "content": "original"}))]),
+        ModelResponse::tool_calls([ToolCall::new(
+            "w",
+            "write_file",
+            json!({"path": "/a.txt", "content": "original"}),
+        )]),
         ModelResponse::text("done"),
     ])
 }
@@ -195,7 +274,10 @@ async fn approval_approve_runs_the_call() {
         .build()
         .unwrap();
     let backend = StateBackend::new();
-    let r = agent.run("go", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    let r = agent
+        .run("go", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     assert_eq!(results(&r.messages)[0].1, "Wrote 8 bytes to /a.txt");
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
@@ -208,12 +290,22 @@ async fn approval_deny_tells_the_model_why() {
     let agent = create_deep_agent()
         .model_impl(Arc::new(write_call()))
         .interrupt_on(["write_file"])
-        .on_approval(|_| async { Decision::Deny { reason: "not today".into() } })
+        .on_approval(|_| async {
+            Decision::Deny {
+                reason: "not today".into(),
+            }
+        })
         .build()
         .unwrap();
     let backend = StateBackend::new();
-    let r = agent.run("go", &DeepAgentDeps::new(backend.clone())).await.unwrap();
-    assert_eq!(results(&r.messages)[0].1, "Error: the user denied this call to write_file: not today");
+    let r = agent
+        .run("go", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        results(&r.messages)[0].1,
+        "Error: the user denied this call to write_file: not today"
+    );
     assert!(!backend.exists("/a.txt").await.unwrap());
 }
 
@@ -230,7 +322,10 @@ async fn approval_edit_runs_with_new_arguments() {
         .build()
         .unwrap();
     let backend = StateBackend::new();
-    agent.run("go", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    agent
+        .run("go", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     assert_eq!(&backend.read_bytes("/a.txt").await.unwrap()[..], b"edited");
 }
 
@@ -242,7 +337,10 @@ async fn approval_without_a_callback_is_denied_with_a_clear_message() {
         .build()
         .unwrap();
     let backend = StateBackend::new();
-    let r = agent.run("go", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    let r = agent
+        .run("go", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     assert_eq!(
         results(&r.messages)[0].1,
         "Error: write_file needs human approval, and no approval callback is configured (set one with on_approval), so the call was not run"
@@ -280,9 +378,18 @@ async fn run_stream_reports_events_in_order() {
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["started", "approval", "todos", "finished", "text", "end"]);
+    assert_eq!(
+        kinds,
+        ["started", "approval", "todos", "finished", "text", "end"]
+    );
     match &events[3] {
-        AgentEvent::ToolCallFinished { name, args, result, is_error, .. } => {
+        AgentEvent::ToolCallFinished {
+            name,
+            args,
+            result,
+            is_error,
+            ..
+        } => {
             assert_eq!(name, "write_todos");
             assert_eq!(args["todos"][0]["content"], "step");
             assert!(result.starts_with("Updated the todo list"));
@@ -291,7 +398,9 @@ async fn run_stream_reports_events_in_order() {
         other => panic!("{other:?}"),
     }
     match events.last() {
-        Some(AgentEvent::Finished(r)) => assert_eq!(r.as_ref().as_ref().unwrap().output, "all done"),
+        Some(AgentEvent::Finished(r)) => {
+            assert_eq!(r.as_ref().as_ref().unwrap().output, "all done")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -299,14 +408,21 @@ async fn run_stream_reports_events_in_order() {
 #[tokio::test]
 async fn a_run_continues_from_earlier_messages() {
     let model = Arc::new(FunctionModel::new(|req| {
-        let users = req.messages.iter().filter(|m| matches!(m, Message::User { .. })).count();
+        let users = req
+            .messages
+            .iter()
+            .filter(|m| matches!(m, Message::User { .. }))
+            .count();
         ModelResponse::text(format!("{users} prompts so far"))
     }));
     let agent = create_deep_agent().model_impl(model).build().unwrap();
     let deps = deps();
     let first = agent.run("one", &deps).await.unwrap();
     assert_eq!(first.output, "1 prompts so far");
-    let second = agent.run_with_history("two", first.messages, &deps).await.unwrap();
+    let second = agent
+        .run_with_history("two", first.messages, &deps)
+        .await
+        .unwrap();
     assert_eq!(second.output, "2 prompts so far");
     assert_eq!(second.messages.len(), 4);
 }
@@ -320,15 +436,26 @@ async fn subagents_share_the_backend_but_not_the_todos() {
         let results = req.latest_tool_results();
         if prompt == "main" {
             match results.first() {
-                None => ModelResponse::call("task", json!({"description": "write the file", "subagent_type": "writer"})),
+                None => ModelResponse::call(
+                    "task",
+                    json!({"description": "write the file", "subagent_type": "writer"}),
+                ),
                 Some((_, report)) => ModelResponse::text(format!("subagent said: {report}")),
             }
         } else {
             assert!(req.system.contains("You write files."), "{}", req.system);
             if results.is_empty() {
                 ModelResponse::tool_calls([
-                    ToolCall::new("s1", "write_file", json!({"path": "/from_sub.txt", "content": "hi"})),
-                    ToolCall::new("s2", "write_todos", json!({"todos": [{"content": "sub", "status": "completed"}]})),
+                    ToolCall::new(
+                        "s1",
+                        "write_file",
+                        json!({"path": "/from_sub.txt", "content": "hi"}),
+                    ),
+                    ToolCall::new(
+                        "s2",
+                        "write_todos",
+                        json!({"todos": [{"content": "sub", "status": "completed"}]}),
+                    ),
                 ])
                 .with_usage(5, 5)
             } else {
@@ -346,7 +473,11 @@ async fn subagents_share_the_backend_but_not_the_todos() {
     let r = agent.run("main", &deps).await.unwrap();
     assert_eq!(r.output, "subagent said: wrote /from_sub.txt");
     assert!(backend.exists("/from_sub.txt").await.unwrap());
-    assert!(deps.todos().is_empty(), "the subagent's todos leaked: {:?}", deps.todos());
+    assert!(
+        deps.todos().is_empty(),
+        "the subagent's todos leaked: {:?}",
+        deps.todos()
+    );
     assert_eq!(r.usage.requests, 4);
     assert_eq!(r.usage.input_tokens, 10);
 }
@@ -364,7 +495,11 @@ async fn subagent_nesting_is_bounded() {
             ModelResponse::text("bottom")
         }
     });
-    let agent = create_deep_agent().model_impl(Arc::new(model)).max_subagent_depth(2).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .max_subagent_depth(2)
+        .build()
+        .unwrap();
     let r = agent.run("start", &deps()).await.unwrap();
     // The main agent and its subagent delegate; the grandchild cannot.
     assert_eq!(depth_seen.load(Ordering::SeqCst), 2);
@@ -374,25 +509,55 @@ async fn subagent_nesting_is_bounded() {
 #[tokio::test]
 async fn unknown_subagent_type_is_refused() {
     let model = ScriptedModel::new([
-        ModelResponse::call("task", json!({"description": "x", "subagent_type": "wizard"})),
+        ModelResponse::call(
+            "task",
+            json!({"description": "x", "subagent_type": "wizard"}),
+        ),
         ModelResponse::text("ok"),
     ]);
-    let agent = create_deep_agent().model_impl(Arc::new(model)).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .build()
+        .unwrap();
     let r = agent.run("go", &deps()).await.unwrap();
-    assert!(results(&r.messages)[0].1.contains("must be one of \"general-purpose\""), "{:?}", results(&r.messages));
+    assert!(
+        results(&r.messages)[0]
+            .1
+            .contains("must be one of \"general-purpose\""),
+        "{:?}",
+        results(&r.messages)
+    );
 }
 
 #[test]
 fn build_rejects_unknown_providers_and_missing_keys() {
     let err = create_deep_agent().model("gemini:pro").build().unwrap_err();
-    assert!(err.to_string().contains("unknown model provider \"gemini\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unknown model provider \"gemini\""),
+        "{err}"
+    );
     let no_env = |_: &str| None;
     let err = infer_model_with("openai:gpt-4.1", &no_env).err().unwrap();
-    assert!(err.to_string().contains("OPENAI_API_KEY is not set"), "{err}");
-    let err = infer_model_with("anthropic:claude-sonnet-4-5", &no_env).err().unwrap();
-    assert!(err.to_string().contains("ANTHROPIC_API_KEY is not set"), "{err}");
+    assert!(
+        err.to_string().contains("OPENAI_API_KEY is not set"),
+        "{err}"
+    );
+    let err = infer_model_with("anthropic:claude-sonnet-4-5", &no_env)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("ANTHROPIC_API_KEY is not set"),
+        "{err}"
+    );
     let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-test".to_owned());
-    assert_eq!(infer_model_with("openai:gpt-4.1", &env).ok().unwrap().name(), "openai:gpt-4.1");
+    assert_eq!(
+        infer_model_with("openai:gpt-4.1", &env)
+            .ok()
+            .unwrap()
+            .name(),
+        "openai:gpt-4.1"
+    );
     let err = create_deep_agent().build().unwrap_err();
     assert!(err.to_string().contains("no model set"));
 }

@@ -12,7 +12,9 @@ use deepagent::models::demo::demo_model;
 #[tokio::test]
 async fn offline_demo_puts_project_files_on_disk_and_notes_in_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let report = example::run_example(dir.path(), Arc::new(demo_model())).await.unwrap();
+    let report = example::run_example(dir.path(), Arc::new(demo_model()))
+        .await
+        .unwrap();
 
     // /project/ is mounted at the directory: the prefix is stripped.
     let app = std::fs::read_to_string(dir.path().join("src/app.py")).unwrap();
@@ -24,9 +26,21 @@ async fn offline_demo_puts_project_files_on_disk_and_notes_in_memory() {
     assert!(!dir.path().join("notes.txt").exists());
 
     assert_eq!(report.memory_paths, ["/scratch/notes.txt"]);
-    assert_eq!(report.disk_paths, ["/README.md", "/requirements.txt", "/src/app.py"]);
-    for path in ["/project/src/app.py", "/project/requirements.txt", "/scratch/notes.txt", "/project/README.md"] {
-        assert!(report.output.contains(path), "{path} missing from: {}", report.output);
+    assert_eq!(
+        report.disk_paths,
+        ["/README.md", "/requirements.txt", "/src/app.py"]
+    );
+    for path in [
+        "/project/src/app.py",
+        "/project/requirements.txt",
+        "/scratch/notes.txt",
+        "/project/README.md",
+    ] {
+        assert!(
+            report.output.contains(path),
+            "{path} missing from: {}",
+            report.output
+        );
     }
     assert!(!report.output.contains("failed"), "{}", report.output);
 }
@@ -41,12 +55,18 @@ async fn the_system_prompt_describes_the_mounts() {
         .route("/workspace/", local)
         .build();
     let deps = deepagent::DeepAgentDeps::new(backend);
-    let agent = deepagent::create_deep_agent().model("test").build().unwrap();
+    let agent = deepagent::create_deep_agent()
+        .model("test")
+        .build()
+        .unwrap();
     let prompt = agent.system_prompt(&deps);
-    assert!(prompt.contains(
-        "The filesystem is made of these areas:\n\
+    assert!(
+        prompt.contains(
+            "The filesystem is made of these areas:\n\
          - /project/: LocalBackend (files on disk; they persist)\n\
          - /workspace/: LocalBackend (files on disk; they persist)\n\
          - any other path: StateBackend (in memory; gone when the program ends)"
-    ), "{prompt}");
+        ),
+        "{prompt}"
+    );
 }

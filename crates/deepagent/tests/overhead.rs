@@ -8,7 +8,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use deepagent::{create_deep_agent, tool, DeepAgent, DeepAgentDeps, FunctionModel, ModelResponse, StateBackend, ToolCall};
+use deepagent::{
+    create_deep_agent, tool, DeepAgent, DeepAgentDeps, FunctionModel, ModelResponse, StateBackend,
+    ToolCall,
+};
 use serde_json::json;
 
 fn looping_agent(steps: usize) -> DeepAgent {
@@ -16,7 +19,9 @@ fn looping_agent(steps: usize) -> DeepAgent {
         // Count turns from the end of the history cheaply: the tool-call
         // id carries the step number.
         let step = match req.messages.last() {
-            Some(deepagent::Message::Tool { tool_call_id, .. }) => tool_call_id.parse::<usize>().unwrap_or(0) + 1,
+            Some(deepagent::Message::Tool { tool_call_id, .. }) => {
+                tool_call_id.parse::<usize>().unwrap_or(0) + 1
+            }
             _ => 0,
         };
         if step >= steps {
@@ -25,7 +30,9 @@ fn looping_agent(steps: usize) -> DeepAgent {
             ModelResponse::tool_calls([ToolCall::new(step.to_string(), "noop", json!({}))])
         }
     });
-    let noop = tool("noop").description("does nothing").handler(|_ctx, _args| async { Ok(String::new()) });
+    let noop = tool("noop")
+        .description("does nothing")
+        .handler(|_ctx, _args| async { Ok(String::new()) });
     create_deep_agent()
         .model_impl(Arc::new(model))
         .tool(noop)

@@ -25,11 +25,15 @@ fn fast_retry() -> RetryPolicy {
 }
 
 fn openai(server: &MockServer) -> OpenAiModel {
-    OpenAiModel::new("gpt-test", "sk-test").base_url(format!("{}/v1", server.base)).retry(fast_retry())
+    OpenAiModel::new("gpt-test", "sk-test")
+        .base_url(format!("{}/v1", server.base))
+        .retry(fast_retry())
 }
 
 fn anthropic(server: &MockServer) -> AnthropicModel {
-    AnthropicModel::new("claude-test", "ak-test").base_url(&server.base).retry(fast_retry())
+    AnthropicModel::new("claude-test", "ak-test")
+        .base_url(&server.base)
+        .retry(fast_retry())
 }
 
 fn agent(model: impl Model + 'static) -> DeepAgent {
@@ -63,35 +67,76 @@ fn openai_text(text: &str) -> Value {
 #[tokio::test]
 async fn openai_round_trip_sends_tools_roles_and_tool_call_ids() {
     let server = MockServer::start(vec![
-        Reply::json(200, openai_tool_call("call_abc", "write_file", json!({"path": "/a.txt", "content": "hi"}))),
+        Reply::json(
+            200,
+            openai_tool_call(
+                "call_abc",
+                "write_file",
+                json!({"path": "/a.txt", "content": "hi"}),
+            ),
+        ),
         Reply::json(200, openai_text("Wrote it.")),
     ])
     .await;
     let backend = StateBackend::new();
-    let r = agent(openai(&server)).run("write a.txt", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    let r = agent(openai(&server))
+        .run("write a.txt", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     assert_eq!(r.output, "Wrote it.");
-    assert_eq!((r.usage.requests, r.usage.input_tokens, r.usage.output_tokens), (2, 270, 28));
+    assert_eq!(
+        (
+            r.usage.requests,
+            r.usage.input_tokens,
+            r.usage.output_tokens
+        ),
+        (2, 270, 28)
+    );
     assert_eq!(&backend.read_bytes("/a.txt").await.unwrap()[..], b"hi");
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/v1/chat/completions"));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
     assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-test"));
     let first = &reqs[0].body;
     assert_eq!(first["model"], "gpt-test");
     assert_eq!(first["messages"][0]["role"], "system");
-    assert!(first["messages"][0]["content"].as_str().unwrap().ends_with("## Instructions\nBe brief."));
-    assert_eq!(first["messages"][1], json!({"role": "user", "content": "write a.txt"}));
-    let tools: Vec<&str> = first["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
-    assert!(tools.contains(&"write_file") && tools.contains(&"grep"), "{tools:?}");
-    assert!(first["tools"].as_array().unwrap().iter().all(|t| t["type"] == "function" && t["function"]["parameters"]["type"] == "object"));
+    assert!(first["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .ends_with("## Instructions\nBe brief."));
+    assert_eq!(
+        first["messages"][1],
+        json!({"role": "user", "content": "write a.txt"})
+    );
+    let tools: Vec<&str> = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"write_file") && tools.contains(&"grep"),
+        "{tools:?}"
+    );
+    assert!(first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["type"] == "function" && t["function"]["parameters"]["type"] == "object"));
     assert!(first.get("stream").is_none());
 
     let second = &reqs[1].body["messages"];
     assert_eq!(second[2]["role"], "assistant");
     assert_eq!(second[2]["tool_calls"][0]["id"], "call_abc");
     assert_eq!(second[2]["tool_calls"][0]["function"]["name"], "write_file");
-    assert_eq!(second[3], json!({"role": "tool", "tool_call_id": "call_abc", "content": "Wrote 2 bytes to /a.txt"}));
+    assert_eq!(
+        second[3],
+        json!({"role": "tool", "tool_call_id": "call_abc", "content": "Wrote 2 bytes to /a.txt"})
+    );
 }
 
 fn sse(events: &[Value]) -> String {
@@ -102,7 +147,10 @@ fn sse(events: &[Value]) -> String {
 
 /// Cuts a text into pieces of `n` bytes (so lines and JSON are split).
 fn pieces(text: &str, n: usize) -> Vec<String> {
-    text.as_bytes().chunks(n).map(|c| String::from_utf8_lossy(c).into_owned()).collect()
+    text.as_bytes()
+        .chunks(n)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -111,10 +159,18 @@ async fn openai_streaming_reassembles_text_and_split_tool_calls() {
     let turn1 = sse(&[
         delta(json!({"role": "assistant", "content": "Let me "})),
         delta(json!({"content": "write."})),
-        delta(json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "write_file", "arguments": ""}}]})),
-        delta(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"path\": \"/s.txt\", "}}]})),
-        delta(json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function", "function": {"name": "ls", "arguments": "{}"}}]})),
-        delta(json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"content\": \"streamed\"}"}}]})),
+        delta(
+            json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "write_file", "arguments": ""}}]}),
+        ),
+        delta(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"path\": \"/s.txt\", "}}]}),
+        ),
+        delta(
+            json!({"tool_calls": [{"index": 1, "id": "call_2", "type": "function", "function": {"name": "ls", "arguments": "{}"}}]}),
+        ),
+        delta(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"content\": \"streamed\"}"}}]}),
+        ),
         json!({"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7}}),
     ]);
     let turn2 = sse(&[
@@ -122,27 +178,50 @@ async fn openai_streaming_reassembles_text_and_split_tool_calls() {
         delta(json!({"content": "!"})),
         json!({"id": "c", "choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": 2}}),
     ]);
-    let server = MockServer::start(vec![Reply::sse(pieces(&turn1, 37)), Reply::sse(pieces(&turn2, 11))]).await;
+    let server = MockServer::start(vec![
+        Reply::sse(pieces(&turn1, 37)),
+        Reply::sse(pieces(&turn2, 11)),
+    ])
+    .await;
     let backend = StateBackend::new();
     let deps = DeepAgentDeps::new(backend.clone());
     let agent = agent(openai(&server));
     let events: Vec<AgentEvent> = agent.run_stream("go", &deps).collect().await;
-    let text: String = events.iter().filter_map(|e| match e { AgentEvent::TextDelta { text } => Some(text.as_str()), _ => None }).collect();
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(text, "Let me write.Done!");
     let finished: Vec<(&str, &str)> = events
         .iter()
         .filter_map(|e| match e {
-            AgentEvent::ToolCallFinished { call_id, result, .. } => Some((call_id.as_str(), result.as_str())),
+            AgentEvent::ToolCallFinished {
+                call_id, result, ..
+            } => Some((call_id.as_str(), result.as_str())),
             _ => None,
         })
         .collect();
     assert_eq!(finished.len(), 2);
-    assert!(finished.contains(&("call_1", "Wrote 8 bytes to /s.txt")), "{finished:?}");
-    assert_eq!(&backend.read_bytes("/s.txt").await.unwrap()[..], b"streamed");
-    let Some(AgentEvent::Finished(result)) = events.last() else { panic!("no Finished event") };
+    assert!(
+        finished.contains(&("call_1", "Wrote 8 bytes to /s.txt")),
+        "{finished:?}"
+    );
+    assert_eq!(
+        &backend.read_bytes("/s.txt").await.unwrap()[..],
+        b"streamed"
+    );
+    let Some(AgentEvent::Finished(result)) = events.last() else {
+        panic!("no Finished event")
+    };
     let result = result.as_ref().as_ref().unwrap();
     assert_eq!(result.output, "Done!");
-    assert_eq!((result.usage.input_tokens, result.usage.output_tokens), (31, 9));
+    assert_eq!(
+        (result.usage.input_tokens, result.usage.output_tokens),
+        (31, 9)
+    );
     let reqs = server.requests();
     assert_eq!(reqs[0].body["stream"], true);
     assert_eq!(reqs[0].body["stream_options"]["include_usage"], true);
@@ -156,20 +235,34 @@ async fn openai_streaming_reassembles_text_and_split_tool_calls() {
 #[tokio::test]
 async fn transient_failures_are_retried_with_backoff() {
     let server = MockServer::start(vec![
-        Reply::Full { status: 429, headers: vec![("retry-after".into(), "0".into())], body: r#"{"error":{"message":"slow down"}}"#.into() },
+        Reply::Full {
+            status: 429,
+            headers: vec![("retry-after".into(), "0".into())],
+            body: r#"{"error":{"message":"slow down"}}"#.into(),
+        },
         Reply::raw(503, r#"{"error":{"message":"overloaded"}}"#),
         Reply::json(200, openai_text("finally")),
     ])
     .await;
-    let r = agent(openai(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap();
+    let r = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap();
     assert_eq!(r.output, "finally");
     assert_eq!(server.requests().len(), 3);
 }
 
 #[tokio::test]
 async fn a_dropped_connection_is_retried() {
-    let server = MockServer::start(vec![Reply::Drop, Reply::json(200, openai_text("after reset"))]).await;
-    let r = agent(openai(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap();
+    let server = MockServer::start(vec![
+        Reply::Drop,
+        Reply::json(200, openai_text("after reset")),
+    ])
+    .await;
+    let r = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap();
     assert_eq!(r.output, "after reset");
     assert_eq!(server.requests().len(), 2);
 }
@@ -183,7 +276,10 @@ async fn retries_are_bounded_and_the_last_error_is_reported() {
         Reply::json(200, openai_text("never reached")),
     ])
     .await;
-    let err = agent(openai(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap_err();
+    let err = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "openai returned HTTP 500: boom 3");
     assert_eq!(server.requests().len(), 3);
 }
@@ -195,9 +291,14 @@ async fn other_http_errors_surface_the_provider_message_without_retry() {
         r#"{"error":{"message":"Incorrect API key provided: sk-test.","type":"invalid_request_error"}}"#,
     )])
     .await;
-    let err = agent(openai(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap_err();
+    let err = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap_err();
     match err {
-        AgentError::Model(ModelError::Http { status, message, .. }) => {
+        AgentError::Model(ModelError::Http {
+            status, message, ..
+        }) => {
             assert_eq!(status, 401);
             assert_eq!(message, "Incorrect API key provided: sk-test.");
         }
@@ -209,17 +310,29 @@ async fn other_http_errors_surface_the_provider_message_without_retry() {
 #[tokio::test]
 async fn malformed_json_is_a_decode_error() {
     let server = MockServer::start(vec![Reply::raw(200, r#"{"choices": [{"message": "#)]).await;
-    let err = agent(openai(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap_err();
-    assert!(matches!(err, AgentError::Model(ModelError::Decode { .. })), "{err:?}");
+    let err = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AgentError::Model(ModelError::Decode { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("invalid JSON"), "{err}");
 
-    let server = MockServer::start(vec![Reply::sse(vec!["data: {\"choices\": [\n\n".into()])]).await;
+    let server =
+        MockServer::start(vec![Reply::sse(vec!["data: {\"choices\": [\n\n".into()])]).await;
     let deps = DeepAgentDeps::new(StateBackend::new());
     let model_agent = agent(openai(&server));
     let events: Vec<AgentEvent> = model_agent.run_stream("hi", &deps).collect().await;
-    let Some(AgentEvent::Finished(r)) = events.last() else { panic!() };
+    let Some(AgentEvent::Finished(r)) = events.last() else {
+        panic!()
+    };
     let err = r.as_ref().as_ref().unwrap_err();
-    assert!(err.to_string().contains("invalid JSON in a stream event"), "{err}");
+    assert!(
+        err.to_string().contains("invalid JSON in a stream event"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +355,10 @@ async fn anthropic_round_trip_uses_tool_use_and_tool_result_blocks() {
     ])
     .await;
     let backend = StateBackend::new();
-    let r = agent(anthropic(&server)).run("two files", &DeepAgentDeps::new(backend.clone())).await.unwrap();
+    let r = agent(anthropic(&server))
+        .run("two files", &DeepAgentDeps::new(backend.clone()))
+        .await
+        .unwrap();
     assert_eq!(r.output, "Both written.");
     assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (680, 45));
     assert!(backend.exists("/b.txt").await.unwrap());
@@ -255,11 +371,22 @@ async fn anthropic_round_trip_uses_tool_use_and_tool_result_blocks() {
     assert!(first["system"].as_str().unwrap().contains("## Files"));
     assert_eq!(first["max_tokens"], 8192);
     assert_eq!(first["messages"][0]["role"], "user");
-    assert!(first["tools"].as_array().unwrap().iter().any(|t| t["name"] == "edit_file" && t["input_schema"]["type"] == "object"));
+    assert!(first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "edit_file" && t["input_schema"]["type"] == "object"));
     let msgs = reqs[1].body["messages"].as_array().unwrap().clone();
-    assert_eq!(msgs.len(), 3, "tool results of one turn travel in one user message: {msgs:#?}");
+    assert_eq!(
+        msgs.len(),
+        3,
+        "tool results of one turn travel in one user message: {msgs:#?}"
+    );
     assert_eq!(msgs[1]["role"], "assistant");
-    assert_eq!(msgs[1]["content"][1], json!({"type": "tool_use", "id": "toolu_1", "name": "write_file", "input": {"path": "/a.txt", "content": "A"}}));
+    assert_eq!(
+        msgs[1]["content"][1],
+        json!({"type": "tool_use", "id": "toolu_1", "name": "write_file", "input": {"path": "/a.txt", "content": "A"}})
+    );
     assert_eq!(msgs[2]["role"], "user");
     assert_eq!(msgs[2]["content"][0]["tool_use_id"], "toolu_1");
     assert_eq!(msgs[2]["content"][1]["tool_use_id"], "toolu_2");
@@ -290,19 +417,28 @@ async fn anthropic_streaming_reassembles_input_json_deltas() {
         ev("message_stop", json!({"type": "message_stop"})),
     ]
     .concat();
-    let server = MockServer::start(vec![Reply::sse(pieces(&turn1, 29)), Reply::sse(pieces(&turn2, 64))]).await;
+    let server = MockServer::start(vec![
+        Reply::sse(pieces(&turn1, 29)),
+        Reply::sse(pieces(&turn2, 64)),
+    ])
+    .await;
     let backend = StateBackend::new();
     let deps = DeepAgentDeps::new(backend.clone());
     let agent = agent(anthropic(&server));
     let events: Vec<AgentEvent> = agent.run_stream("go", &deps).collect().await;
-    let Some(AgentEvent::Finished(r)) = events.last() else { panic!() };
+    let Some(AgentEvent::Finished(r)) = events.last() else {
+        panic!()
+    };
     let r = r.as_ref().as_ref().unwrap();
     assert_eq!(r.output, "Done.");
     assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (140, 33));
     assert_eq!(&backend.read_bytes("/x.md").await.unwrap()[..], b"# X");
     let reqs = server.requests();
     assert_eq!(reqs[0].body["stream"], true);
-    assert_eq!(reqs[1].body["messages"][2]["content"][0]["tool_use_id"], "toolu_9");
+    assert_eq!(
+        reqs[1].body["messages"][2]["content"][0]["tool_use_id"],
+        "toolu_9"
+    );
 }
 
 #[tokio::test]
@@ -312,6 +448,12 @@ async fn anthropic_errors_surface_the_provider_message() {
         r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too large"}}"#,
     )])
     .await;
-    let err = agent(anthropic(&server)).run("hi", &DeepAgentDeps::new(StateBackend::new())).await.unwrap_err();
-    assert_eq!(err.to_string(), "anthropic returned HTTP 400: max_tokens: too large");
+    let err = agent(anthropic(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "anthropic returned HTTP 400: max_tokens: too large"
+    );
 }

@@ -13,11 +13,11 @@ use serde_json::{json, Value};
 
 /// Runs one tool call with `args` and returns what the model was sent.
 async fn call(deps: &DeepAgentDeps, name: &str, args: Value) -> String {
-    let model = ScriptedModel::new([
-        ModelResponse::call(name, args),
-        ModelResponse::text("done"),
-    ]);
-    let agent = create_deep_agent().model_impl(Arc::new(model)).build().unwrap();
+    let model = ScriptedModel::new([ModelResponse::call(name, args), ModelResponse::text("done")]);
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .build()
+        .unwrap();
     let result = agent.run("go", deps).await.unwrap();
     tool_results(&result).remove(0)
 }
@@ -43,10 +43,23 @@ async fn test_model_calls_every_tool_with_schema_valid_arguments() {
         .unwrap();
     let result = agent.run("exercise the tools", &deps).await.unwrap();
     let summary: Value = serde_json::from_str(&result.output).unwrap();
-    let names: Vec<&str> = summary.as_object().unwrap().keys().map(String::as_str).collect();
+    let names: Vec<&str> = summary
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for tool in [
-        "ls", "read_file", "write_file", "edit_file", "glob", "grep", "execute", "write_todos",
-        "read_todos", "task",
+        "ls",
+        "read_file",
+        "write_file",
+        "edit_file",
+        "glob",
+        "grep",
+        "execute",
+        "write_todos",
+        "read_todos",
+        "task",
     ] {
         assert!(names.contains(&tool), "{tool} was not called: {names:?}");
     }
@@ -65,7 +78,10 @@ async fn test_model_calls_every_tool_with_schema_valid_arguments() {
 #[tokio::test]
 async fn ls_lists_dirs_first_with_sizes() {
     let deps = DeepAgentDeps::new(seeded().await);
-    assert_eq!(call(&deps, "ls", json!({})).await, "/src/\n/README.md (18 bytes)");
+    assert_eq!(
+        call(&deps, "ls", json!({})).await,
+        "/src/\n/README.md (18 bytes)"
+    );
     assert_eq!(
         call(&deps, "ls", json!({"path": "/nope"})).await,
         "Error: not found: /nope (check the path with ls or glob)"
@@ -80,10 +96,20 @@ async fn read_file_numbers_lines_and_pages() {
         "     1\timport os\n     2\t\n     3\tdef main():\n     4\t    print('hi')"
     );
     assert_eq!(
-        call(&deps, "read_file", json!({"path": "/src/app.py", "offset": 2, "limit": 1})).await,
+        call(
+            &deps,
+            "read_file",
+            json!({"path": "/src/app.py", "offset": 2, "limit": 1})
+        )
+        .await,
         "     3\tdef main():\n... (1 more lines)"
     );
-    let err = call(&deps, "read_file", json!({"path": "/src/app.py", "offset": 9})).await;
+    let err = call(
+        &deps,
+        "read_file",
+        json!({"path": "/src/app.py", "offset": 9}),
+    )
+    .await;
     assert!(err.starts_with("Error: offset 9 is past the end"), "{err}");
 }
 
@@ -92,7 +118,12 @@ async fn write_then_edit_file() {
     let backend = StateBackend::new();
     let deps = DeepAgentDeps::new(backend.clone());
     assert_eq!(
-        call(&deps, "write_file", json!({"path": "notes/a.txt", "content": "x-y-x"})).await,
+        call(
+            &deps,
+            "write_file",
+            json!({"path": "notes/a.txt", "content": "x-y-x"})
+        )
+        .await,
         "Wrote 5 bytes to /notes/a.txt"
     );
     let ambiguous = call(
@@ -111,7 +142,9 @@ async fn write_then_edit_file() {
         .await,
         "Replaced 2 occurrences in /notes/a.txt"
     );
-    let content = deepagent::Backend::read_bytes(&backend, "/notes/a.txt").await.unwrap();
+    let content = deepagent::Backend::read_bytes(&backend, "/notes/a.txt")
+        .await
+        .unwrap();
     assert_eq!(&content[..], b"z-y-z");
 }
 
@@ -136,15 +169,30 @@ async fn grep_has_three_output_modes() {
         "/src/app.py\n/src/util.py"
     );
     assert_eq!(
-        call(&deps, "grep", json!({"pattern": "def|return", "output_mode": "count"})).await,
+        call(
+            &deps,
+            "grep",
+            json!({"pattern": "def|return", "output_mode": "count"})
+        )
+        .await,
         "/src/app.py: 1\n/src/util.py: 2"
     );
     assert_eq!(
-        call(&deps, "grep", json!({"pattern": "MAIN", "output_mode": "content", "case_insensitive": true})).await,
+        call(
+            &deps,
+            "grep",
+            json!({"pattern": "MAIN", "output_mode": "content", "case_insensitive": true})
+        )
+        .await,
         "/README.md:2: main entry\n/src/app.py:3: def main():"
     );
     assert_eq!(
-        call(&deps, "grep", json!({"pattern": "def", "glob": "util*", "output_mode": "content"})).await,
+        call(
+            &deps,
+            "grep",
+            json!({"pattern": "def", "glob": "util*", "output_mode": "content"})
+        )
+        .await,
         "/src/util.py:1: def helper():"
     );
     let bad = call(&deps, "grep", json!({"pattern": "("})).await;
@@ -157,7 +205,11 @@ async fn execute_is_offered_only_for_sandboxes() {
     let plain = DeepAgentDeps::new(StateBackend::new());
     let sandbox = DeepAgentDeps::new(EchoSandbox::default());
     let names = |deps: &DeepAgentDeps| -> Vec<String> {
-        agent.tool_definitions(deps).into_iter().map(|d| d.name).collect()
+        agent
+            .tool_definitions(deps)
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
     };
     assert!(!names(&plain).contains(&"execute".to_owned()));
     assert!(names(&sandbox).contains(&"execute".to_owned()));
@@ -204,15 +256,24 @@ async fn todos_are_written_read_and_kept_after_the_run() {
         call(&deps, "read_todos", json!({})).await,
         "1. [x] Write app\n2. [~] Write README\n3. [ ] Test"
     );
-    let bad = call(&deps, "write_todos", json!({"todos": [{"content": "x", "status": "done"}]})).await;
+    let bad = call(
+        &deps,
+        "write_todos",
+        json!({"todos": [{"content": "x", "status": "done"}]}),
+    )
+    .await;
     assert!(bad.contains("must be one of \"pending\""), "{bad}");
 }
 
 #[tokio::test]
 async fn large_results_are_capped_and_saved_for_paging() {
     let backend = StateBackend::new();
-    let big: String = (0..500).map(|i| format!("line {i:04} {}\n", "x".repeat(40))).collect();
-    deepagent::Backend::write(&backend, "/big.txt", big.clone().into()).await.unwrap();
+    let big: String = (0..500)
+        .map(|i| format!("line {i:04} {}\n", "x".repeat(40)))
+        .collect();
+    deepagent::Backend::write(&backend, "/big.txt", big.clone().into())
+        .await
+        .unwrap();
     let deps = DeepAgentDeps::new(backend.clone());
     let model = ScriptedModel::new([
         ModelResponse::tool_calls([deepagent::ToolCall::new(
@@ -230,7 +291,10 @@ async fn large_results_are_capped_and_saved_for_paging() {
     let r = agent.run("go", &deps).await.unwrap();
     let sent = &tool_results(&r)[0];
     assert!(sent.chars().count() < 1300, "{}", sent.len());
-    assert!(sent.contains("saved to /large_tool_results/call_1.txt"), "{sent}");
+    assert!(
+        sent.contains("saved to /large_tool_results/call_1.txt"),
+        "{sent}"
+    );
     assert!(sent.contains("read it with read_file using offset and limit"));
     let saved = deepagent::Backend::read_bytes(&backend, "/large_tool_results/call_1.txt")
         .await
@@ -251,8 +315,14 @@ async fn function_model_sees_history_and_tool_definitions() {
             Some((name, content)) => ModelResponse::text(format!("{name} said: {content}")),
         }
     });
-    let agent = create_deep_agent().model_impl(Arc::new(model)).build().unwrap();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .build()
+        .unwrap();
     let deps = DeepAgentDeps::new(seeded().await);
     let r = agent.run("list", &deps).await.unwrap();
-    assert_eq!(r.output, "ls said: /src/app.py (39 bytes)\n/src/util.py (27 bytes)");
+    assert_eq!(
+        r.output,
+        "ls said: /src/app.py (39 bytes)\n/src/util.py (27 bytes)"
+    );
 }

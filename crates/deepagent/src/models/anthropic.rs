@@ -69,10 +69,12 @@ impl AnthropicModel {
         let mut messages: Vec<Value> = Vec::new();
         for m in &request.messages {
             match m {
-                Message::User { content } => {
-                    messages.push(json!({"role": "user", "content": [{"type": "text", "text": content}]}))
-                }
-                Message::Assistant { content, tool_calls } => {
+                Message::User { content } => messages
+                    .push(json!({"role": "user", "content": [{"type": "text", "text": content}]})),
+                Message::Assistant {
+                    content,
+                    tool_calls,
+                } => {
                     let mut blocks = Vec::new();
                     if !content.is_empty() {
                         blocks.push(json!({"type": "text", "text": content}));
@@ -84,7 +86,9 @@ impl AnthropicModel {
                             .ok()
                             .filter(Value::is_object)
                             .unwrap_or_else(|| json!({}));
-                        blocks.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}));
+                        blocks.push(
+                            json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
+                        );
                     }
                     messages.push(json!({"role": "assistant", "content": blocks}));
                 }
@@ -115,7 +119,8 @@ impl AnthropicModel {
                 }
             }
         }
-        let mut body = json!({"model": self.model, "max_tokens": self.max_tokens, "messages": messages});
+        let mut body =
+            json!({"model": self.model, "max_tokens": self.max_tokens, "messages": messages});
         if !request.system.is_empty() {
             body["system"] = json!(request.system);
         }
@@ -170,7 +175,9 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
     let mut tool_calls = Vec::new();
     for b in blocks {
         match b.get("type").and_then(Value::as_str) {
-            Some("text") => text.push_str(b.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("text") => {
+                text.push_str(b.get("text").and_then(Value::as_str).unwrap_or_default())
+            }
             Some("tool_use") => tool_calls.push(ToolCall {
                 id: b
                     .get("id")
@@ -182,7 +189,11 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
                     .and_then(Value::as_str)
                     .ok_or_else(|| decode_err("a tool_use block without a name"))?
                     .to_owned(),
-                arguments: b.get("input").cloned().unwrap_or_else(|| json!({})).to_string(),
+                arguments: b
+                    .get("input")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}))
+                    .to_string(),
             }),
             _ => {}
         }
@@ -199,8 +210,14 @@ pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
     let index = v.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
     Ok(match v.get("type").and_then(Value::as_str) {
         Some("message_start") => {
-            let u = v.pointer("/message/usage").map(usage_of).unwrap_or_default();
-            vec![StreamChunk::Usage(Usage { output_tokens: 0, ..u })]
+            let u = v
+                .pointer("/message/usage")
+                .map(usage_of)
+                .unwrap_or_default();
+            vec![StreamChunk::Usage(Usage {
+                output_tokens: 0,
+                ..u
+            })]
         }
         Some("content_block_start") => match v.get("content_block") {
             Some(b) if b["type"] == "tool_use" => vec![StreamChunk::ToolCallDelta {
@@ -211,13 +228,20 @@ pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
             }],
             Some(b) if b["type"] == "text" => {
                 let t = b.get("text").and_then(Value::as_str).unwrap_or_default();
-                if t.is_empty() { vec![] } else { vec![StreamChunk::TextDelta(t.to_owned())] }
+                if t.is_empty() {
+                    vec![]
+                } else {
+                    vec![StreamChunk::TextDelta(t.to_owned())]
+                }
             }
             _ => vec![],
         },
         Some("content_block_delta") => match v.pointer("/delta/type").and_then(Value::as_str) {
             Some("text_delta") => vec![StreamChunk::TextDelta(
-                v.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                v.pointer("/delta/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             )],
             Some("input_json_delta") => vec![StreamChunk::ToolCallDelta {
                 index,
@@ -232,8 +256,15 @@ pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
             _ => vec![],
         },
         Some("message_delta") => {
-            let out = v.pointer("/usage/output_tokens").and_then(Value::as_u64).unwrap_or(0);
-            vec![StreamChunk::Usage(Usage { requests: 0, input_tokens: 0, output_tokens: out })]
+            let out = v
+                .pointer("/usage/output_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            vec![StreamChunk::Usage(Usage {
+                requests: 0,
+                input_tokens: 0,
+                output_tokens: out,
+            })]
         }
         Some("error") => {
             return Err(ModelError::Http {

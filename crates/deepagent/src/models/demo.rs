@@ -45,7 +45,12 @@ pub fn planned_files(prompt: &str) -> Vec<PlannedFile> {
 
 /// Starter content for a file, chosen by its name and description.
 pub fn starter_content(file: &PlannedFile) -> String {
-    let name = file.path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+    let name = file
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let what = file.what.to_ascii_lowercase();
     if name.ends_with(".py") && (what.contains("flask") || name == "app.py") {
         return FLASK_APP.to_owned();
@@ -157,6 +162,8 @@ fn respond(req: &ModelRequest) -> ModelResponse {
         };
         out.push_str(&format!("- {} - {}{status}\n", file.path, file.what));
     }
-    out.push_str("Files under /project/ and /workspace/ are on disk; the others are in memory only.");
+    out.push_str(
+        "Files under /project/ and /workspace/ are on disk; the others are in memory only.",
+    );
     ModelResponse::text(out)
 }

@@ -63,7 +63,9 @@ impl FunctionModel {
 
 impl std::fmt::Debug for FunctionModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionModel").field("name", &self.name).finish()
+        f.debug_struct("FunctionModel")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

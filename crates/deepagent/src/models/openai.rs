@@ -158,7 +158,10 @@ fn usage_of(v: &Value) -> Usage {
     Usage {
         requests: 0,
         input_tokens: v.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: v.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+        output_tokens: v
+            .get("completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
     }
 }
 
@@ -215,9 +218,16 @@ pub fn parse_stream_event(v: &Value) -> Vec<StreamChunk> {
         if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
             for (pos, c) in calls.iter().enumerate() {
                 out.push(StreamChunk::ToolCallDelta {
-                    index: c.get("index").and_then(Value::as_u64).map(|i| i as usize).unwrap_or(pos),
+                    index: c
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .map(|i| i as usize)
+                        .unwrap_or(pos),
                     id: c.get("id").and_then(Value::as_str).map(str::to_owned),
-                    name: c.pointer("/function/name").and_then(Value::as_str).map(str::to_owned),
+                    name: c
+                        .pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                     arguments: c
                         .pointer("/function/arguments")
                         .and_then(Value::as_str)

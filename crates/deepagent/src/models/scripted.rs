@@ -60,7 +60,9 @@ impl Model for ScriptedModel {
             .ok()
             .and_then(|mut r| r.pop_front())
             .ok_or_else(|| {
-                ModelError::Other("ScriptedModel has no responses left; add more to its script".into())
+                ModelError::Other(
+                    "ScriptedModel has no responses left; add more to its script".into(),
+                )
             })
     }
 }

@@ -76,7 +76,12 @@ pub(crate) fn events(
 ) -> BoxStream<'static, Result<SseEvent, ModelError>> {
     let bytes = resp.bytes_stream();
     futures::stream::unfold(
-        (bytes, SseDecoder::default(), std::collections::VecDeque::new(), false),
+        (
+            bytes,
+            SseDecoder::default(),
+            std::collections::VecDeque::new(),
+            false,
+        ),
         move |(mut bytes, mut dec, mut pending, mut done)| async move {
             loop {
                 if let Some(ev) = pending.pop_front() {
@@ -118,8 +123,14 @@ mod tests {
         assert_eq!(
             evs,
             vec![
-                SseEvent { event: Some("a".into()), data: "{\"x\": 1}".into() },
-                SseEvent { event: None, data: "two".into() },
+                SseEvent {
+                    event: Some("a".into()),
+                    data: "{\"x\": 1}".into()
+                },
+                SseEvent {
+                    event: None,
+                    data: "two".into()
+                },
             ]
         );
         assert!(d.finish().is_empty());

@@ -116,14 +116,22 @@ pub fn example_for_schema(schema: &Value) -> Value {
     if let Some(v) = schema.get("const") {
         return v.clone();
     }
-    if let Some(first) = schema.get("enum").and_then(|e| e.as_array()).and_then(|a| a.first()) {
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(|e| e.as_array())
+        .and_then(|a| a.first())
+    {
         return first.clone();
     }
     if let Some(v) = schema.get("default") {
         return v.clone();
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(first) = schema.get(key).and_then(|e| e.as_array()).and_then(|a| a.first()) {
+        if let Some(first) = schema
+            .get(key)
+            .and_then(|e| e.as_array())
+            .and_then(|a| a.first())
+        {
             return example_for_schema(first);
         }
     }
@@ -148,16 +156,30 @@ pub fn example_for_schema(schema: &Value) -> Value {
             Value::Object(out)
         }
         "array" => {
-            let item = schema.get("items").map(example_for_schema).unwrap_or(json!("a"));
-            let min = schema.get("minItems").and_then(|m| m.as_u64()).unwrap_or(1).max(1);
+            let item = schema
+                .get("items")
+                .map(example_for_schema)
+                .unwrap_or(json!("a"));
+            let min = schema
+                .get("minItems")
+                .and_then(|m| m.as_u64())
+                .unwrap_or(1)
+                .max(1);
             Value::Array(vec![item; min as usize])
         }
         "integer" => json!(schema.get("minimum").and_then(|m| m.as_i64()).unwrap_or(0)),
-        "number" => json!(schema.get("minimum").and_then(|m| m.as_f64()).unwrap_or(0.0)),
+        "number" => json!(schema
+            .get("minimum")
+            .and_then(|m| m.as_f64())
+            .unwrap_or(0.0)),
         "boolean" => json!(false),
         "null" => Value::Null,
         _ => {
-            let min = schema.get("minLength").and_then(|m| m.as_u64()).unwrap_or(1).max(1);
+            let min = schema
+                .get("minLength")
+                .and_then(|m| m.as_u64())
+                .unwrap_or(1)
+                .max(1);
             json!("a".repeat(min as usize))
         }
     }

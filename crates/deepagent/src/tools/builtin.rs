@@ -17,7 +17,8 @@ use crate::deps::{render_todos, Todo};
 use crate::messages::ToolDef;
 
 /// Names of the built-in file tools.
-pub const FILESYSTEM_TOOLS: [&str; 6] = ["ls", "read_file", "write_file", "edit_file", "glob", "grep"];
+pub const FILESYSTEM_TOOLS: [&str; 6] =
+    ["ls", "read_file", "write_file", "edit_file", "glob", "grep"];
 
 fn def(name: &str, description: &str, parameters: Value) -> ToolDef {
     ToolDef {
@@ -330,14 +331,19 @@ builtin!(WriteTodos, "write_todos", def(
     Ok(format!("Updated the todo list:\n{}", render_todos(&a.todos)))
 });
 
-builtin!(ReadTodos, "read_todos", def(
+builtin!(
+    ReadTodos,
     "read_todos",
-    "Show the current todo list with each step's status.",
-    json!({"type": "object", "properties": {}}),
-), |ctx, _args| {
-    let todos = ctx.todos.get();
-    if todos.is_empty() {
-        return Ok("The todo list is empty.".to_owned());
+    def(
+        "read_todos",
+        "Show the current todo list with each step's status.",
+        json!({"type": "object", "properties": {}}),
+    ),
+    |ctx, _args| {
+        let todos = ctx.todos.get();
+        if todos.is_empty() {
+            return Ok("The todo list is empty.".to_owned());
+        }
+        Ok(render_todos(&todos))
     }
-    Ok(render_todos(&todos))
-});
+);

@@ -17,7 +17,10 @@ use serde_json::Value;
 /// ```
 pub fn validate_args(schema: &Value, args: &Value) -> Result<(), String> {
     let Some(obj) = args.as_object() else {
-        return Err(format!("arguments must be a JSON object, got {}", type_name(args)));
+        return Err(format!(
+            "arguments must be a JSON object, got {}",
+            type_name(args)
+        ));
     };
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for r in required.iter().filter_map(Value::as_str) {
@@ -61,7 +64,11 @@ fn check_value(schema: &Value, value: &Value) -> Result<(), String> {
         _ => return Ok(()),
     };
     if !expected.iter().any(|t| matches_type(t, value)) {
-        return Err(format!("must be {}, got {}", expected.join(" or "), type_name(value)));
+        return Err(format!(
+            "must be {}, got {}",
+            expected.join(" or "),
+            type_name(value)
+        ));
     }
     if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
         for (i, item) in arr.iter().enumerate() {
@@ -126,7 +133,10 @@ mod tests {
         let err = validate_args(&schema(), &json!({"path": "/", "mode": "c"})).unwrap_err();
         assert!(err.contains("must be one of \"a\", \"b\""), "{err}");
         let err = validate_args(&schema(), &json!({"path": "/", "items": [{}]})).unwrap_err();
-        assert_eq!(err, "argument `items` item 0: missing required argument `x`");
+        assert_eq!(
+            err,
+            "argument `items` item 0: missing required argument `x`"
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::agent::{run_loop, AgentCore, Profile, GENERAL_PURPOSE};
 use crate::messages::ToolDef;
 
 /// How the general-purpose subagent is described to the main agent.
-pub const GENERAL_PURPOSE_DESCRIPTION: &str = "A general-purpose agent with the same tools as you, \
+pub const GENERAL_PURPOSE_DESCRIPTION: &str =
+    "A general-purpose agent with the same tools as you, \
 for research, multi-step work and anything that would fill your context.";
 
 const GENERAL_PURPOSE_INSTRUCTIONS: &str = "You are a subagent. Complete the task you are given \
@@ -29,7 +30,9 @@ impl TaskTool {
         let mut lines = Vec::new();
         if core.include_general_purpose {
             types.push(GENERAL_PURPOSE.to_owned());
-            lines.push(format!("- {GENERAL_PURPOSE}: {GENERAL_PURPOSE_DESCRIPTION}"));
+            lines.push(format!(
+                "- {GENERAL_PURPOSE}: {GENERAL_PURPOSE_DESCRIPTION}"
+            ));
         }
         for s in &core.subagents {
             types.push(s.name.clone());
@@ -78,7 +81,10 @@ impl Tool for TaskTool {
         let depth = ctx.env.depth + 1;
         let profile = if kind == GENERAL_PURPOSE && core.include_general_purpose {
             let instructions = match &core.instructions {
-                Some(i) => format!("{GENERAL_PURPOSE_INSTRUCTIONS}\n\n{}", crate::prompt::dedent(i)),
+                Some(i) => format!(
+                    "{GENERAL_PURPOSE_INSTRUCTIONS}\n\n{}",
+                    crate::prompt::dedent(i)
+                ),
                 None => GENERAL_PURPOSE_INSTRUCTIONS.to_owned(),
             };
             Profile {
@@ -101,7 +107,15 @@ impl Tool for TaskTool {
             )));
         };
         let deps = ctx.env.deps.for_subagent();
-        let result = Box::pin(run_loop(core, profile, a.description, Vec::new(), &deps, None)).await;
+        let result = Box::pin(run_loop(
+            core,
+            profile,
+            a.description,
+            Vec::new(),
+            &deps,
+            None,
+        ))
+        .await;
         match result {
             Ok(r) => {
                 if let Ok(mut u) = ctx.env.child_usage.lock() {
@@ -109,7 +123,9 @@ impl Tool for TaskTool {
                 }
                 Ok(r.output)
             }
-            Err(e) => Err(ToolError::Failed(format!("the {kind} subagent failed: {e}"))),
+            Err(e) => Err(ToolError::Failed(format!(
+                "the {kind} subagent failed: {e}"
+            ))),
         }
     }
 }

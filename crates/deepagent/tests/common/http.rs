@@ -12,22 +12,40 @@ use tokio::net::TcpListener;
 /// One scripted answer.
 pub enum Reply {
     /// A complete response with a body.
-    Full { status: u16, headers: Vec<(String, String)>, body: String },
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
     /// A body written in pieces with pauses, then the connection closes.
-    Chunked { content_type: String, pieces: Vec<String> },
+    Chunked {
+        content_type: String,
+        pieces: Vec<String>,
+    },
     /// Close the connection without answering.
     Drop,
 }
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
-        Reply::Full { status, headers: vec![("content-type".into(), "application/json".into())], body: body.to_string() }
+        Reply::Full {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string(),
+        }
     }
     pub fn raw(status: u16, body: &str) -> Self {
-        Reply::Full { status, headers: vec![("content-type".into(), "application/json".into())], body: body.into() }
+        Reply::Full {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+        }
     }
     pub fn sse(pieces: Vec<String>) -> Self {
-        Reply::Chunked { content_type: "text/event-stream".into(), pieces }
+        Reply::Chunked {
+            content_type: "text/event-stream".into(),
+            pieces,
+        }
     }
 }
 
@@ -42,7 +60,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -68,8 +89,12 @@ impl MockServer {
         let task = tokio::spawn(async move {
             // Bounded: never serves more than it was scripted for (plus a few).
             for _ in 0..64 {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
-                let Some(req) = read_request(&mut sock).await else { continue };
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let Some(req) = read_request(&mut sock).await else {
+                    continue;
+                };
                 rec.lock().unwrap().push(req);
                 let reply = replies.lock().unwrap().pop_front();
                 match reply {
@@ -78,10 +103,17 @@ impl MockServer {
                         let _ = write_full(&mut sock, 500, &[], body).await;
                     }
                     Some(Reply::Drop) => drop(sock),
-                    Some(Reply::Full { status, headers, body }) => {
+                    Some(Reply::Full {
+                        status,
+                        headers,
+                        body,
+                    }) => {
                         let _ = write_full(&mut sock, status, &headers, &body).await;
                     }
-                    Some(Reply::Chunked { content_type, pieces }) => {
+                    Some(Reply::Chunked {
+                        content_type,
+                        pieces,
+                    }) => {
                         let head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n");
                         if sock.write_all(head.as_bytes()).await.is_err() {
                             continue;
@@ -98,7 +130,11 @@ impl MockServer {
                 }
             }
         });
-        MockServer { base, requests, task }
+        MockServer {
+            base,
+            requests,
+            task,
+        }
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -106,8 +142,16 @@ impl MockServer {
     }
 }
 
-async fn write_full(sock: &mut tokio::net::TcpStream, status: u16, headers: &[(String, String)], body: &str) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+async fn write_full(
+    sock: &mut tokio::net::TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -139,7 +183,11 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Recorded> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     while buf.len() < header_end + len {
         let n = sock.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -148,5 +196,10 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Recorded> {
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = serde_json::from_slice(&buf[header_end..]).unwrap_or(Value::Null);
-    Some(Recorded { method, path, headers, body })
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
 }

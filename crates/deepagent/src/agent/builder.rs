@@ -1,0 +1,309 @@
+//! Configuring an agent.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Caps on what a run may spend; `None` means no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageLimits {
+    /// Most model requests (in addition to `max_steps`).
+    pub request_limit: Option<u64>,
+    /// Most prompt tokens over the run.
+    pub input_tokens_limit: Option<u64>,
+    /// Most completion tokens over the run.
+    pub output_tokens_limit: Option<u64>,
+    /// Most tokens in all.
+    pub total_tokens_limit: Option<u64>,
+}
+
+impl UsageLimits {
+    pub(super) fn check_tokens(&self, u: &Usage) -> Result<(), AgentError> {
+        let over = |what: &str, used: u64, limit: Option<u64>| match limit {
+            Some(l) if used > l => Err(AgentError::UsageLimit(format!(
+                "{used} {what} used, over the limit of {l}"
+            ))),
+            _ => Ok(()),
+        };
+        over("input tokens", u.input_tokens, self.input_tokens_limit)?;
+        over("output tokens", u.output_tokens, self.output_tokens_limit)?;
+        over("tokens", u.total_tokens(), self.total_tokens_limit)
+    }
+}
+
+/// A specialised subagent the main agent can delegate to with `task`.
+///
+/// ```
+/// use deepagent::SubAgent;
+/// let reviewer = SubAgent::new(
+///     "code-reviewer",
+///     "Reviews code for bugs and style; give it the paths to review.",
+///     "You are a careful code reviewer. Report problems with file and line.",
+/// );
+/// ```
+#[derive(Clone)]
+pub struct SubAgent {
+    /// The `subagent_type` the model names.
+    pub name: String,
+    /// When to use it (shown to the main agent).
+    pub description: String,
+    /// Its own instructions.
+    pub instructions: String,
+    /// Its user tools; `None` means the main agent's.
+    pub tools: Option<Vec<Arc<dyn Tool>>>,
+    /// Its model; `None` means the main agent's.
+    pub model: Option<Arc<dyn Model>>,
+}
+
+impl SubAgent {
+    /// A subagent with the main agent's tools and model.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        instructions: impl Into<String>,
+    ) -> Self {
+        SubAgent {
+            name: name.into(),
+            description: description.into(),
+            instructions: instructions.into(),
+            tools: None,
+            model: None,
+        }
+    }
+
+    /// Gives it its own user tools.
+    pub fn tools(mut self, tools: Vec<Arc<dyn Tool>>) -> Self {
+        self.tools = Some(tools);
+        self
+    }
+
+    /// Gives it its own model.
+    pub fn model(mut self, model: Arc<dyn Model>) -> Self {
+        self.model = Some(model);
+        self
+    }
+}
+
+impl std::fmt::Debug for SubAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubAgent")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Starts building a deep agent.
+///
+/// ```
+/// use std::sync::Arc;
+/// use deepagent::{create_deep_agent, TestModel};
+/// let agent = create_deep_agent()
+///     .model_impl(Arc::new(TestModel::new()))
+///     .instructions("You are a project assistant.")
+///     .build()
+///     .expect("a valid configuration");
+/// ```
+pub fn create_deep_agent() -> DeepAgentBuilder {
+    DeepAgentBuilder::default()
+}
+
+/// Configures a [`DeepAgent`]; see [`create_deep_agent`].
+#[derive(Default)]
+pub struct DeepAgentBuilder {
+    model_spec: Option<String>,
+    model: Option<Arc<dyn Model>>,
+    instructions: Option<String>,
+    tools: Vec<Arc<dyn Tool>>,
+    subagents: Vec<SubAgent>,
+    include_todo: Option<bool>,
+    include_filesystem: Option<bool>,
+    include_subagents: Option<bool>,
+    include_general_purpose: Option<bool>,
+    include_execute: Option<bool>,
+    interrupt_on: HashSet<String>,
+    approval: Option<ApprovalFn>,
+    retries: Option<usize>,
+    max_steps: Option<u64>,
+    limits: UsageLimits,
+    max_result_chars: Option<usize>,
+    max_subagent_depth: Option<usize>,
+}
+
+impl DeepAgentBuilder {
+    /// The model as `"provider:name"`: `openai:gpt-4.1`,
+    /// `anthropic:claude-sonnet-4-5`, or `test`.
+    pub fn model(mut self, spec: impl Into<String>) -> Self {
+        self.model_spec = Some(spec.into());
+        self.model = None;
+        self
+    }
+
+    /// A model object (a [`FunctionModel`](crate::FunctionModel), a
+    /// configured [`OpenAiModel`](crate::models::openai::OpenAiModel), ...).
+    pub fn model_impl(mut self, model: Arc<dyn Model>) -> Self {
+        self.model = Some(model);
+        self.model_spec = None;
+        self
+    }
+
+    /// Your instructions, added to the system prompt (indentation of a
+    /// multi-line literal is removed).
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+
+    /// Adds a user tool.
+    pub fn tool(mut self, tool: Arc<dyn Tool>) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Adds several user tools.
+    pub fn tools(mut self, tools: impl IntoIterator<Item = Arc<dyn Tool>>) -> Self {
+        self.tools.extend(tools);
+        self
+    }
+
+    /// Adds a named subagent.
+    pub fn subagent(mut self, sub: SubAgent) -> Self {
+        self.subagents.push(sub);
+        self
+    }
+
+    /// Includes `write_todos`/`read_todos` (default true).
+    pub fn include_todo(mut self, yes: bool) -> Self {
+        self.include_todo = Some(yes);
+        self
+    }
+
+    /// Includes the file tools (default true).
+    pub fn include_filesystem(mut self, yes: bool) -> Self {
+        self.include_filesystem = Some(yes);
+        self
+    }
+
+    /// Includes `task` (default true).
+    pub fn include_subagents(mut self, yes: bool) -> Self {
+        self.include_subagents = Some(yes);
+        self
+    }
+
+    /// Offers the general-purpose subagent besides the named ones
+    /// (default true).
+    pub fn include_general_purpose(mut self, yes: bool) -> Self {
+        self.include_general_purpose = Some(yes);
+        self
+    }
+
+    /// Forces `execute` on or off. By default it is offered exactly when
+    /// the run's backend is a sandbox, decided at each run.
+    pub fn include_execute(mut self, yes: bool) -> Self {
+        self.include_execute = Some(yes);
+        self
+    }
+
+    /// Tools whose calls wait for the approval callback.
+    pub fn interrupt_on<I, S>(mut self, tools: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.interrupt_on.extend(tools.into_iter().map(Into::into));
+        self
+    }
+
+    /// The approval callback for [`interrupt_on`](Self::interrupt_on)
+    /// tools. Without one, such calls are denied with a message saying so.
+    pub fn on_approval<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(PendingCall) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Decision> + Send + 'static,
+    {
+        self.approval = Some(Arc::new(move |call| Box::pin(f(call))));
+        self
+    }
+
+    /// How many invalid-argument retries each tool gets per run (default 3).
+    pub fn retries(mut self, n: usize) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
+    /// Most model requests per run (default 100).
+    pub fn max_steps(mut self, n: u64) -> Self {
+        self.max_steps = Some(n);
+        self
+    }
+
+    /// Token and request caps.
+    pub fn usage_limits(mut self, limits: UsageLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Longest tool result sent to the model, in characters (default
+    /// 20,000); the full text is saved under `/large_tool_results/`.
+    pub fn max_tool_result_chars(mut self, n: usize) -> Self {
+        self.max_result_chars = Some(n);
+        self
+    }
+
+    /// How deep subagents may nest (default 2: a subagent may delegate
+    /// once more).
+    pub fn max_subagent_depth(mut self, n: usize) -> Self {
+        self.max_subagent_depth = Some(n);
+        self
+    }
+
+    /// Checks the configuration and builds the agent.
+    pub fn build(self) -> Result<DeepAgent, AgentError> {
+        let model = match (self.model, self.model_spec) {
+            (Some(m), _) => m,
+            (None, Some(spec)) => infer_model(&spec)?,
+            (None, None) => {
+                return Err(AgentError::Config(
+                    "no model set; call .model(\"openai:gpt-4.1\") or .model_impl(...)".into(),
+                ))
+            }
+        };
+        let mut names = HashSet::new();
+        for t in &self.tools {
+            if !names.insert(t.name().to_owned()) {
+                return Err(AgentError::Config(format!(
+                    "two tools are named {:?}",
+                    t.name()
+                )));
+            }
+        }
+        let mut sub_names = HashSet::new();
+        for s in &self.subagents {
+            if s.name.trim().is_empty() || !sub_names.insert(s.name.clone()) {
+                return Err(AgentError::Config(format!(
+                    "subagent names must be unique and non-empty; got {:?} twice or empty",
+                    s.name
+                )));
+            }
+        }
+        let interrupt_on: HashSet<String> = self.interrupt_on;
+        Ok(DeepAgent {
+            core: Arc::new(AgentCore {
+                model,
+                instructions: self.instructions,
+                tools: self.tools,
+                subagents: self.subagents,
+                include_todo: self.include_todo.unwrap_or(true),
+                include_filesystem: self.include_filesystem.unwrap_or(true),
+                include_subagents: self.include_subagents.unwrap_or(true),
+                include_general_purpose: self.include_general_purpose.unwrap_or(true),
+                include_execute: self.include_execute,
+                interrupt_on,
+                approval: self.approval,
+                retries: self.retries.unwrap_or(3),
+                max_steps: self.max_steps.unwrap_or(100),
+                limits: self.limits,
+                max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
+                max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+            }),
+        })
+    }
+}

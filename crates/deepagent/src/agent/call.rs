@@ -1,0 +1,181 @@
+//! One tool call: argument checks, approval, the call, the result cap.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Runs one call; returns the text for the model and whether it asks the
+/// model to retry.
+pub(super) async fn handle_call(
+    core: &AgentCore,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
+    call: &ToolCall,
+    ctx: ToolContext,
+) -> (String, bool) {
+    let parsed = parse_arguments(&call.arguments);
+    let shown = parsed
+        .clone()
+        .unwrap_or_else(|_| Value::String(call.arguments.clone()));
+    ctx.emit(AgentEvent::ToolCallStarted {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        args: shown.clone(),
+    });
+    let (args, outcome) = execute_call(core, tools, call, parsed, &ctx).await;
+    let (text, is_error, retry) = match outcome {
+        Ok(text) => (cap_result(core, &ctx, &call.name, text).await, false, false),
+        Err(ToolError::Failed(msg)) => (
+            cap_result(core, &ctx, &call.name, format!("Error: {msg}")).await,
+            true,
+            false,
+        ),
+        Err(ToolError::Retry(msg)) => (
+            format!(
+                "Error: {msg}\nFix the arguments and call {} again.",
+                call.name
+            ),
+            true,
+            true,
+        ),
+    };
+    ctx.emit(AgentEvent::ToolCallFinished {
+        call_id: call.id.clone(),
+        name: call.name.clone(),
+        args: args.unwrap_or(shown),
+        result: text.clone(),
+        is_error,
+    });
+    (text, retry)
+}
+
+fn parse_arguments(raw: &str) -> Result<Value, String> {
+    if raw.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_str(raw).map_err(|e| format!("the arguments are not valid JSON ({e})"))
+}
+
+async fn execute_call(
+    core: &AgentCore,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
+    call: &ToolCall,
+    parsed: Result<Value, String>,
+    ctx: &ToolContext,
+) -> (Option<Value>, Result<String, ToolError>) {
+    let Some((tool, schema)) = tools.get(&call.name) else {
+        let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        return (
+            None,
+            Err(ToolError::Retry(format!(
+                "there is no tool named {:?}; available tools: {}",
+                call.name,
+                names.join(", ")
+            ))),
+        );
+    };
+    let mut args = match parsed {
+        Ok(v) => v,
+        Err(problem) => {
+            return (
+                None,
+                Err(ToolError::Retry(format!(
+                    "invalid arguments for {}: {problem}",
+                    call.name
+                ))),
+            )
+        }
+    };
+    if let Err(problem) = validate_args(schema, &args) {
+        return (
+            Some(args),
+            Err(ToolError::Retry(format!(
+                "invalid arguments for {}: {problem}",
+                call.name
+            ))),
+        );
+    }
+    if core.interrupt_on.contains(&call.name) {
+        let pending = PendingCall {
+            call_id: call.id.clone(),
+            tool_name: call.name.clone(),
+            args: args.clone(),
+        };
+        ctx.emit(AgentEvent::PendingApproval {
+            call: pending.clone(),
+        });
+        let decision = match &core.approval {
+            Some(approve) => approve(pending).await,
+            None => {
+                return (
+                    Some(args),
+                    Err(ToolError::Failed(format!(
+                        "{} needs human approval, and no approval callback is configured (set one with on_approval), so the call was not run",
+                        call.name
+                    ))),
+                )
+            }
+        };
+        match decision {
+            Decision::Approve => {}
+            Decision::Deny { reason } => {
+                return (
+                    Some(args),
+                    Err(ToolError::Failed(format!(
+                        "the user denied this call to {}: {reason}",
+                        call.name
+                    ))),
+                )
+            }
+            Decision::Edit { args: edited } => {
+                if let Err(problem) = validate_args(schema, &edited) {
+                    return (
+                        Some(edited),
+                        Err(ToolError::Failed(format!(
+                            "the arguments edited by the approver are invalid: {problem}"
+                        ))),
+                    );
+                }
+                args = edited;
+            }
+        }
+    }
+    let result = tool.call(ctx, args.clone()).await;
+    (Some(args), result)
+}
+
+/// Cuts a result to the configured size, saving the full text where the
+/// model can page through it.
+async fn cap_result(core: &AgentCore, ctx: &ToolContext, tool: &str, text: String) -> String {
+    let max = core.max_result_chars;
+    let Some((cut, _)) = text.char_indices().nth(max) else {
+        return text;
+    };
+    let total = text.chars().count();
+    let head = &text[..cut];
+    if tool == "read_file" {
+        // Saving a read would only make another file to read; ask for less.
+        return format!(
+            "{head}\n\n[Output truncated: {total} characters in all, {max} shown. Read a smaller range with offset and limit.]"
+        );
+    }
+    let id: String = ctx
+        .call_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = format!("{LARGE_RESULTS_DIR}/{id}.txt");
+    let lines = deepagent_core::text::count_lines(text.as_bytes());
+    let note = match ctx.backend.write(&path, deepagent_core::Bytes::from(text.clone())).await {
+        Ok(_) => format!(
+            "[Output truncated: {total} characters in all, {max} shown. The full output ({lines} lines) was saved to {path}; read it with read_file using offset and limit.]"
+        ),
+        Err(e) => format!("[Output truncated: {total} characters in all, {max} shown. The full output could not be saved: {e}]"),
+    };
+    format!("{head}\n\n{note}")
+}

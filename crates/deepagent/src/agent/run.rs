@@ -1,0 +1,127 @@
+//! The tool loop.
+
+use super::call::handle_call;
+#[allow(unused_imports)]
+use super::*;
+
+/// The tool loop.
+pub(crate) async fn run_loop(
+    core: Arc<AgentCore>,
+    profile: Profile,
+    prompt: String,
+    history: Vec<Message>,
+    deps: &DeepAgentDeps,
+    events: Option<EventTx>,
+) -> Result<RunResult, AgentError> {
+    let tools = toolset(&core, &profile, deps);
+    let definitions: Vec<ToolDef> = tools.iter().map(|t| t.definition()).collect();
+    // Schemas are looked up per call; keep them rather than rebuilding.
+    let by_name: HashMap<String, (Arc<dyn Tool>, Value)> = tools
+        .iter()
+        .zip(&definitions)
+        .map(|(t, d)| (t.name().to_owned(), (t.clone(), d.parameters.clone())))
+        .collect();
+    let streaming = events.is_some();
+    let env = Arc::new(RunEnv {
+        core: core.clone(),
+        depth: profile.depth,
+        deps: deps.clone(),
+        events,
+        child_usage: Mutex::new(Usage::default()),
+    });
+    // One request object for the whole run: messages are appended in
+    // place rather than cloned per step.
+    let mut request = ModelRequest {
+        system: system_prompt(&core, &profile, deps, &tools),
+        messages: history,
+        tools: definitions,
+    };
+    request.messages.push(Message::user(prompt));
+    let mut usage = Usage::default();
+    let mut retries_used: HashMap<String, usize> = HashMap::new();
+    loop {
+        if usage.requests >= core.max_steps {
+            return Err(AgentError::StepLimit {
+                max_steps: core.max_steps,
+            });
+        }
+        if let Some(l) = core.limits.request_limit.filter(|l| usage.requests >= *l) {
+            return Err(AgentError::UsageLimit(format!(
+                "the next model request would exceed the request limit of {l}"
+            )));
+        }
+        let response = if streaming {
+            stream_turn(profile.model.as_ref(), &request, &env).await?
+        } else {
+            profile.model.request(&request).await?
+        };
+        usage.requests += 1;
+        usage.input_tokens += response.usage.input_tokens;
+        usage.output_tokens += response.usage.output_tokens;
+        core.limits.check_tokens(&usage)?;
+        let ModelResponse {
+            text, tool_calls, ..
+        } = response;
+        if tool_calls.is_empty() {
+            request.messages.push(Message::assistant(text.clone()));
+            return Ok(RunResult {
+                output: text,
+                messages: request.messages,
+                usage,
+            });
+        }
+        request.messages.push(Message::Assistant {
+            content: text,
+            tool_calls: tool_calls.clone(),
+        });
+        let outcomes = futures::future::join_all(tool_calls.iter().map(|call| {
+            let ctx = ToolContext {
+                backend: deps.backend().clone(),
+                todos: deps.todo_handle().clone(),
+                call_id: call.id.clone(),
+                env: env.clone(),
+            };
+            handle_call(&core, &by_name, call, ctx)
+        }))
+        .await;
+        if let Ok(mut child) = env.child_usage.lock() {
+            usage.add(std::mem::take(&mut *child));
+        }
+        core.limits.check_tokens(&usage)?;
+        for (call, (content, retry)) in tool_calls.into_iter().zip(outcomes) {
+            if retry {
+                let used = retries_used.entry(call.name.clone()).or_insert(0);
+                *used += 1;
+                if *used > core.retries {
+                    return Err(AgentError::ToolRetriesExceeded {
+                        tool: call.name,
+                        retries: core.retries,
+                        last_error: content,
+                    });
+                }
+            }
+            request.messages.push(Message::Tool {
+                tool_call_id: call.id,
+                name: call.name,
+                content,
+            });
+        }
+    }
+}
+
+async fn stream_turn(
+    model: &dyn Model,
+    request: &ModelRequest,
+    env: &RunEnv,
+) -> Result<ModelResponse, AgentError> {
+    let mut stream = model.request_stream(request).await?;
+    let mut acc = ResponseAccumulator::default();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if let crate::models::StreamChunk::TextDelta(t) = &chunk {
+            env.emit(AgentEvent::TextDelta { text: t.clone() });
+        }
+        acc.push(&chunk);
+    }
+    Ok(acc.finish())
+}
