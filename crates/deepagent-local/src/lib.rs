@@ -47,6 +47,14 @@
 //! cannot be virtual paths (not UTF-8, or containing a backslash) are not listed.
 //! Error messages show virtual paths, never the host path.
 //!
+//! Resolving and then opening by path would leave a gap in which someone
+//! swaps a directory on the way for a link to outside. So every opened
+//! handle is checked again for where it really is (via `/proc/self/fd` on
+//! Linux; elsewhere that second check is skipped), and writes create
+//! directories and the file through checked directory handles without
+//! following links. What remains: `glob` could report names (never
+//! content) from a directory swapped in the middle of its walk.
+//!
 //! `execute` is different: it runs `sh -c` in the root with the rights of
 //! this process, and a shell can reach anything those rights allow. Turn it
 //! off with [`LocalBackendBuilder::enable_execute`] when the directory is
