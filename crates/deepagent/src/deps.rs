@@ -116,10 +116,13 @@ impl DeepAgentDeps {
     ///
     /// A [`CompositeBackend`] is recognised, and its mounts are described
     /// to the model (see [`describe_mounts`]).
+    /// An `Arc<dyn Backend>` is used as is (no second pointer).
     pub fn new<B: Backend + 'static>(backend: B) -> Self {
-        let mounts = (&backend as &dyn Any)
-            .downcast_ref::<CompositeBackend>()
-            .map(describe_mounts);
+        let any = &backend as &dyn Any;
+        if let Some(shared) = any.downcast_ref::<Arc<dyn Backend>>() {
+            return Self::from_arc(shared.clone());
+        }
+        let mounts = any.downcast_ref::<CompositeBackend>().map(describe_mounts);
         DeepAgentDeps {
             mounts,
             ..Self::from_arc(Arc::new(backend))

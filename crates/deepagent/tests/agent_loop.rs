@@ -561,3 +561,11 @@ fn build_rejects_unknown_providers_and_missing_keys() {
     let err = create_deep_agent().build().unwrap_err();
     assert!(err.to_string().contains("no model set"));
 }
+
+#[test]
+fn deps_take_a_shared_backend_as_is() {
+    let shared: Arc<dyn Backend> = Arc::new(StateBackend::new());
+    let deps = DeepAgentDeps::new(shared.clone());
+    assert!(Arc::ptr_eq(deps.backend(), &shared));
+    assert_eq!(deps.backend().name(), "StateBackend");
+}

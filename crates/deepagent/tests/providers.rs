@@ -457,3 +457,37 @@ async fn anthropic_errors_surface_the_provider_message() {
         "anthropic returned HTTP 400: max_tokens: too large"
     );
 }
+
+#[tokio::test]
+async fn base_url_and_key_come_from_the_environment() {
+    let server = MockServer::start(vec![
+        Reply::json(200, openai_text("from openai")),
+        Reply::json(
+            200,
+            json!({"content": [{"type": "text", "text": "from anthropic"}], "usage": {"input_tokens": 1, "output_tokens": 1}}),
+        ),
+    ])
+    .await;
+    let base = server.base.clone();
+    let env = move |k: &str| match k {
+        "OPENAI_API_KEY" => Some("sk-env".to_owned()),
+        "OPENAI_BASE_URL" => Some(format!("{base}/v1")),
+        "ANTHROPIC_API_KEY" => Some("ak-env".to_owned()),
+        "ANTHROPIC_BASE_URL" => Some(base.clone()),
+        _ => None,
+    };
+    let deps = DeepAgentDeps::new(StateBackend::new());
+    for (spec, expected) in [
+        ("openai:gpt-x", "from openai"),
+        ("anthropic:claude-x", "from anthropic"),
+    ] {
+        let model = deepagent::models::infer_model_with(spec, &env).unwrap();
+        let agent = create_deep_agent().model_impl(model).build().unwrap();
+        assert_eq!(agent.run("hi", &deps).await.unwrap().output, expected);
+    }
+    let reqs = server.requests();
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-env"));
+    assert_eq!(reqs[0].body["model"], "gpt-x");
+    assert_eq!(reqs[1].header("x-api-key"), Some("ak-env"));
+    assert_eq!(reqs[1].body["model"], "claude-x");
+}
