@@ -52,6 +52,15 @@ pub enum AgentEvent {
         /// The call.
         call: PendingCall,
     },
+    /// Something a subagent (started with `task`) did. `subagent` names
+    /// the chain of subagent types, outermost first; subagents of
+    /// subagents are reported with a longer chain, not nested events.
+    Subagent {
+        /// The subagent types, outermost first.
+        subagent: Vec<String>,
+        /// What happened (never `Finished` or `Subagent`).
+        event: Box<AgentEvent>,
+    },
     /// The run ended; always the last event.
     Finished(Box<Result<RunResult, AgentError>>),
 }
@@ -87,6 +96,47 @@ pub enum Decision {
 pub(crate) type ApprovalFn = Arc<dyn Fn(PendingCall) -> BoxFuture<'static, Decision> + Send + Sync>;
 
 pub(crate) type EventTx = tokio::sync::mpsc::UnboundedSender<AgentEvent>;
+
+/// Where a run sends its events: the stream's channel, tagged with the
+/// subagent chain when the run is a subagent's.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: EventTx,
+    subagent: Vec<String>,
+}
+
+impl EventSink {
+    pub(crate) fn root(tx: EventTx) -> Self {
+        EventSink {
+            tx,
+            subagent: Vec::new(),
+        }
+    }
+
+    /// The sink for a subagent of type `name` started by this run.
+    pub(crate) fn child(&self, name: &str) -> Self {
+        let mut subagent = self.subagent.clone();
+        subagent.push(name.to_owned());
+        EventSink {
+            tx: self.tx.clone(),
+            subagent,
+        }
+    }
+
+    pub(crate) fn send(&self, event: AgentEvent) {
+        let event = if self.subagent.is_empty() {
+            event
+        } else {
+            AgentEvent::Subagent {
+                subagent: self.subagent.clone(),
+                event: Box::new(event),
+            }
+        };
+        // The receiver is gone only when the stream was dropped; the run
+        // is being abandoned then, so there is nobody to tell.
+        let _ = self.tx.send(event);
+    }
+}
 
 /// The events of [`DeepAgent::run_stream`](crate::DeepAgent::run_stream).
 ///

@@ -569,3 +569,52 @@ fn deps_take_a_shared_backend_as_is() {
     assert!(Arc::ptr_eq(deps.backend(), &shared));
     assert_eq!(deps.backend().name(), "StateBackend");
 }
+
+#[tokio::test]
+async fn subagent_events_reach_the_stream_tagged_with_the_subagent() {
+    let model = FunctionModel::new(|req| {
+        let results = req.latest_tool_results();
+        match (req.last_user_prompt(), results.first()) {
+            (Some("main"), None) => ModelResponse::call(
+                "task",
+                json!({"description": "write it", "subagent_type": "writer"}),
+            ),
+            (Some("main"), Some((_, report))) => ModelResponse::text(format!("sub: {report}")),
+            (_, None) => {
+                ModelResponse::call("write_file", json!({"path": "/s.txt", "content": "x"}))
+            }
+            (_, Some(_)) => ModelResponse::text("written"),
+        }
+    });
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .subagent(SubAgent::new("writer", "Writes.", "You write."))
+        .build()
+        .unwrap();
+    let deps = deps();
+    let events: Vec<AgentEvent> = agent.run_stream("main", &deps).collect().await;
+    let sub_writes: Vec<(&Vec<String>, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Subagent { subagent, event } => match event.as_ref() {
+                AgentEvent::ToolCallFinished { name, result, .. } if name == "write_file" => {
+                    Some((subagent, result.as_str()))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sub_writes,
+        [(&vec!["writer".to_owned()], "Wrote 1 bytes to /s.txt")]
+    );
+    // The main agent's own events are not tagged.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::ToolCallFinished { name, .. } if name == "task")));
+    let Some(AgentEvent::Finished(r)) = events.last() else {
+        panic!()
+    };
+    assert_eq!(r.as_ref().as_ref().unwrap().output, "sub: written");
+}

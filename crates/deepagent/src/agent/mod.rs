@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::deps::DeepAgentDeps;
-use crate::events::{AgentEvent, ApprovalFn, Decision, EventTx, PendingCall, RunStream};
+use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
 use crate::models::{infer_model, Model, ResponseAccumulator};
 use crate::prompt::{self, PromptParts};
@@ -75,16 +75,21 @@ pub(crate) struct RunEnv {
     pub core: Arc<AgentCore>,
     pub depth: usize,
     pub deps: DeepAgentDeps,
-    events: Option<EventTx>,
+    events: Option<EventSink>,
     /// Usage of subagents started by this run's tools.
     pub child_usage: Mutex<Usage>,
 }
 
 impl RunEnv {
     pub(crate) fn emit(&self, event: AgentEvent) {
-        if let Some(tx) = &self.events {
-            let _ = tx.send(event);
+        if let Some(sink) = &self.events {
+            sink.send(event);
         }
+    }
+
+    /// Where a subagent of type `name` started by this run reports.
+    pub(crate) fn child_events(&self, name: &str) -> Option<EventSink> {
+        self.events.as_ref().map(|s| s.child(name))
     }
 }
 
@@ -153,7 +158,7 @@ impl DeepAgent {
             prompt.to_owned(),
             history,
             deps,
-            Some(tx),
+            Some(EventSink::root(tx)),
         );
         RunStream::new(Box::pin(fut), rx)
     }

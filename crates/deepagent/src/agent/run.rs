@@ -11,7 +11,7 @@ pub(crate) async fn run_loop(
     prompt: String,
     history: Vec<Message>,
     deps: &DeepAgentDeps,
-    events: Option<EventTx>,
+    events: Option<EventSink>,
 ) -> Result<RunResult, AgentError> {
     let tools = toolset(&core, &profile, deps);
     let definitions: Vec<ToolDef> = tools.iter().map(|t| t.definition()).collect();

@@ -107,13 +107,14 @@ impl Tool for TaskTool {
             )));
         };
         let deps = ctx.env.deps.for_subagent();
+        let events = ctx.env.child_events(&kind);
         let result = Box::pin(run_loop(
             core,
             profile,
             a.description,
             Vec::new(),
             &deps,
-            None,
+            events,
         ))
         .await;
         match result {
