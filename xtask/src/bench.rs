@@ -79,10 +79,16 @@ pub fn bench(args: &[String]) -> Result {
     let script = root.join("xtask/bench/python/bench.py");
 
     let wants_docker = opts.workloads.iter().any(|w| w.name == "docker");
-    let docker = wants_docker && setup::docker_engine();
+    let docker = if !wants_docker {
+        Err(String::new())
+    } else if !setup::docker_engine() {
+        Err("skipped: no Docker engine".to_owned())
+    } else {
+        setup::docker_image()
+    };
     let python = setup::venv(&bench_dir)?;
     setup::ripgrep()?;
-    let runner = setup::build_runner(&root, docker)?;
+    let runner = setup::build_runner(&root, docker.is_ok())?;
 
     let mut gen = Command::new(&runner);
     gen.arg("gen").arg("--data").arg(&data);
@@ -94,10 +100,15 @@ pub fn bench(args: &[String]) -> Result {
 
     let mut results = Vec::new();
     for w in &opts.workloads {
-        if w.name == "docker" && !docker {
-            eprintln!("bench: docker: skipped: no Docker engine");
-            results.push((*w, Outcome::Skipped("skipped: no Docker engine".into())));
-            continue;
+        if w.name == "docker" {
+            match &docker {
+                Ok(image) => std::env::set_var(setup::IMAGE_VAR, image),
+                Err(why) => {
+                    eprintln!("bench: docker: {why}");
+                    results.push((*w, Outcome::Skipped(why.clone())));
+                    continue;
+                }
+            }
         }
         let outcome = run_workload(w, &opts, &runner, &python, &script, &data)?;
         results.push((*w, outcome));

@@ -76,7 +76,7 @@ impl Sizes {
                 composite_files: 1_000,
                 edit_lines: 10_000,
                 edit_count: 100,
-                docker_files: 100,
+                docker_files: 20,
                 docker_execs: 5,
                 memory_files: 10_000,
                 memory_file_size: 1024,

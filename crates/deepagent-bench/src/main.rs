@@ -58,7 +58,10 @@ fn real_main() -> Result<(), Error> {
             let [_, workload, variant] = rest.as_slice() else {
                 return Err(usage.into());
             };
-            let rt = tokio::runtime::Builder::new_multi_thread().build()?;
+            // Timers and IO on: the Docker backend (bollard) needs both.
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             let ctx = workloads::Ctx { rt, data, sizes };
             let sample = workloads::run(&ctx, workload, variant)?;
             println!("{}", sample.to_json());

@@ -260,6 +260,7 @@ pub const WORKLOADS: &[Workload] = &[
         variants: &[
             rust("exec-ours"),
             rust("exec-cli"),
+            py("exec-python"),
             rust("write-ours"),
             py("write-python"),
         ],
@@ -269,6 +270,12 @@ pub const WORKLOADS: &[Workload] = &[
                 "exec-ours",
                 "exec-cli",
                 Some(0.5),
+            ),
+            time(
+                "execute(\"true\") / Python DockerSandbox",
+                "exec-ours",
+                "exec-python",
+                None,
             ),
             time(
                 "small-file writes / Python DockerSandbox",

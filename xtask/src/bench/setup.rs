@@ -90,6 +90,44 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
+/// The variable that names the image the Docker workload runs; both the
+/// runner and the Python script read it.
+pub const IMAGE_VAR: &str = "DEEPAGENT_BENCH_IMAGE";
+
+/// Images tried, in order, when `DEEPAGENT_BENCH_IMAGE` is unset: the
+/// ones `cargo xtask test-docker` builds, then common small ones. Only
+/// images already on the engine are used; the bench never pulls.
+const IMAGE_CANDIDATES: &[&str] = &[
+    "deepagent-test/busybox:current",
+    "busybox:latest",
+    "alpine:latest",
+    "debian:bookworm-slim",
+];
+
+/// A local image with a shell for the Docker workload, or why there is none.
+pub fn docker_image() -> std::result::Result<String, String> {
+    if let Ok(image) = std::env::var(IMAGE_VAR) {
+        return Ok(image);
+    }
+    IMAGE_CANDIDATES
+        .iter()
+        .find(|image| {
+            Command::new("docker")
+                .args(["image", "inspect", image])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|image| (*image).to_owned())
+        .ok_or_else(|| {
+            format!(
+                "skipped: no local image with a shell (run `cargo xtask test-docker` \
+                 or set {IMAGE_VAR})"
+            )
+        })
+}
+
 /// True when a Docker engine answers `docker info`.
 pub fn docker_engine() -> bool {
     found("docker", "info")
