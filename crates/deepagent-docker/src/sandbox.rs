@@ -147,15 +147,21 @@ impl DockerSandbox {
 
     /// True when the container was started and is still running.
     pub async fn is_alive(&self) -> bool {
-        let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {
-            return false;
-        };
+        self.running().await == Some(true)
+    }
+
+    /// Whether the container runs: `None` when it was never started, the
+    /// sandbox was shut down, or the engine does not answer.
+    async fn running(&self) -> Option<bool> {
+        let docker = self.inner.docker.get()?;
+        let id = self.inner.container.get()?;
         if self.inner.shut_down.load(Ordering::SeqCst) {
-            return false;
+            return None;
         }
         match docker.inspect_container(id, None).await {
-            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
-            Err(_) => false,
+            Ok(info) => Some(info.state.and_then(|s| s.running).unwrap_or(false)),
+            Err(e) if matches!(status_of(&e), Some((404, _))) => Some(false),
+            Err(_) => None,
         }
     }
 
@@ -217,7 +223,9 @@ impl DockerSandbox {
             if msg.contains("is no longer running") {
                 return err;
             }
-            if self.is_started() && !self.is_alive().await {
+            // Only the engine's own word counts: an engine that does not
+            // answer keeps its "not reachable" error.
+            if self.running().await == Some(false) {
                 return container_gone(&self.inner.name, msg);
             }
         }
