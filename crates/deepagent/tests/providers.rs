@@ -491,3 +491,21 @@ async fn base_url_and_key_come_from_the_environment() {
     assert_eq!(reqs[1].header("x-api-key"), Some("ak-env"));
     assert_eq!(reqs[1].body["model"], "claude-x");
 }
+
+#[tokio::test]
+async fn a_response_that_breaks_off_is_retried() {
+    let server = MockServer::start(vec![
+        Reply::Truncated {
+            promised: 500,
+            sent: r#"{"choices": [{"mess"#.into(),
+        },
+        Reply::json(200, openai_text("whole")),
+    ])
+    .await;
+    let r = agent(openai(&server))
+        .run("hi", &DeepAgentDeps::new(StateBackend::new()))
+        .await
+        .unwrap();
+    assert_eq!(r.output, "whole");
+    assert_eq!(server.requests().len(), 2);
+}

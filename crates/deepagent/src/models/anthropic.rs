@@ -137,16 +137,21 @@ impl AnthropicModel {
         body
     }
 
-    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+    fn request_builder(&self, body: &Value) -> reqwest::RequestBuilder {
         let url = format!("{}/v1/messages", self.base_url);
-        http::send(PROVIDER, &self.retry, || {
-            self.client
-                .post(&url)
-                .header("x-api-key", &self.api_key)
-                .header("anthropic-version", API_VERSION)
-                .json(&body)
-        })
-        .await
+        self.client
+            .post(url)
+            .header("x-api-key", &self.api_key)
+            .header("anthropic-version", API_VERSION)
+            .json(body)
+    }
+
+    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+        http::send(PROVIDER, &self.retry, || self.request_builder(&body)).await
+    }
+
+    async fn post_for_text(&self, body: Value) -> Result<String, ModelError> {
+        http::send_for_text(PROVIDER, &self.retry, || self.request_builder(&body)).await
     }
 }
 
@@ -284,11 +289,7 @@ impl Model for AnthropicModel {
     }
 
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        let resp = self.post(self.body(request, false)).await?;
-        let text = resp.text().await.map_err(|e| ModelError::Transport {
-            provider: PROVIDER.to_owned(),
-            message: http::describe(&e),
-        })?;
+        let text = self.post_for_text(self.body(request, false)).await?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| decode_err(format!("invalid JSON ({e}): {}", snippet(&text))))?;
         parse_response(&v)

@@ -131,6 +131,32 @@ pub(crate) async fn send(
     }
 }
 
+/// [`send`], then reads the whole body; a body that breaks off (a reset
+/// mid-response) is retried like a failed send, within the same policy.
+pub(crate) async fn send_for_text(
+    provider: &str,
+    policy: &RetryPolicy,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<String, ModelError> {
+    let mut attempt = 0;
+    loop {
+        let resp = send(provider, policy, &build).await?;
+        match resp.text().await {
+            Ok(text) => return Ok(text),
+            Err(_) if attempt < policy.max_retries => {
+                tokio::time::sleep(policy.backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(err) => {
+                return Err(ModelError::Transport {
+                    provider: provider.to_owned(),
+                    message: format!("the response broke off: {}", describe(&err)),
+                })
+            }
+        }
+    }
+}
+
 /// The error chain of a reqwest error in one line (reqwest's own message
 /// hides the cause, e.g. "connection reset by peer").
 pub(crate) fn describe(err: &reqwest::Error) -> String {

@@ -127,15 +127,17 @@ impl OpenAiModel {
         body
     }
 
-    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+    fn request_builder(&self, body: &Value) -> reqwest::RequestBuilder {
         let url = format!("{}/chat/completions", self.base_url);
-        http::send(PROVIDER, &self.retry, || {
-            self.client
-                .post(&url)
-                .bearer_auth(&self.api_key)
-                .json(&body)
-        })
-        .await
+        self.client.post(url).bearer_auth(&self.api_key).json(body)
+    }
+
+    async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
+        http::send(PROVIDER, &self.retry, || self.request_builder(&body)).await
+    }
+
+    async fn post_for_text(&self, body: Value) -> Result<String, ModelError> {
+        http::send_for_text(PROVIDER, &self.retry, || self.request_builder(&body)).await
     }
 }
 
@@ -250,11 +252,7 @@ impl Model for OpenAiModel {
     }
 
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        let resp = self.post(self.body(request, false)).await?;
-        let text = resp.text().await.map_err(|e| ModelError::Transport {
-            provider: PROVIDER.to_owned(),
-            message: http::describe(&e),
-        })?;
+        let text = self.post_for_text(self.body(request, false)).await?;
         let v: Value = serde_json::from_str(&text)
             .map_err(|e| decode_err(format!("invalid JSON ({e}): {}", snippet(&text))))?;
         parse_response(&v)

@@ -24,6 +24,8 @@ pub enum Reply {
     },
     /// Close the connection without answering.
     Drop,
+    /// Promise a 200 body of `promised` bytes, send `sent`, then close.
+    Truncated { promised: usize, sent: String },
 }
 
 impl Reply {
@@ -103,6 +105,14 @@ impl MockServer {
                         let _ = write_full(&mut sock, 500, &[], body).await;
                     }
                     Some(Reply::Drop) => drop(sock),
+                    Some(Reply::Truncated { promised, sent }) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {promised}\r\n\r\n"
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        let _ = sock.write_all(sent.as_bytes()).await;
+                        let _ = sock.shutdown().await;
+                    }
                     Some(Reply::Full {
                         status,
                         headers,
