@@ -56,7 +56,7 @@ fn parse(args: &[String]) -> Result<Options> {
     }
     Ok(Options {
         quick,
-        runs: runs.unwrap_or(if quick { 3 } else { 5 }),
+        runs: runs.unwrap_or(default_runs(quick)),
         workloads,
     })
 }
@@ -227,8 +227,34 @@ fn header(opts: &Options) -> String {
         runs = opts.runs,
         py = "0.2.20",
         pyv = python_version(),
-        quick = if opts.quick { " --quick" } else { "" },
+        quick = reproduce_args(opts),
     )
+}
+
+/// The arguments that repeat this run, after `cargo xtask bench`.
+fn reproduce_args(opts: &Options) -> String {
+    let mut out = String::new();
+    if opts.quick {
+        out.push_str(" --quick");
+    }
+    if opts.runs != default_runs(opts.quick) {
+        out.push_str(&format!(" --runs {}", opts.runs));
+    }
+    if opts.workloads.len() != plan::WORKLOADS.len() {
+        for w in &opts.workloads {
+            out.push(' ');
+            out.push_str(w.name);
+        }
+    }
+    out
+}
+
+fn default_runs(quick: bool) -> usize {
+    if quick {
+        3
+    } else {
+        5
+    }
 }
 
 fn python_version() -> String {

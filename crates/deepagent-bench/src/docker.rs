@@ -7,7 +7,8 @@ use crate::workloads::Ctx;
 use crate::Error;
 
 /// The environment variable naming the local image to run.
-pub const IMAGE_VAR: &str = "DEEPAGENT_BENCH_IMAGE";
+#[cfg(feature = "docker")]
+const IMAGE_VAR: &str = "DEEPAGENT_BENCH_IMAGE";
 
 /// Runs one Docker variant.
 #[cfg(not(feature = "docker"))]
