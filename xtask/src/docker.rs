@@ -23,7 +23,7 @@ const LABEL_FILTER: &str = "label=deepagent.sandbox=1";
 const START_HINT: &str = "start one with `dockerd --bridge=none --iptables=false > /tmp/dockerd.log 2>&1 &` (Debian: apt-get install docker.io busybox-static debootstrap), or point DOCKER_HOST at one";
 
 /// Bump when the way an image is made changes.
-const BUSYBOX_RECIPE: &str = "busybox-static rootfs v1: /bin/busybox --install -s /bin; dirs tmp etc root workspace; docker import";
+const BUSYBOX_RECIPE: &str = "busybox-static rootfs v2: /bin/busybox --install -s /bin; dirs tmp (1777) etc root workspace; docker import";
 const PYTHON_RECIPE: &str =
     "debootstrap v1: --variant=minbase --include=python3 bookworm; docker import";
 
@@ -134,6 +134,12 @@ fn busybox_image() -> crate::Result<String> {
         for sub in ["bin", "tmp", "etc", "root", "workspace"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("mkdir: {e}"))?;
         }
+        // Like any /tmp: every user may create files there.
+        std::fs::set_permissions(
+            dir.join("tmp"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .map_err(|e| format!("chmod tmp: {e}"))?;
         std::fs::copy(busybox, dir.join("bin/busybox"))
             .map_err(|e| format!("cannot copy {}: {e}", busybox.display()))?;
         std::fs::write(

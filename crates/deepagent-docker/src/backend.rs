@@ -16,6 +16,7 @@ use deepagent_core::{
 use crate::archive::{self, EntryKind};
 use crate::exec::{run_command, CommandSpec};
 use crate::scan::{self, Stat};
+use crate::shell::{RunError, Shell};
 use crate::DockerSandbox;
 
 /// Files per `tar` helper run when grep reads contents.
@@ -279,12 +280,37 @@ impl Sandbox for DockerSandbox {
             Ok(t) => t,
             Err(e) => return Err(self.explain(e).await),
         };
+        let timeout = timeout.unwrap_or(DEFAULT_EXECUTE_TIMEOUT);
+        let user = self.inner.runtime.run_as_uid.map(|u| u.to_string());
+        let work_dir = self.inner.work_dir.as_str();
+        let limit = self.inner.output_limit;
+        // Fast path: an idle shell, or a new one.
+        let idle = self.inner.shells.lock().ok().and_then(|mut s| s.pop());
+        let shell = match idle {
+            Some(s) => Some(s),
+            None => Shell::start(&target, user.clone(), work_dir, limit)
+                .await
+                .ok(),
+        };
+        if let Some(mut shell) = shell {
+            match shell.run(&target, command, timeout).await {
+                Ok(res) => {
+                    if let Ok(mut shells) = self.inner.shells.lock() {
+                        shells.push(shell);
+                    }
+                    return Ok(res);
+                }
+                Err(RunError { sent: true, error }) => return Err(self.explain(error).await),
+                // Not sent: the shell was stale; run through a plain exec.
+                Err(RunError { sent: false, .. }) => {}
+            }
+        }
         let spec = CommandSpec {
             command,
-            timeout: timeout.unwrap_or(DEFAULT_EXECUTE_TIMEOUT),
-            user: self.inner.runtime.run_as_uid.map(|u| u.to_string()),
-            work_dir: self.inner.work_dir.as_str(),
-            output_limit: self.inner.output_limit,
+            timeout,
+            user,
+            work_dir,
+            output_limit: limit,
         };
         match run_command(&target, spec).await {
             Ok(r) => Ok(r),

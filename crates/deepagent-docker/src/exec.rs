@@ -33,7 +33,7 @@ const HELPER_STDERR_LIMIT: usize = 16 * 1024;
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
 /// Extra time the in-container `timeout` gives before it fires: ours
 /// should always come first, it is the fallback when this client is gone.
-const INNER_TIMEOUT_SLACK: u64 = 5;
+pub(crate) const INNER_TIMEOUT_SLACK: u64 = 5;
 
 /// The environment variable that marks a run's processes.
 pub(crate) const MARKER_VAR: &str = "DEEPAGENT_EXEC";
@@ -271,7 +271,7 @@ done
     .map(|_| ())
 }
 
-fn new_marker() -> String {
+pub(crate) fn new_marker() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -27,9 +27,12 @@
 //!   `grep` list files with busybox-compatible `find`/`stat`, NUL-separated,
 //!   paths always passed as arguments, never spliced into a script; grep
 //!   matches in Rust with the shared regex syntax.
-//! - **Commands**: `execute` runs `sh -c` through exec, output capped at
-//!   100,000 bytes, and a timeout that kills the command and everything it
-//!   started (exit code 124).
+//! - **Commands**: `execute` runs `sh -c` in a long-lived shell inside the
+//!   container (one exec per shell, reused; a plain exec per command when
+//!   no shell can start), output capped at 100,000 bytes, and a timeout
+//!   that kills the command and everything it started (exit code 124).
+//!   Each command starts fresh in `work_dir`: no `cd`, variable or stdin
+//!   carries over. Background jobs (`server &`) keep running.
 //!
 //! ```no_run
 //! use deepagent_core::{Backend, Sandbox};
@@ -63,6 +66,7 @@ mod runtime;
 mod sandbox;
 mod scan;
 mod session;
+mod shell;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     last_used: Mutex<Instant>,
     /// Per-path locks that make `edit` atomic within this sandbox.
     pub(crate) locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Idle shells for the fast `execute` path (see `shell`).
+    pub(crate) shells: Mutex<Vec<crate::shell::Shell>>,
 }
 
 impl DockerSandbox {
@@ -98,6 +100,7 @@ impl DockerSandbox {
                 shut_down: AtomicBool::new(false),
                 last_used: Mutex::new(Instant::now()),
                 locks: Mutex::new(HashMap::new()),
+                shells: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -169,6 +172,9 @@ impl DockerSandbox {
     /// a clear error.
     pub async fn shutdown(&self) -> Result<()> {
         self.inner.shut_down.store(true, Ordering::SeqCst);
+        if let Ok(mut shells) = self.inner.shells.lock() {
+            shells.clear();
+        }
         let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {
             return Ok(());
         };

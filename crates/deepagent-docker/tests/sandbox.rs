@@ -367,3 +367,32 @@ async fn background_job_does_not_hold_execute_open() {
     assert_eq!(res.output, "launched\n");
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_are_isolated_and_may_run_concurrently() {
+    let Some((sb, _cleanup)) = common::busybox().await else {
+        return;
+    };
+    // Nothing leaks from one command to the next: not the directory, not
+    // the environment, not stdin.
+    let first = sb
+        .execute("cd /tmp && export LEAK=1 && cat", None)
+        .await
+        .unwrap();
+    assert_eq!(first.exit_code, 0, "{first:?}");
+    let second = sb.execute("pwd; echo \"[$LEAK]\"", None).await.unwrap();
+    assert_eq!(second.output, "/workspace\n[]\n");
+    // Concurrent commands each get their own answer.
+    let runs = (0..6).map(|i| {
+        let sb = sb.clone();
+        async move {
+            sb.execute(&format!("sleep 0.$((RANDOM % 3)); echo {i}"), None)
+                .await
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    for (i, res) in results.into_iter().enumerate() {
+        assert_eq!(res.unwrap().output, format!("{i}\n"));
+    }
+    sb.shutdown().await.unwrap();
+}
