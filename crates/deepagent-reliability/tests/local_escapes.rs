@@ -409,3 +409,46 @@ fn swapping_a_directory_for_an_escaping_link_never_lets_anything_out() {
     assert_eq!(after, before, "something was written outside the root");
     yard.assert_sentinel_intact();
 }
+
+/// Paths reach a backend as `&str`, so non-UTF-8 can only come from the
+/// disk: names the host created inside the root. They must neither break
+/// a listing or a search nor come back as a mangled path that names some
+/// other file.
+#[test]
+fn non_utf8_names_on_disk_never_break_or_alias() {
+    use std::os::unix::ffi::OsStrExt;
+    let yard = Yard::new().unwrap();
+    let root = yard.root();
+    let bad = std::ffi::OsStr::from_bytes(b"bad-\xff\xfe.txt");
+    std::fs::write(root.join(bad), "PROBE in a non-UTF-8 name\n").unwrap();
+    std::fs::create_dir(root.join(std::ffi::OsStr::from_bytes(b"dir-\xc3\x28"))).unwrap();
+    std::fs::write(root.join("good.txt"), "PROBE good\n").unwrap();
+    let backend = local(root);
+    let rt = rt();
+    rt.block_on(async {
+        let listing = backend.ls("/").await.unwrap();
+        let globbed = backend.glob(&GlobQuery::new("**")).await.unwrap();
+        let hits = backend
+            .grep(&GrepQuery::new("PROBE").ignore_hidden(false))
+            .await
+            .unwrap();
+        let paths: Vec<&str> = listing
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain(globbed.files.iter().map(|f| f.path.as_str()))
+            .chain(hits.matches.iter().map(|m| m.path.as_str()))
+            .collect();
+        eprintln!("non-UTF-8: backend shows {paths:?}");
+        for p in paths {
+            // Every path shown must name exactly the file it came from.
+            assert!(
+                !p.contains('\u{FFFD}'),
+                "a lossy name would alias another file: {p:?}"
+            );
+            if !p.ends_with('/') && backend.exists(p).await.unwrap() {
+                backend.read_bytes(p).await.unwrap();
+            }
+        }
+        assert!(hits.matches.iter().any(|m| m.path == "/good.txt"));
+    });
+}
