@@ -14,6 +14,8 @@ pub struct Samples {
     pub rss: Vec<f64>,
     /// What each round found (should all agree).
     pub counts: Vec<u64>,
+    /// Rounds whose process failed (left out of the medians).
+    pub failures: usize,
 }
 
 /// One workload's results: its variants' samples, or why it was skipped.
@@ -140,6 +142,12 @@ pub fn render(results: &[(&'static Workload, Outcome)], header: &str) -> String 
                     );
                 }
                 for (name, s) in samples {
+                    if s.failures > 0 {
+                        notes.push(format!(
+                            "{}/{name}: {} round(s) failed and are not in the median",
+                            w.name, s.failures
+                        ));
+                    }
                     let mut counts = s.counts.clone();
                     counts.dedup();
                     if counts.len() > 1 {
