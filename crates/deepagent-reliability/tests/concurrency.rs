@@ -7,7 +7,8 @@
 //! whole (growing) file under the file's lock, so the 32,000 edits are
 //! serial disk work; on this 2-core machine the default is 64 x 100 for the
 //! disk-backed cases and `RELIABILITY_FULL=1` runs the full 64 x 500
-//! everywhere (see the report for timings).
+//! everywhere. Measured here under load: Local 64 x 100 in ~17-21 s,
+//! 64 x 500 in 153 s (fsync on, the default); State 64 x 500 in ~2 s.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
