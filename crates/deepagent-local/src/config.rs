@@ -22,6 +22,7 @@ pub(crate) struct Config {
     pub(crate) output_limit: usize,
     pub(crate) default_timeout: Duration,
     pub(crate) sync_writes: bool,
+    pub(crate) grep_line_limit: usize,
     pub(crate) locks: LockSet,
 }
 
@@ -51,6 +52,7 @@ pub struct LocalBackendBuilder {
     output_limit: usize,
     default_timeout: Duration,
     sync_writes: bool,
+    grep_line_limit: usize,
 }
 
 impl LocalBackendBuilder {
@@ -64,6 +66,7 @@ impl LocalBackendBuilder {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             default_timeout: DEFAULT_EXECUTE_TIMEOUT,
             sync_writes: true,
+            grep_line_limit: crate::DEFAULT_GREP_LINE_LIMIT,
         }
     }
 
@@ -125,6 +128,16 @@ impl LocalBackendBuilder {
         self
     }
 
+    /// The longest line, in bytes, `grep` will hold in memory (default
+    /// [`DEFAULT_GREP_LINE_LIMIT`](crate::DEFAULT_GREP_LINE_LIMIT), 8 MiB).
+    /// A file with a longer line is skipped, like a binary file, so one
+    /// minified bundle or corrupt log cannot take gigabytes. Each search
+    /// thread may hold this much at once (up to 8 threads).
+    pub fn grep_line_limit(mut self, bytes: usize) -> Self {
+        self.grep_line_limit = bytes;
+        self
+    }
+
     /// Creates the root directory if missing and builds the backend.
     ///
     /// Fails when the root cannot be created or resolved, or when an
@@ -152,6 +165,7 @@ impl LocalBackendBuilder {
                 output_limit: self.output_limit,
                 default_timeout: self.default_timeout,
                 sync_writes: self.sync_writes,
+                grep_line_limit: self.grep_line_limit,
                 locks: LockSet::new(),
             }),
         })

@@ -74,6 +74,10 @@
 //! - `grep` honours `.gitignore`/`.ignore` files (from the root down, never
 //!   above it), skips binary files, and with `ignore_hidden` skips hidden
 //!   entries and `.git`, `node_modules`, `target`, `__pycache__`, `.venv`.
+//!   A file with a line longer than
+//!   [`grep_line_limit`](LocalBackendBuilder::grep_line_limit) (8 MiB) is
+//!   skipped too, so memory stays bounded; matched lines are cut to
+//!   [`GREP_LINE_CHARS`] characters.
 //!   `glob` matches what is on disk, hidden and ignored files included;
 //!   only `.git` is never entered. Both walk in parallel.
 //! - `execute` interleaves stdout and stderr, caps the output, and on
@@ -110,6 +114,15 @@ use deepagent_core::{
 };
 
 pub use config::LocalBackendBuilder;
+
+/// Characters of a matched line that `grep` reports; a longer line is cut
+/// there and ends with `… [line cut: N bytes in all]`. The agent sees the
+/// match in context and can `read` the file for the rest; a minified file
+/// must not flood its context. (Other backends report lines whole.)
+pub const GREP_LINE_CHARS: usize = 2000;
+
+/// Default of [`LocalBackendBuilder::grep_line_limit`]: 8 MiB.
+pub const DEFAULT_GREP_LINE_LIMIT: usize = 8 << 20;
 
 /// A directory on disk as a backend; see the [crate docs](crate).
 ///

@@ -183,7 +183,8 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         let mut hits = Vec::new();
         if filter.as_ref().map_or(true, |f| f.is_match(name)) {
             let (file, _) = crate::files::open_file(cfg, base)?;
-            hits = search_file(&matcher, &mut new_searcher(), file, base, keep)
+            let mut searcher = new_searcher(cfg.grep_line_limit);
+            hits = search_file(&matcher, &mut searcher, file, base, keep)
                 .map_err(|e| io_error(base, e))?;
         }
         return Ok(GrepResult::finish(hits, query.max_count, false));
@@ -195,7 +196,7 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         let matcher = matcher.clone();
         let filter = filter.clone();
         let found = &found;
-        let mut searcher = new_searcher();
+        let mut searcher = new_searcher(cfg.grep_line_limit);
         let start = &start;
         let jail = &cfg.jail;
         Box::new(move |entry| {
@@ -269,8 +270,11 @@ fn walked_file(
     Some((entry, vpath, rel))
 }
 
-fn new_searcher() -> Searcher {
+/// A searcher that holds at most `line_limit` bytes beyond its first
+/// buffer, so one huge line cannot make it buffer the whole file.
+fn new_searcher(line_limit: usize) -> Searcher {
     SearcherBuilder::new()
+        .heap_limit(Some(line_limit))
         .line_number(true)
         .line_terminator(LineTerminator::crlf())
         // Binary files are decided by core's rule before searching (see
@@ -281,6 +285,11 @@ fn new_searcher() -> Searcher {
 
 /// Matches in one file, at most `keep` of them (later lines of a file
 /// sort after its earlier ones, so more could never make the cut).
+///
+/// A file with a line longer than the searcher's limit is skipped whole,
+/// like a binary file: it yields no matches and no error (the limit exists
+/// so one minified or corrupt file cannot take gigabytes of memory, and
+/// half a file's matches would be a silent lie). Read errors still fail.
 fn search_file(
     matcher: &RegexMatcher,
     searcher: &mut Searcher,
@@ -301,7 +310,7 @@ fn search_file(
             hits.push(GrepMatch {
                 path: vpath.as_str().to_owned(),
                 line_number: line_number + i as u64,
-                line: String::from_utf8_lossy(line).into_owned(),
+                line: cut_line(line),
             });
         }
         Ok(hits.len() < keep)
@@ -311,10 +320,54 @@ fn search_file(
         // bytes in hand instead of reading again.
         searcher.search_slice(matcher, &head, sink)?;
     } else {
-        searcher.search_reader(matcher, io::Cursor::new(head).chain(file), sink)?;
+        let mut reader = Watched {
+            inner: io::Cursor::new(head).chain(file),
+            failed: false,
+        };
+        if let Err(e) = searcher.search_reader(matcher, &mut reader, sink) {
+            // The sink never fails and the reader did not: the searcher
+            // hit its heap limit, i.e. a line too long.
+            return if reader.failed {
+                Err(e)
+            } else {
+                Ok(Vec::new())
+            };
+        }
     }
     hits.truncate(keep);
     Ok(hits)
+}
+
+/// A reader that remembers whether a read failed, to tell a read error
+/// from the searcher's own "line too long" error.
+struct Watched<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let res = self.inner.read(buf);
+        if res.is_err() {
+            self.failed = true;
+        }
+        res
+    }
+}
+
+/// A matched line as reported: lossy UTF-8, at most
+/// [`GREP_LINE_CHARS`](crate::GREP_LINE_CHARS) characters, then a note
+/// with the full length when cut.
+fn cut_line(line: &[u8]) -> String {
+    let max = crate::GREP_LINE_CHARS;
+    // A character is at most 4 bytes, so this prefix holds `max` of them;
+    // converting only it keeps a long line from being copied whole.
+    let prefix = &line[..line.len().min(max * 4 + 4)];
+    let text = String::from_utf8_lossy(prefix);
+    match text.char_indices().nth(max) {
+        None => text.into_owned(),
+        Some((at, _)) => format!("{}… [line cut: {} bytes in all]", &text[..at], line.len()),
+    }
 }
 
 /// The walker for grep: ignore files, hidden entries and junk directories
@@ -507,7 +560,7 @@ mod tests {
         let q = GrepQuery::new(pattern);
         let matcher = build_matcher(&q).unwrap();
         let mut out = Vec::new();
-        new_searcher()
+        new_searcher(1 << 20)
             .search_slice(
                 &matcher,
                 content,
