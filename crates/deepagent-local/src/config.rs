@@ -140,6 +140,11 @@ impl LocalBackendBuilder {
 
     /// Creates the root directory if missing and builds the backend.
     ///
+    /// Unless read-only, it also removes temporary files that crashed
+    /// writes left under the root more than 15 minutes ago (best effort,
+    /// looking at no more than 20,000 entries; see
+    /// [`LocalBackend::sweep_temp_files`]).
+    ///
     /// Fails when the root cannot be created or resolved, or when an
     /// allowed directory is not a valid virtual path.
     pub fn build(self) -> Result<LocalBackend> {
@@ -154,6 +159,14 @@ impl LocalBackendBuilder {
             .iter()
             .map(|d| VPath::new(d))
             .collect::<Result<Vec<_>>>()?;
+        if !self.read_only {
+            // Best effort: debris must never stop the backend from working.
+            let _ = crate::sweep::sweep(
+                &root,
+                crate::sweep::BUILD_SWEEP_AGE,
+                crate::sweep::BUILD_SWEEP_BUDGET,
+            );
+        }
         let id = root.display().to_string();
         Ok(LocalBackend {
             config: Arc::new(Config {

@@ -65,7 +65,9 @@
 //! - Writes are crash-safe: content goes to a temporary file in the same
 //!   directory (named `.deepagent-tmp-*`, never listed or searched) and is
 //!   renamed over the target, so a reader sees the old file or the new one.
-//!   A replaced file keeps its permissions. `edit` holds a per-file lock
+//!   A replaced file keeps its permissions. Temporary files left by a
+//!   crash are removed by `build()` once 15 minutes old, or by
+//!   [`LocalBackend::sweep_temp_files`]. `edit` holds a per-file lock
 //!   across read, replace and rename, so concurrent edits in this process
 //!   lose nothing.
 //! - `read` streams the file: memory stays near the slice asked for, even
@@ -101,6 +103,7 @@ mod jail;
 mod locks;
 mod read;
 mod search;
+mod sweep;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -147,6 +150,35 @@ impl LocalBackend {
     /// The canonical host directory that is virtual `/`.
     pub fn root(&self) -> &Path {
         self.config.jail.root()
+    }
+
+    /// Removes the temporary files (`.deepagent-tmp-*`) that writes killed
+    /// mid-way left under the root and that were last modified at least
+    /// `older_than` ago; returns how many were removed. `build()` already
+    /// does this with 15 minutes; call it for a long-running backend.
+    ///
+    /// Keep `older_than` well above the longest write any process sharing
+    /// this directory may be doing: a younger temporary file may belong to
+    /// a write still in progress, which would then fail. Symbolic links
+    /// are never followed, files that cannot be removed are skipped, and
+    /// the walk stops after a million entries. This blocks; from async
+    /// code run it with `spawn_blocking`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let dir = tempfile::tempdir()?;
+    /// let backend = deepagent_local::LocalBackend::new(dir.path())?;
+    /// let removed = backend.sweep_temp_files(Duration::from_secs(3600))?;
+    /// assert_eq!(removed, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Fails with `PermissionDenied` on a read-only backend, or when the
+    /// root cannot be read.
+    pub fn sweep_temp_files(&self, older_than: Duration) -> Result<usize> {
+        files::check_writable(&self.config, "sweep_temp_files", "/")?;
+        sweep::sweep(self.root(), older_than, sweep::FULL_SWEEP_BUDGET)
+            .map_err(|e| BackendError::io("/", e))
     }
 
     /// True when this backend refuses writes, edits and commands.
