@@ -13,11 +13,16 @@
 //! 3. Runs `cargo test -p deepagent-docker --features engine-tests` with
 //!    `DEEPAGENT_REQUIRE_DOCKER=1`, so a missing engine or image fails
 //!    instead of skipping (`--bench` adds the ignored timing test).
-//! 4. Fails if any container labelled `deepagent.sandbox=1` is left over
+//! 4. Runs the Docker tests of deepagent-reliability (killed container,
+//!    engine down, 20 sessions, fork bomb, panicking holder + reaper) with
+//!    the same environment; that variable is also what lets the reaper
+//!    test run its real, engine-wide reaper. Runs even when step 3 failed,
+//!    so one report shows both.
+//! 5. Fails if any container labelled `deepagent.sandbox=1` is left over
 //!    (after removing it).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 const LABEL_FILTER: &str = "label=deepagent.sandbox=1";
 const START_HINT: &str = "start one with `dockerd --bridge=none --iptables=false > /tmp/dockerd.log 2>&1 &` (Debian: apt-get install docker.io busybox-static debootstrap), or point DOCKER_HOST at one";
@@ -56,15 +61,10 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     if bench {
         test_args.extend(["--", "--include-ignored", "--nocapture"]);
     }
-    eprintln!("test-docker: cargo {}", test_args.join(" "));
-    let status = Command::new(cargo())
-        .args(&test_args)
-        .env("DEEPAGENT_REQUIRE_DOCKER", "1")
-        .env("DEEPAGENT_TEST_IMAGE", &busybox)
-        .env("DEEPAGENT_TEST_PYTHON_IMAGE", &python)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let docker_status = run_tests(&test_args, &busybox, &python)?;
+    let reliability_status = run_tests(&RELIABILITY_DOCKER_TESTS, &busybox, &python)?;
 
+    // Last, after every test: nothing may leave a sandbox behind.
     let leftovers = labelled_containers()?;
     if !leftovers.is_empty() {
         remove_containers(&leftovers)?;
@@ -74,11 +74,44 @@ pub fn test_docker(args: &[String]) -> crate::Result {
             leftovers.join(", ")
         ));
     }
-    if !status.success() {
-        return Err(format!("the Docker tests failed ({status})"));
+    if !docker_status.success() {
+        return Err(format!(
+            "the deepagent-docker Docker tests failed ({docker_status})"
+        ));
+    }
+    if !reliability_status.success() {
+        return Err(format!(
+            "the deepagent-reliability Docker tests failed ({reliability_status})"
+        ));
     }
     eprintln!("test-docker: all Docker tests passed; no sandbox container left");
     Ok(())
+}
+
+/// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
+const RELIABILITY_DOCKER_TESTS: [&str; 9] = [
+    "test",
+    "-p",
+    "deepagent-reliability",
+    "--test",
+    "docker_faults",
+    "--test",
+    "docker_engine_down",
+    "--test",
+    "docker_panic_reaper",
+];
+
+/// `cargo <args>` with the variables that make the Docker tests use the
+/// local images and fail (not skip) without an engine.
+fn run_tests(args: &[&str], busybox: &str, python: &str) -> crate::Result<ExitStatus> {
+    eprintln!("test-docker: cargo {}", args.join(" "));
+    Command::new(cargo())
+        .args(args)
+        .env("DEEPAGENT_REQUIRE_DOCKER", "1")
+        .env("DEEPAGENT_TEST_IMAGE", busybox)
+        .env("DEEPAGENT_TEST_PYTHON_IMAGE", python)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))
 }
 
 fn cargo() -> String {
