@@ -20,6 +20,16 @@ pub enum AgentEvent {
         /// The new text.
         text: String,
     },
+    /// A streamed answer broke off (a truncated stream, a dropped
+    /// connection, an idle timeout) and the turn is being requested again:
+    /// discard the text deltas received since the last tool call or
+    /// restart; the new attempt streams the answer from its start.
+    StreamRestarted {
+        /// The retry number, from 1.
+        attempt: u32,
+        /// Why the previous attempt failed.
+        reason: String,
+    },
     /// A tool call is about to run.
     ToolCallStarted {
         /// The call id.

@@ -1,5 +1,9 @@
 //! One tool call: argument checks, approval, the call, the result cap.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+
 #[allow(unused_imports)]
 use super::*;
 
@@ -139,8 +143,27 @@ async fn execute_call(
             }
         }
     }
-    let result = tool.call(ctx, args.clone()).await;
+    // A panicking user tool must not take the run down with it: the model
+    // hears of it as a failed call and can carry on.
+    let result = AssertUnwindSafe(tool.call(ctx, args.clone()))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| {
+            Err(ToolError::Failed(format!(
+                "the tool {} panicked: {}",
+                call.name,
+                panic_message(payload.as_ref())
+            )))
+        });
     (Some(args), result)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic payload that is not text)")
 }
 
 /// Cuts a result to the configured size, saving the full text where the

@@ -109,15 +109,51 @@ pub(crate) async fn run_loop(
     }
 }
 
+/// One streamed turn. A stream that breaks off mid-answer is requested
+/// again from the start under the model's stream retry policy; listeners
+/// are told with [`AgentEvent::StreamRestarted`] to drop the partial text.
 async fn stream_turn(
     model: &dyn Model,
     request: &ModelRequest,
     env: &RunEnv,
 ) -> Result<ModelResponse, AgentError> {
-    let mut stream = model.request_stream(request).await?;
+    let policy = model.stream_retry_policy();
+    let mut attempt = 0;
+    loop {
+        let err = match stream_once(model, request, env).await {
+            Ok(response) => return Ok(response),
+            Err(StreamFailure::Start(e)) => return Err(e.into()),
+            Err(StreamFailure::Midway(e)) if e.is_transient() && attempt < policy.max_retries => e,
+            Err(StreamFailure::Midway(e)) => return Err(e.into()),
+        };
+        tokio::time::sleep(policy.backoff(attempt)).await;
+        attempt += 1;
+        env.emit(AgentEvent::StreamRestarted {
+            attempt,
+            reason: err.to_string(),
+        });
+    }
+}
+
+/// Where a streamed turn failed: starting it was already retried by the
+/// model; only a failure midway is the agent's to retry.
+enum StreamFailure {
+    Start(crate::models::ModelError),
+    Midway(crate::models::ModelError),
+}
+
+async fn stream_once(
+    model: &dyn Model,
+    request: &ModelRequest,
+    env: &RunEnv,
+) -> Result<ModelResponse, StreamFailure> {
+    let mut stream = model
+        .request_stream(request)
+        .await
+        .map_err(StreamFailure::Start)?;
     let mut acc = ResponseAccumulator::default();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+        let chunk = chunk.map_err(StreamFailure::Midway)?;
         if let crate::models::StreamChunk::TextDelta(t) = &chunk {
             env.emit(AgentEvent::TextDelta { text: t.clone() });
         }

@@ -1,13 +1,14 @@
 //! Anthropic Messages, with tool use and streaming.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::http::{self, RetryPolicy};
 use super::openai::{default_client, snippet};
-use super::{sse, Model, ModelError, StreamChunk};
+use super::{sse, Model, ModelError, StreamChunk, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
 
 const PROVIDER: &str = "anthropic";
@@ -30,6 +31,8 @@ pub struct AnthropicModel {
     base_url: String,
     retry: RetryPolicy,
     client: reqwest::Client,
+    timeout: Duration,
+    stream_idle_timeout: Duration,
     max_tokens: u32,
 }
 
@@ -42,6 +45,8 @@ impl AnthropicModel {
             base_url: DEFAULT_BASE_URL.to_owned(),
             retry: RetryPolicy::default(),
             client: default_client(),
+            timeout: DEFAULT_TIMEOUT,
+            stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
             max_tokens: 8192,
         }
     }
@@ -52,9 +57,26 @@ impl AnthropicModel {
         self
     }
 
-    /// Sets how transient failures are retried.
+    /// Sets how transient failures are retried (a truncated or stalled
+    /// stream is one).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Sets how long one attempt may wait for a whole answer (and, when
+    /// streaming, for the response head); a server that stays silent
+    /// longer fails the attempt, which is retried. Default:
+    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the longest silence between pieces of a streamed answer.
+    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`](super::DEFAULT_STREAM_IDLE_TIMEOUT).
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = timeout;
         self
     }
 
@@ -137,8 +159,11 @@ impl AnthropicModel {
         body
     }
 
-    fn request_builder(&self, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}/v1/messages", self.base_url);
+    fn url(&self) -> String {
+        format!("{}/v1/messages", self.base_url)
+    }
+
+    fn request_builder(&self, url: &str, body: &Value) -> reqwest::RequestBuilder {
         self.client
             .post(url)
             .header("x-api-key", &self.api_key)
@@ -147,11 +172,19 @@ impl AnthropicModel {
     }
 
     async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
-        http::send(PROVIDER, &self.retry, || self.request_builder(&body)).await
+        let url = self.url();
+        http::send(PROVIDER, &self.retry, &url, self.timeout, || {
+            self.request_builder(&url, &body)
+        })
+        .await
     }
 
     async fn post_for_text(&self, body: Value) -> Result<String, ModelError> {
-        http::send_for_text(PROVIDER, &self.retry, || self.request_builder(&body)).await
+        let url = self.url();
+        http::send_for_text(PROVIDER, &self.retry, &url, self.timeout, || {
+            self.request_builder(&url, &body)
+        })
+        .await
     }
 }
 
@@ -300,22 +333,38 @@ impl Model for AnthropicModel {
         request: &ModelRequest,
     ) -> Result<BoxStream<'static, Result<StreamChunk, ModelError>>, ModelError> {
         let resp = self.post(self.body(request, true)).await?;
-        let stream = sse::events(PROVIDER, resp).flat_map(|ev| {
-            let chunks: Vec<Result<StreamChunk, ModelError>> = match ev {
-                Err(e) => vec![Err(e)],
-                Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
-                    Ok(v) => match parse_stream_event(&v) {
-                        Ok(c) => c.into_iter().map(Ok).collect(),
-                        Err(e) => vec![Err(e)],
-                    },
-                    Err(e) => vec![Err(decode_err(format!(
-                        "invalid JSON in a stream event ({e}): {}",
-                        snippet(&ev.data)
-                    )))],
-                },
-            };
-            futures::stream::iter(chunks)
-        });
-        Ok(stream.boxed())
+        let events = sse::events(PROVIDER, self.url(), self.stream_idle_timeout, resp);
+        Ok(sse::chunks(
+            PROVIDER,
+            "message_stop",
+            events,
+            parse_sse_event,
+        ))
+    }
+
+    fn stream_retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+}
+
+fn parse_sse_event(ev: sse::SseEvent) -> sse::Parsed {
+    match serde_json::from_str::<Value>(&ev.data) {
+        Ok(v) => {
+            let stop = v.get("type").and_then(Value::as_str) == Some("message_stop");
+            let chunks = parse_stream_event(&v);
+            sse::Parsed {
+                end: chunks.is_err(),
+                chunks,
+                complete: stop,
+            }
+        }
+        Err(e) => sse::Parsed {
+            chunks: Err(decode_err(format!(
+                "invalid JSON in a stream event ({e}): {}",
+                snippet(&ev.data)
+            ))),
+            complete: false,
+            end: true,
+        },
     }
 }

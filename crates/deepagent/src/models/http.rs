@@ -88,16 +88,27 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
-/// Sends the request `build` makes, retrying transient failures; returns
-/// a successful response or the provider's error with its message.
+/// Sends the request `build` makes to `url`, retrying transient failures
+/// (a wait past `timeout` for the response head is one); returns a
+/// successful response or the provider's error with its message.
 pub(crate) async fn send(
     provider: &str,
     policy: &RetryPolicy,
+    url: &str,
+    timeout: Duration,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, ModelError> {
     let mut attempt = 0;
     loop {
-        let result = build().send().await;
+        let result = match tokio::time::timeout(timeout, build().send()).await {
+            Ok(result) => result,
+            Err(_) if attempt < policy.max_retries => {
+                tokio::time::sleep(policy.backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            Err(_) => return Err(timed_out(provider, url, timeout, "the response")),
+        };
         let wait = match result {
             Ok(resp) if resp.status().is_success() => return Ok(resp),
             Ok(resp) => {
@@ -133,27 +144,41 @@ pub(crate) async fn send(
 
 /// [`send`], then reads the whole body; a body that breaks off (a reset
 /// mid-response) is retried like a failed send, within the same policy.
+/// A body that stalls past `timeout` is retried the same way.
 pub(crate) async fn send_for_text(
     provider: &str,
     policy: &RetryPolicy,
+    url: &str,
+    timeout: Duration,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<String, ModelError> {
     let mut attempt = 0;
     loop {
-        let resp = send(provider, policy, &build).await?;
-        match resp.text().await {
-            Ok(text) => return Ok(text),
-            Err(_) if attempt < policy.max_retries => {
-                tokio::time::sleep(policy.backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(err) => {
-                return Err(ModelError::Transport {
-                    provider: provider.to_owned(),
-                    message: format!("the response broke off: {}", describe(&err)),
-                })
-            }
+        let resp = send(provider, policy, url, timeout, &build).await?;
+        let err = match tokio::time::timeout(timeout, resp.text()).await {
+            Ok(Ok(text)) => return Ok(text),
+            Ok(Err(err)) => ModelError::Transport {
+                provider: provider.to_owned(),
+                message: format!("the response from {url} broke off: {}", describe(&err)),
+            },
+            Err(_) => timed_out(provider, url, timeout, "the response body"),
+        };
+        if attempt >= policy.max_retries {
+            return Err(err);
         }
+        tokio::time::sleep(policy.backoff(attempt)).await;
+        attempt += 1;
+    }
+}
+
+/// The error for a server that went quiet; it names the server and the
+/// setting to change.
+pub(crate) fn timed_out(provider: &str, url: &str, after: Duration, what: &str) -> ModelError {
+    ModelError::Transport {
+        provider: provider.to_owned(),
+        message: format!(
+            "timed out after {after:?} waiting for {what} from {url} (raise the limit with the model's timeout() / stream_idle_timeout())"
+        ),
     }
 }
 

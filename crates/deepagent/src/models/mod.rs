@@ -27,6 +27,12 @@ pub use http::RetryPolicy;
 pub use scripted::ScriptedModel;
 pub use test_model::{example_for_schema, TestModel};
 
+/// How long an HTTP model waits for an answer by default (per attempt).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The longest silence a streamed answer may have by default.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Why a model request failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -58,10 +64,31 @@ pub enum ModelError {
         /// What was wrong with it.
         message: String,
     },
+    /// A streamed answer ended before the provider marked it complete (a
+    /// connection cut mid-answer). Transient: the agent retries the turn
+    /// under the model's [`Model::stream_retry_policy`].
+    #[error("{provider} stream was truncated: {message}")]
+    Truncated {
+        /// The provider.
+        provider: String,
+        /// What was missing.
+        message: String,
+    },
     /// Anything else (a scripted model ran out of responses, a function
     /// model refused, ...).
     #[error("{0}")]
     Other(String),
+}
+
+impl ModelError {
+    /// True for a failure mid-stream that a fresh request may not repeat:
+    /// a truncated stream, a dropped connection or a timeout.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ModelError::Truncated { .. } | ModelError::Transport { .. }
+        )
+    }
 }
 
 /// A piece of a streamed answer.
@@ -95,6 +122,13 @@ pub trait Model: Send + Sync {
 
     /// One turn.
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError>;
+
+    /// How a stream that breaks off mid-answer ([`ModelError::Truncated`],
+    /// a dropped connection, an idle timeout) is retried by the agent: the
+    /// turn is requested again from the start. The default: not at all.
+    fn stream_retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::none()
+    }
 
     /// One turn, streamed. The default sends the whole answer of
     /// [`Model::request`] as chunks, so every model can drive `run_stream`.

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::http::{self, RetryPolicy};
-use super::{sse, Model, ModelError, StreamChunk};
+use super::{sse, Model, ModelError, StreamChunk, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
 
 const PROVIDER: &str = "openai";
@@ -31,6 +30,8 @@ pub struct OpenAiModel {
     base_url: String,
     retry: RetryPolicy,
     client: reqwest::Client,
+    timeout: Duration,
+    stream_idle_timeout: Duration,
     max_tokens: Option<u32>,
     temperature: Option<f32>,
 }
@@ -44,6 +45,8 @@ impl OpenAiModel {
             base_url: DEFAULT_BASE_URL.to_owned(),
             retry: RetryPolicy::default(),
             client: default_client(),
+            timeout: DEFAULT_TIMEOUT,
+            stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
             max_tokens: None,
             temperature: None,
         }
@@ -56,9 +59,26 @@ impl OpenAiModel {
         self
     }
 
-    /// Sets how transient failures are retried.
+    /// Sets how transient failures are retried (a truncated or stalled
+    /// stream is one).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Sets how long one attempt may wait for a whole answer (and, when
+    /// streaming, for the response head); a server that stays silent
+    /// longer fails the attempt, which is retried. Default:
+    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the longest silence between pieces of a streamed answer.
+    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`](super::DEFAULT_STREAM_IDLE_TIMEOUT).
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.stream_idle_timeout = timeout;
         self
     }
 
@@ -127,24 +147,37 @@ impl OpenAiModel {
         body
     }
 
-    fn request_builder(&self, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}/chat/completions", self.base_url);
+    fn url(&self) -> String {
+        format!("{}/chat/completions", self.base_url)
+    }
+
+    fn request_builder(&self, url: &str, body: &Value) -> reqwest::RequestBuilder {
         self.client.post(url).bearer_auth(&self.api_key).json(body)
     }
 
     async fn post(&self, body: Value) -> Result<reqwest::Response, ModelError> {
-        http::send(PROVIDER, &self.retry, || self.request_builder(&body)).await
+        let url = self.url();
+        http::send(PROVIDER, &self.retry, &url, self.timeout, || {
+            self.request_builder(&url, &body)
+        })
+        .await
     }
 
     async fn post_for_text(&self, body: Value) -> Result<String, ModelError> {
-        http::send_for_text(PROVIDER, &self.retry, || self.request_builder(&body)).await
+        let url = self.url();
+        http::send_for_text(PROVIDER, &self.retry, &url, self.timeout, || {
+            self.request_builder(&url, &body)
+        })
+        .await
     }
 }
 
+/// The client both adapters share. No overall timeout here: each request
+/// is bounded by its model's `timeout` and `stream_idle_timeout`, so a
+/// long stream that keeps talking is never cut.
 pub(crate) fn default_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(600))
         .build()
         .unwrap_or_default()
 }
@@ -263,30 +296,57 @@ impl Model for OpenAiModel {
         request: &ModelRequest,
     ) -> Result<BoxStream<'static, Result<StreamChunk, ModelError>>, ModelError> {
         let resp = self.post(self.body(request, true)).await?;
-        let stream = sse::events(PROVIDER, resp)
-            .take_while(|ev| {
-                let done = matches!(ev, Ok(e) if e.data.trim() == "[DONE]");
-                futures::future::ready(!done)
-            })
-            .flat_map(|ev| {
-                let chunks: Vec<Result<StreamChunk, ModelError>> = match ev {
-                    Err(e) => vec![Err(e)],
-                    Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
-                        Ok(v) if v.get("error").is_some() => vec![Err(ModelError::Http {
-                            provider: PROVIDER.to_owned(),
-                            status: 200,
-                            message: http::error_message(&ev.data),
-                        })],
-                        Ok(v) => parse_stream_event(&v).into_iter().map(Ok).collect(),
-                        Err(e) => vec![Err(decode_err(format!(
-                            "invalid JSON in a stream event ({e}): {}",
-                            snippet(&ev.data)
-                        )))],
-                    },
-                };
-                futures::stream::iter(chunks)
-            });
-        Ok(stream.boxed())
+        let events = sse::events(PROVIDER, self.url(), self.stream_idle_timeout, resp);
+        Ok(sse::chunks(
+            PROVIDER,
+            "a finish_reason or data: [DONE]",
+            events,
+            parse_sse_event,
+        ))
+    }
+
+    fn stream_retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+}
+
+fn parse_sse_event(ev: sse::SseEvent) -> sse::Parsed {
+    if ev.data.trim() == "[DONE]" {
+        return sse::Parsed {
+            chunks: Ok(Vec::new()),
+            complete: true,
+            end: true,
+        };
+    }
+    match serde_json::from_str::<Value>(&ev.data) {
+        Ok(v) if v.get("error").is_some() => sse::Parsed {
+            chunks: Err(ModelError::Http {
+                provider: PROVIDER.to_owned(),
+                status: 200,
+                message: http::error_message(&ev.data),
+            }),
+            complete: false,
+            end: true,
+        },
+        Ok(v) => sse::Parsed {
+            complete: v
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+                }),
+            chunks: Ok(parse_stream_event(&v)),
+            end: false,
+        },
+        Err(e) => sse::Parsed {
+            chunks: Err(decode_err(format!(
+                "invalid JSON in a stream event ({e}): {}",
+                snippet(&ev.data)
+            ))),
+            complete: false,
+            end: true,
+        },
     }
 }
 

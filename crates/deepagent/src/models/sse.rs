@@ -1,9 +1,11 @@
 //! A minimal server-sent-events decoder over a byte stream.
 
+use std::time::Duration;
+
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use super::ModelError;
+use super::{ModelError, StreamChunk};
 
 /// One SSE event: its `event:` name (if any) and its joined `data:` lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +71,12 @@ impl SseDecoder {
     }
 }
 
-/// The events of a streaming HTTP response.
+/// The events of a streaming HTTP response from `url`; a gap of more than
+/// `idle` between network chunks ends the stream with a timeout error.
 pub(crate) fn events(
     provider: &'static str,
+    url: String,
+    idle: Duration,
     resp: reqwest::Response,
 ) -> BoxStream<'static, Result<SseEvent, ModelError>> {
     let bytes = resp.bytes_stream();
@@ -82,32 +87,96 @@ pub(crate) fn events(
             std::collections::VecDeque::new(),
             false,
         ),
-        move |(mut bytes, mut dec, mut pending, mut done)| async move {
-            loop {
-                if let Some(ev) = pending.pop_front() {
-                    return Some((Ok(ev), (bytes, dec, pending, done)));
-                }
-                if done {
-                    return None;
-                }
-                match bytes.next().await {
-                    Some(Ok(chunk)) => pending.extend(dec.push(&chunk)),
-                    Some(Err(err)) => {
-                        done = true;
-                        let e = ModelError::Transport {
-                            provider: provider.to_owned(),
-                            message: format!("stream broke off: {}", super::http::describe(&err)),
-                        };
-                        return Some((Err(e), (bytes, dec, pending, done)));
+        move |(mut bytes, mut dec, mut pending, mut done)| {
+            let url = url.clone();
+            async move {
+                loop {
+                    if let Some(ev) = pending.pop_front() {
+                        return Some((Ok(ev), (bytes, dec, pending, done)));
                     }
-                    None => {
-                        done = true;
-                        pending.extend(dec.finish());
+                    if done {
+                        return None;
+                    }
+                    match tokio::time::timeout(idle, bytes.next()).await {
+                        Ok(Some(Ok(chunk))) => pending.extend(dec.push(&chunk)),
+                        Ok(Some(Err(err))) => {
+                            done = true;
+                            let e = ModelError::Transport {
+                                provider: provider.to_owned(),
+                                message: format!(
+                                    "the stream from {url} broke off: {}",
+                                    super::http::describe(&err)
+                                ),
+                            };
+                            return Some((Err(e), (bytes, dec, pending, done)));
+                        }
+                        Ok(None) => {
+                            done = true;
+                            pending.extend(dec.finish());
+                        }
+                        Err(_) => {
+                            done = true;
+                            let e =
+                                super::http::timed_out(provider, &url, idle, "more of the stream");
+                            return Some((Err(e), (bytes, dec, pending, done)));
+                        }
                     }
                 }
             }
         },
     )
+    .boxed()
+}
+
+/// What one event means to a provider's stream.
+pub(crate) struct Parsed {
+    /// The chunks it carries (or the error it reports).
+    pub chunks: Result<Vec<StreamChunk>, ModelError>,
+    /// The provider marked the answer complete (a finish reason, a stop
+    /// event).
+    pub complete: bool,
+    /// Nothing more is to be read (OpenAI's `[DONE]`).
+    pub end: bool,
+}
+
+/// Turns events into chunks, and a stream that ends before any event
+/// marked it complete into a [`ModelError::Truncated`] naming `marker`,
+/// so a cut connection is never taken for a whole answer.
+pub(crate) fn chunks(
+    provider: &'static str,
+    marker: &'static str,
+    events: BoxStream<'static, Result<SseEvent, ModelError>>,
+    parse: fn(SseEvent) -> Parsed,
+) -> BoxStream<'static, Result<StreamChunk, ModelError>> {
+    futures::stream::unfold(
+        (events, false, false),
+        move |(mut events, mut complete, stopped)| async move {
+            if stopped {
+                return None;
+            }
+            let (batch, stop) = match events.next().await {
+                None if complete => return None,
+                None => (
+                    vec![Err(ModelError::Truncated {
+                        provider: provider.to_owned(),
+                        message: format!("the stream ended before {marker}"),
+                    })],
+                    true,
+                ),
+                Some(Err(e)) => (vec![Err(e)], true),
+                Some(Ok(ev)) => {
+                    let parsed = parse(ev);
+                    complete |= parsed.complete || parsed.end;
+                    match parsed.chunks {
+                        Ok(c) => (c.into_iter().map(Ok).collect(), parsed.end),
+                        Err(e) => (vec![Err(e)], true),
+                    }
+                }
+            };
+            Some((futures::stream::iter(batch), (events, complete, stop)))
+        },
+    )
+    .flatten()
     .boxed()
 }
 

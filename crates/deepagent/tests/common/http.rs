@@ -26,6 +26,14 @@ pub enum Reply {
     Drop,
     /// Promise a 200 body of `promised` bytes, send `sent`, then close.
     Truncated { promised: usize, sent: String },
+    /// Send a 200 head of `content_type` and `sent` (possibly nothing, or
+    /// no head at all when `head` is false), then hold the connection open
+    /// without another byte.
+    Stall {
+        head: bool,
+        content_type: String,
+        sent: String,
+    },
 }
 
 impl Reply {
@@ -105,6 +113,23 @@ impl MockServer {
                         let _ = write_full(&mut sock, 500, &[], body).await;
                     }
                     Some(Reply::Drop) => drop(sock),
+                    Some(Reply::Stall {
+                        head,
+                        content_type,
+                        sent,
+                    }) => {
+                        if head {
+                            let head = format!("HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\nconnection: close\r\n\r\n");
+                            let _ = sock.write_all(head.as_bytes()).await;
+                            let _ = sock.write_all(sent.as_bytes()).await;
+                            let _ = sock.flush().await;
+                        }
+                        // Held in a task of its own so later requests are served.
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            drop(sock);
+                        });
+                    }
                     Some(Reply::Truncated { promised, sent }) => {
                         let head = format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {promised}\r\n\r\n"
