@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -80,7 +79,7 @@ impl StateBackend {
     pub fn files(&self) -> BTreeMap<String, FileData> {
         self.read_map()
             .iter()
-            .map(|(k, v)| (k.0.as_str().to_owned(), v.clone()))
+            .map(|(k, v)| (k.0.as_str().to_owned(), v.data.clone()))
             .collect()
     }
 
@@ -105,7 +104,7 @@ impl StateBackend {
     /// One file's data, if a file is stored at `path`.
     pub fn get(&self, path: &str) -> Result<Option<FileData>> {
         let path = VPath::new(path)?;
-        Ok(self.read_map().get(path.as_str()).cloned())
+        Ok(self.read_map().get(path.as_str()).map(|e| e.data.clone()))
     }
 
     /// Removes every file.
@@ -124,12 +123,13 @@ impl StateBackend {
     }
 
     fn file_content(&self, path: &VPath) -> Result<Bytes> {
-        Ok(store::file(&self.read_map(), path)?.content.clone())
+        Ok(store::file(&self.read_map(), path)?.data.content.clone())
     }
 
     fn ls_sync(&self, path: &VPath) -> Result<Vec<FileInfo>> {
         let map = self.read_map();
-        if let Some(f) = map.get(path.as_str()) {
+        if let Some(e) = map.get(path.as_str()) {
+            let f = &e.data;
             return Ok(vec![FileInfo::file(path, f.size(), Some(f.modified_at))]);
         }
         let entries =
@@ -141,10 +141,9 @@ impl StateBackend {
         let mut map = self.write_map();
         let current = store::file(&map, path)?;
         let (updated, occurrences) =
-            edit::apply_edit(path.as_str(), &current.content, old, new, replace_all)?;
-        if let Some(f) = map.get_mut(path.as_str()) {
-            f.content = Bytes::from(updated);
-            f.modified_at = SystemTime::now();
+            edit::apply_edit(path.as_str(), &current.data.content, old, new, replace_all)?;
+        if let Some(e) = map.get_mut(path.as_str()) {
+            e.set_content(Bytes::from(updated));
         }
         Ok(occurrences)
     }
@@ -189,12 +188,12 @@ impl StateBackend {
             });
             found.len() < keep
         };
-        if let Some(f) = map.get(base.as_str()) {
+        if let Some(e) = map.get(base.as_str()) {
             // A named file is searched even when hidden; the filter sees
             // its name, as it would in a walk of its directory.
             let name = base.file_name().unwrap_or_default();
             if filter.as_ref().map_or(true, |g| g.is_match(name)) {
-                search(&base, &f.content);
+                search(&base, &e.data.content);
             }
         } else if store::is_dir(&map, &base) {
             for (path, f) in store::descendants(&map, &base) {
@@ -238,9 +237,10 @@ impl Backend for StateBackend {
 
     async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
         let path = VPath::new(path)?;
-        // Slice outside the lock: `Bytes` is a cheap shared handle.
-        let content = self.file_content(&path)?;
-        text::read_slice(path.as_str(), &content, offset, limit)
+        // Slice (and build a missing index) outside the lock: `Bytes` and
+        // the index slot are cheap shared handles.
+        let (content, index) = store::file(&self.read_map(), &path)?.content_and_index();
+        index.read_slice(path.as_str(), &content, offset, limit)
     }
 
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
@@ -274,5 +274,53 @@ impl Backend for StateBackend {
 
     async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
         self.grep_sync(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime")
+            .block_on(f)
+    }
+
+    // A read builds the index of the content it sees; a later write or
+    // edit must not be sliced with that stale index.
+    #[test]
+    fn write_and_edit_replace_the_line_index() {
+        block_on(async {
+            let store = StateBackend::new();
+            let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+            store.write("/big.txt", big.clone().into()).await?;
+            let first = store.read("/big.txt", 15_000, 2).await?;
+            assert_eq!(first.lines, ["line 15000", "line 15001"]);
+            assert_eq!(first.total_lines, 20_000);
+
+            // Shift every line down by two and shorten the file.
+            let shorter = format!("a\nb\n{}", &big[..big.len() / 2]);
+            store.write("/big.txt", shorter.clone().into()).await?;
+            let after_write = store.read("/big.txt", 5_000, 2).await?;
+            let want = text::read_slice("/big.txt", shorter.as_bytes(), 5_000, 2)?;
+            assert_eq!(after_write, want);
+            assert_eq!(after_write.lines, ["line 4998", "line 4999"]);
+
+            store.edit("/big.txt", "a\nb\n", "", false).await?;
+            let after_edit = store.read("/big.txt", 5_000, 1).await?;
+            assert_eq!(after_edit.lines, ["line 5000"]);
+            assert_eq!(
+                after_edit.total_lines,
+                text::count_lines(&shorter.as_bytes()[4..])
+            );
+            assert!(matches!(
+                store.read("/big.txt", 15_000, 1).await,
+                Err(BackendError::OffsetOutOfRange { .. })
+            ));
+            Ok::<(), BackendError>(())
+        })
+        .expect("reads follow writes and edits");
     }
 }

@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod line_index;
 mod search;
 mod store;
 

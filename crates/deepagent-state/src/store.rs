@@ -10,6 +10,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use deepagent_core::{BackendError, Result, VPath};
 
+use crate::line_index::LineIndexSlot;
+
 /// One stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileData {
@@ -50,7 +52,39 @@ impl Borrow<str> for Key {
     }
 }
 
-pub(crate) type Map = BTreeMap<Key, FileData>;
+/// A stored file and the line index of its current content. The index
+/// lives here rather than in the public [`FileData`] so that snapshots stay
+/// plain data; [`Entry::set_content`] is the one way to change content, and
+/// it replaces the index with it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) data: FileData,
+    index: LineIndexSlot,
+}
+
+impl Entry {
+    fn new(content: Bytes) -> Self {
+        Entry {
+            data: FileData::new(content),
+            index: LineIndexSlot::default(),
+        }
+    }
+
+    /// Replaces the content and drops the old content's index. A reader
+    /// still holding the old slot keeps a consistent (old) pair.
+    pub(crate) fn set_content(&mut self, content: Bytes) {
+        self.data.content = content;
+        self.data.modified_at = SystemTime::now();
+        self.index = LineIndexSlot::default();
+    }
+
+    /// The content and its index slot, to slice after the lock is released.
+    pub(crate) fn content_and_index(&self) -> (Bytes, LineIndexSlot) {
+        (self.data.content.clone(), self.index.clone())
+    }
+}
+
+pub(crate) type Map = BTreeMap<Key, Entry>;
 
 /// Every file strictly below `dir`, in path order.
 ///
@@ -67,7 +101,7 @@ pub(crate) fn descendants<'a>(
         let hi = format!("{dir}0");
         map.range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
     };
-    range.map(|(k, v)| (&k.0, v))
+    range.map(|(k, v)| (&k.0, &v.data))
 }
 
 /// True when `path` is a directory: the root, or a prefix of some file.
@@ -76,7 +110,7 @@ pub(crate) fn is_dir(map: &Map, path: &VPath) -> bool {
 }
 
 /// The file at `path`, or the error a file operation on it should return.
-pub(crate) fn file<'a>(map: &'a Map, path: &VPath) -> Result<&'a FileData> {
+pub(crate) fn file<'a>(map: &'a Map, path: &VPath) -> Result<&'a Entry> {
     match map.get(path.as_str()) {
         Some(f) => Ok(f),
         None if is_dir(map, path) => Err(BackendError::IsADirectory {
@@ -90,8 +124,7 @@ pub(crate) fn file<'a>(map: &'a Map, path: &VPath) -> Result<&'a FileData> {
 /// rewrite. Refuses directories and paths below a file.
 pub(crate) fn write(map: &mut Map, path: &VPath, content: Bytes) -> Result<()> {
     if let Some(existing) = map.get_mut(path.as_str()) {
-        existing.content = content;
-        existing.modified_at = SystemTime::now();
+        existing.set_content(content);
         return Ok(());
     }
     if is_dir(map, path) {
@@ -110,6 +143,6 @@ pub(crate) fn write(map: &mut Map, path: &VPath, content: Bytes) -> Result<()> {
             });
         }
     }
-    map.insert(Key(path.clone()), FileData::new(content));
+    map.insert(Key(path.clone()), Entry::new(content));
     Ok(())
 }
