@@ -74,6 +74,15 @@ impl Target<'_> {
             working_dir,
             ..Default::default()
         };
+        self.launch(opts).await
+    }
+
+    /// Creates and starts an attached exec: the one place every exec (a
+    /// helper command, a persistent shell) goes through.
+    pub(crate) async fn launch(
+        &self,
+        opts: CreateExecOptions<String>,
+    ) -> Result<(String, StartExecResults)> {
         let created = self
             .docker
             .create_exec(self.id, opts)

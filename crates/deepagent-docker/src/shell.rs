@@ -23,12 +23,11 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use deepagent_core::{BackendError, ExecuteResponse, Result};
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::engine::engine_error;
 use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK, TIMEOUT_EXIT_CODE};
 
 const SERVER: &str = r#"
@@ -113,23 +112,7 @@ impl Shell {
             working_dir: Some(work_dir.to_owned()),
             ..Default::default()
         };
-        let created = target
-            .docker
-            .create_exec(target.id, opts)
-            .await
-            .map_err(|e| engine_error("exec", target.name, e))?;
-        let started = target
-            .docker
-            .start_exec(
-                &created.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    tty: false,
-                    output_capacity: Some(64 * 1024),
-                }),
-            )
-            .await
-            .map_err(|e| engine_error("exec", target.name, e))?;
+        let (_, started) = target.launch(opts).await?;
         let StartExecResults::Attached { output, input } = started else {
             return Err(BackendError::Backend("exec started detached".into()));
         };
