@@ -12,6 +12,17 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// The whole mount, searched from its root: what a fan-out asks of a
+    /// mount that lies below the search base.
+    pub(crate) fn whole(&self, index: usize) -> Target<'_> {
+        Target {
+            route: Some(index),
+            backend: self.backend.as_ref(),
+            prefix: Some(&self.prefix),
+            inner: "/",
+        }
+    }
+
     /// The path the mounted backend sees for `path` (a normalized
     /// composite path), or `None` when `path` is not under this mount.
     /// Borrowed from `path`: `/project/src/a.py` becomes `/src/a.py`
@@ -30,6 +41,7 @@ impl Route {
 
 /// Where one composite path goes: a backend, the path it sees there, and
 /// the prefix to put back on what comes out.
+#[derive(Clone, Copy)]
 pub(crate) struct Target<'a> {
     /// Index into the route table, `None` for the default backend.
     pub(crate) route: Option<usize>,

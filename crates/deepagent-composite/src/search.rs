@@ -11,33 +11,13 @@
 
 use deepagent_core::glob::{file_filter, FileFilter, PathGlob};
 use deepagent_core::{
-    Backend, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, Result, VPath,
+    FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, Result, VPath,
 };
 use futures::future::try_join_all;
 
 use crate::composite::CompositeBackend;
 use crate::rebase::{rebase, Rebased};
-use crate::route::{outward, relative};
-
-/// One backend's share of a fanned-out search.
-struct Part<'a> {
-    /// The route whose results this part keeps (`None`: the default).
-    route: Option<usize>,
-    backend: &'a dyn Backend,
-    /// Put back on every path the backend returns.
-    prefix: Option<&'a VPath>,
-    /// The backend is searched from here (a path inside it).
-    inner_base: String,
-}
-
-impl Part<'_> {
-    fn outward(&self, inner: &str) -> String {
-        match self.prefix {
-            Some(p) => outward(p, inner),
-            None => inner.to_owned(),
-        }
-    }
-}
+use crate::route::{relative, Target};
 
 /// Asks `backend` with growing caps until `need` results survive `keep`
 /// or the backend has nothing more.
@@ -84,30 +64,14 @@ pub(crate) async fn glob(c: &CompositeBackend, query: &GlobQuery) -> Result<Glob
 
     let pattern = PathGlob::new(&query.pattern)?;
     let need = query.max_count.saturating_add(1);
-    let mut parts = vec![(
-        Part {
-            route: owner.route,
-            backend: owner.backend,
-            prefix: owner.prefix,
-            inner_base: owner.inner.to_owned(),
-        },
-        query.pattern.clone(),
-    )];
+    let mut parts = vec![(owner, query.pattern.clone())];
     for (i, route, rel) in c.mounts_below(base.as_str()) {
         let inner_pattern = match rebase(&query.pattern, rel) {
             Rebased::Pattern(p) => p,
             Rebased::Everything => "**".to_owned(),
             Rebased::Nothing => continue,
         };
-        parts.push((
-            Part {
-                route: Some(i),
-                backend: route.backend.as_ref(),
-                prefix: Some(&route.prefix),
-                inner_base: "/".to_owned(),
-            },
-            inner_pattern,
-        ));
+        parts.push((route.whole(i), inner_pattern));
     }
 
     let base = base.as_str();
@@ -120,7 +84,7 @@ pub(crate) async fn glob(c: &CompositeBackend, query: &GlobQuery) -> Result<Glob
                 part.backend
                     .glob(&GlobQuery {
                         pattern: inner_pattern.clone(),
-                        path: part.inner_base.clone(),
+                        path: part.inner.to_owned(),
                         max_count: cap,
                     })
                     .await
@@ -167,15 +131,7 @@ pub(crate) async fn grep(c: &CompositeBackend, query: &GrepQuery) -> Result<Grep
     query.regex()?;
     let filter = file_filter(query.glob.as_deref())?;
     let need = query.max_count.saturating_add(1);
-    let mut parts = vec![(
-        Part {
-            route: owner.route,
-            backend: owner.backend,
-            prefix: owner.prefix,
-            inner_base: owner.inner.to_owned(),
-        },
-        query.glob.clone(),
-    )];
+    let mut parts = vec![(owner, query.glob.clone())];
     for (i, route, rel) in c.mounts_below(base.as_str()) {
         if query.ignore_hidden && rel.split('/').any(|c| c.starts_with('.')) {
             continue;
@@ -190,27 +146,19 @@ pub(crate) async fn grep(c: &CompositeBackend, query: &GrepQuery) -> Result<Grep
                 Rebased::Nothing => continue,
             },
         };
-        parts.push((
-            Part {
-                route: Some(i),
-                backend: route.backend.as_ref(),
-                prefix: Some(&route.prefix),
-                inner_base: "/".to_owned(),
-            },
-            inner_glob,
-        ));
+        parts.push((route.whole(i), inner_glob));
     }
 
     let base = base.as_str();
     let filter: &Option<FileFilter> = &filter;
-    let is_owner = |part: &Part<'_>| part.route == owner.route;
+    let is_owner = |part: &Target<'_>| part.route == owner.route;
     let searches = parts.iter().map(|(part, inner_glob)| async move {
         let kept = collect_kept!(
             need,
             need,
             |cap| async {
                 let mut q = query.clone();
-                q.path = part.inner_base.clone();
+                q.path = part.inner.to_owned();
                 q.glob = inner_glob.clone();
                 q.max_count = cap;
                 match part.backend.grep(&q).await {
