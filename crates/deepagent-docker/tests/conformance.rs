@@ -35,6 +35,11 @@ mod suite {
 #[cfg(not(feature = "engine-tests"))]
 #[test]
 fn conformance_needs_engine_tests_feature() {
+    // Asked for Docker but built without the suite: that is a failure, not a skip.
+    assert!(
+        !matches!(std::env::var("DEEPAGENT_REQUIRE_DOCKER").as_deref(), Ok("1")),
+        "DEEPAGENT_REQUIRE_DOCKER=1 but the conformance suite is compiled out: add --features engine-tests"
+    );
     common::say(
         "skipped: the conformance suite against a container runs with --features engine-tests (cargo xtask test-docker)",
     );
