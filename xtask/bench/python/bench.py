@@ -88,10 +88,7 @@ def composite(data: Path, p: dict) -> dict:
             total += len(backend.read_bytes(path))
         return total
 
-    try:
-        return measure(setup, op, lambda total: total)
-    finally:
-        scratch.cleanup()
+    return measure(setup, op, lambda total: total)
 
 
 def edit_file(lines: int) -> str:
@@ -127,10 +124,7 @@ def edit(data: Path, p: dict, local: bool) -> dict:
             done += check(backend.edit(path, old, new)).occurrences
         return done
 
-    try:
-        return measure(setup, op, lambda done: done)
-    finally:
-        scratch.cleanup()
+    return measure(setup, op, lambda done: done)
 
 
 def memory(p: dict) -> dict:

@@ -101,7 +101,12 @@ def load_tree(root: Path) -> list[tuple[str, str]]:
 
 
 class Scratch:
-    """Fresh directories under DATA/work, removed at exit."""
+    """Fresh directories under DATA/work.
+
+    They are left for the xtask to remove at the end of the run: deleting
+    thousands of files slows the next variant's file creation (see
+    `xtask/src/bench.rs`, `clear_scratch`).
+    """
 
     def __init__(self, data: Path, name: str) -> None:
         self.base = data / "work"
@@ -116,9 +121,6 @@ class Scratch:
         self.made.append(path)
         return path
 
-    def cleanup(self) -> None:
-        for path in self.made:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def check(result: Any) -> Any:

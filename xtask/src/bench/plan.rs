@@ -193,6 +193,7 @@ pub const WORKLOADS: &[Workload] = &[
             py("composite-python"),
             rust("composite-ours-nosync"),
             rust("direct-ours-nosync"),
+            rust("floor"),
         ],
         compares: &[
             time(
@@ -219,6 +220,18 @@ pub const WORKLOADS: &[Workload] = &[
                 "composite-python",
                 Some(0.1),
             ),
+            time(
+                "bare std::fs floor (in place, no checks) / Python",
+                "floor",
+                "composite-python",
+                None,
+            ),
+            time(
+                "CompositeBackend sync_writes(false) / bare std::fs floor",
+                "composite-ours-nosync",
+                "floor",
+                None,
+            ),
         ],
     },
     Workload {
@@ -231,6 +244,7 @@ pub const WORKLOADS: &[Workload] = &[
             rust("local-ours-nosync"),
             rust("state-ours"),
             py("state-python"),
+            rust("floor"),
         ],
         compares: &[
             time(
@@ -244,6 +258,18 @@ pub const WORKLOADS: &[Workload] = &[
                 "local-ours-nosync",
                 "local-python",
                 Some(0.1),
+            ),
+            time(
+                "bare std::fs floor (read, replace, write in place) / Python",
+                "floor",
+                "local-python",
+                None,
+            ),
+            time(
+                "LocalBackend sync_writes(false) edits / bare std::fs floor",
+                "local-ours-nosync",
+                "floor",
+                None,
             ),
             time(
                 "StateBackend edits / Python",
