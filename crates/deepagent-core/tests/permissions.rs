@@ -4,7 +4,7 @@
 mod support;
 
 use deepagent_core::layers::{
-    Action, ApprovalRequest, Decision, Operation, Permissioned, Policy, Rule, Ruleset,
+    Action, ApprovalRequest, Operation, PermissionDecision, Permissioned, Policy, Rule, Ruleset,
 };
 use deepagent_core::{Backend, BackendError, ErrorKind, GlobQuery, GrepQuery, Sandbox, VPath};
 use deepagent_state::StateBackend;
@@ -65,7 +65,7 @@ async fn assert_secret_rule(path: &str, pattern: &str, description_word: &str) {
         );
     }
     let sb = fixture().await;
-    let (approver, asked) = recording_approver(Decision::Allow);
+    let (approver, asked) = recording_approver(PermissionDecision::Allow);
     let layer = default_layer(&sb).with_approver(approver);
     let words = [pattern, description_word];
 
@@ -190,7 +190,7 @@ fn default_denies_the_ssh_directory_and_everything_in_it() {
 /// Commands a DEFAULT rule denies, and close relatives it must not.
 async fn assert_command_rule(pattern_word: &str, denied: &[&str], not_denied: &[&str]) {
     let sb = fixture().await;
-    let (approver, asked) = recording_approver(Decision::Allow);
+    let (approver, asked) = recording_approver(PermissionDecision::Allow);
     let layer = default_layer(&sb).with_approver(approver);
     for cmd in denied {
         let err = layer.execute(cmd, None).await.unwrap_err();
@@ -297,7 +297,7 @@ fn default_denies_dd_onto_a_disk() {
 fn default_asks_before_other_writes_and_edits() {
     block_on(async {
         let sb = fixture().await;
-        let (approver, asked) = recording_approver(Decision::Allow);
+        let (approver, asked) = recording_approver(PermissionDecision::Allow);
         let layer = default_layer(&sb).with_approver(approver);
         layer
             .write("/src/../app/new.py", "x = 1\n".into())
@@ -337,7 +337,7 @@ fn approver_sees_the_command_and_the_rule_description() {
             Operation::Execute,
             Rule::ask(r"^git push\b", "pushing publishes the work"),
         );
-        let (approver, asked) = recording_approver(Decision::Allow);
+        let (approver, asked) = recording_approver(PermissionDecision::Allow);
         let layer = Permissioned::new(sb.clone(), rules)
             .unwrap()
             .with_approver(approver);
@@ -362,7 +362,8 @@ fn approver_sees_the_command_and_the_rule_description() {
 fn approver_denial_reason_reaches_the_caller() {
     block_on(async {
         let sb = fixture().await;
-        let (approver, asked) = recording_approver(Decision::deny("use /scratch for drafts"));
+        let (approver, asked) =
+            recording_approver(PermissionDecision::deny("use /scratch for drafts"));
         let layer = default_layer(&sb).with_approver(approver);
         let err = layer.write("/app/draft.py", "x".into()).await.unwrap_err();
         assert_denied(
@@ -404,7 +405,7 @@ fn ask_without_an_approver_is_denied_saying_approval_was_required() {
 fn readonly_preset_refuses_every_change() {
     block_on(async {
         let sb = fixture().await;
-        let (approver, asked) = recording_approver(Decision::Allow);
+        let (approver, asked) = recording_approver(PermissionDecision::Allow);
         let layer = Permissioned::new(sb.clone(), Ruleset::readonly())
             .unwrap()
             .with_approver(approver);
@@ -449,7 +450,7 @@ fn readonly_preset_refuses_every_change() {
 fn strict_preset_asks_for_everything_but_still_denies_secrets() {
     block_on(async {
         let sb = fixture().await;
-        let (approver, asked) = recording_approver(Decision::Allow);
+        let (approver, asked) = recording_approver(PermissionDecision::Allow);
         let layer = Permissioned::new(sb.clone(), Ruleset::strict())
             .unwrap()
             .with_approver(approver);
@@ -565,7 +566,7 @@ fn hidden_matches_never_make_truncated_lie() {
 fn commands_naming_a_denied_path_are_refused_however_spelled() {
     block_on(async {
         let sb = fixture().await;
-        let (approver, _) = recording_approver(Decision::Allow);
+        let (approver, _) = recording_approver(PermissionDecision::Allow);
         let layer = default_layer(&sb).with_approver(approver);
         for cmd in [
             "cat .env",

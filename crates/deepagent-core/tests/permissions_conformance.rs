@@ -3,7 +3,7 @@
 //! approver that allows every ask (the suite touches no secrets).
 
 use deepagent_core::conformance::Fixture;
-use deepagent_core::layers::{approver_fn, Decision, Permissioned, Ruleset};
+use deepagent_core::layers::{approver_fn, PermissionDecision, Permissioned, Ruleset};
 use deepagent_state::StateBackend;
 
 mod permissive {
@@ -20,9 +20,9 @@ mod default_preset_all_approved {
     use super::*;
     deepagent_core::conformance_tests!(|| async {
         match Permissioned::new(StateBackend::new(), Ruleset::default_preset()) {
-            Ok(layer) => {
-                Fixture::new(layer.with_approver(approver_fn(|_| async { Decision::Allow })))
-            }
+            Ok(layer) => Fixture::new(
+                layer.with_approver(approver_fn(|_| async { PermissionDecision::Allow })),
+            ),
             Err(e) => panic!("default preset must compile: {e}"),
         }
     });

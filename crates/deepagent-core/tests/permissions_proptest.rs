@@ -5,7 +5,7 @@
 
 mod support;
 
-use deepagent_core::layers::{Decision, Permissioned, Ruleset};
+use deepagent_core::layers::{PermissionDecision, Permissioned, Ruleset};
 use deepagent_core::{Backend, ErrorKind, GlobQuery, GrepQuery, Sandbox};
 use proptest::prelude::*;
 use support::{block_on, recording_approver, RecordingSandbox};
@@ -78,7 +78,7 @@ proptest! {
                 sb.write(s, BODY.into()).await.unwrap();
             }
             sb.write("/visible.txt", BODY.into()).await.unwrap();
-            let (approver, asked) = recording_approver(Decision::Allow);
+            let (approver, asked) = recording_approver(PermissionDecision::Allow);
             let layer = Permissioned::new(sb.clone(), Ruleset::default_preset())
                 .unwrap()
                 .with_approver(approver);

@@ -86,7 +86,14 @@ pub struct PendingCall {
     pub args: Value,
 }
 
-/// What the approver decided.
+/// The human's answer to a [`PendingCall`] that `interrupt_on` paused,
+/// returned by the `on_approval` callback.
+///
+/// Not to be confused with [`layers::PermissionDecision`], a permission
+/// layer [`Approver`]'s answer about a backend operation.
+///
+/// [`layers::PermissionDecision`]: crate::layers::PermissionDecision
+/// [`Approver`]: crate::layers::Approver
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Run the call as is.

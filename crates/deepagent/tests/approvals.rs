@@ -273,3 +273,40 @@ fn a_closed_prompt_or_no_terminal_denies_with_a_reason() {
         "{d:?}"
     );
 }
+
+/// The agent's answer to a paused tool call and the permission layer's
+/// answer to an `ask` rule are different types with different names, so a
+/// user can import both from the facade without a clash.
+#[tokio::test]
+async fn both_approval_answers_import_side_by_side() {
+    use deepagent::layers::{
+        approver_fn, ApprovalRequest, Approver, Operation, PermissionDecision,
+    };
+
+    let layer = approver_fn(|req: ApprovalRequest| async move {
+        if req.operation == Operation::Execute {
+            PermissionDecision::deny("no commands")
+        } else {
+            PermissionDecision::Allow
+        }
+    });
+    let asked = |op| ApprovalRequest {
+        operation: op,
+        target: "/x".into(),
+        reason: "ask".into(),
+    };
+    assert_eq!(
+        layer.decide(asked(Operation::Write)).await,
+        PermissionDecision::Allow
+    );
+    assert_eq!(
+        layer.decide(asked(Operation::Execute)).await,
+        PermissionDecision::Deny {
+            reason: "no commands".into()
+        }
+    );
+    // The tool-call answer keeps its own variants (edit has no permission
+    // layer counterpart).
+    let tool_answer = Decision::Edit { args: json!({}) };
+    assert!(matches!(tool_answer, Decision::Edit { .. }));
+}

@@ -12,8 +12,8 @@ mod read_only;
 mod scoped;
 
 pub use permissions::{
-    approver_fn, Action, ApprovalRequest, Approver, Decision, FnApprover, Operation,
-    OperationRules, Permissioned, Policy, Rule, Ruleset, Verdict,
+    approver_fn, Action, ApprovalRequest, Approver, FnApprover, Operation, OperationRules,
+    PermissionDecision, Permissioned, Policy, Rule, Ruleset, Verdict,
 };
 pub use read_only::{read_only_denial, ReadOnly};
 pub use scoped::Scoped;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deepagent_core::layers::{approver_fn, ApprovalRequest, Approver, Decision};
+use deepagent_core::layers::{approver_fn, ApprovalRequest, Approver, PermissionDecision};
 use deepagent_core::{
     Backend, Bytes, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
     GrepResult, ReadSlice, Result, Sandbox, WriteResult,
@@ -92,7 +92,7 @@ impl Sandbox for RecordingSandbox {
 
 /// An approver that answers `decision` and remembers every request.
 pub fn recording_approver(
-    decision: Decision,
+    decision: PermissionDecision,
 ) -> (impl Approver + 'static, Arc<Mutex<Vec<ApprovalRequest>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();

@@ -18,9 +18,16 @@ pub struct ApprovalRequest {
     pub reason: String,
 }
 
-/// The approver's answer.
+/// An [`Approver`]'s answer about one operation a [`Permissioned`]
+/// backend's rule says to `ask` about.
+///
+/// Named for the permission layer because the agent runtime
+/// (`deepagent::Decision`) has its own answer type for approving tool
+/// calls, with approve/deny/edit; the two are imported side by side.
+///
+/// [`Permissioned`]: super::Permissioned
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum PermissionDecision {
     /// Go ahead, this once.
     Allow,
     /// Refuse; `reason` reaches the caller (and the model) in the
@@ -31,10 +38,10 @@ pub enum Decision {
     },
 }
 
-impl Decision {
+impl PermissionDecision {
     /// A denial with a reason.
     pub fn deny(reason: impl Into<String>) -> Self {
-        Decision::Deny {
+        PermissionDecision::Deny {
             reason: reason.into(),
         }
     }
@@ -48,7 +55,7 @@ impl Decision {
 #[async_trait]
 pub trait Approver: Send + Sync {
     /// Allows or denies one operation.
-    async fn decide(&self, request: ApprovalRequest) -> Decision;
+    async fn decide(&self, request: ApprovalRequest) -> PermissionDecision;
 }
 
 /// An [`Approver`] made from an async closure; see [`approver_fn`].
@@ -57,12 +64,12 @@ pub struct FnApprover<F>(F);
 /// Makes an [`Approver`] from an async closure.
 ///
 /// ```
-/// use deepagent_core::layers::{approver_fn, Decision, Operation};
+/// use deepagent_core::layers::{approver_fn, PermissionDecision, Operation};
 /// let approver = approver_fn(|req| async move {
 ///     if req.operation == Operation::Execute {
-///         Decision::deny("no commands today")
+///         PermissionDecision::deny("no commands today")
 ///     } else {
-///         Decision::Allow
+///         PermissionDecision::Allow
 ///     }
 /// });
 /// # let _ = approver;
@@ -70,7 +77,7 @@ pub struct FnApprover<F>(F);
 pub fn approver_fn<F, Fut>(f: F) -> FnApprover<F>
 where
     F: Fn(ApprovalRequest) -> Fut + Send + Sync,
-    Fut: Future<Output = Decision> + Send,
+    Fut: Future<Output = PermissionDecision> + Send,
 {
     FnApprover(f)
 }
@@ -79,9 +86,9 @@ where
 impl<F, Fut> Approver for FnApprover<F>
 where
     F: Fn(ApprovalRequest) -> Fut + Send + Sync,
-    Fut: Future<Output = Decision> + Send,
+    Fut: Future<Output = PermissionDecision> + Send,
 {
-    async fn decide(&self, request: ApprovalRequest) -> Decision {
+    async fn decide(&self, request: ApprovalRequest) -> PermissionDecision {
         (self.0)(request).await
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::approval::{ApprovalRequest, Approver, Decision};
+use super::approval::{ApprovalRequest, Approver, PermissionDecision};
 use super::command::path_candidates;
 use super::policy::{Policy, Verdict};
 use super::rules::{Action, Operation, Ruleset};
@@ -41,13 +41,13 @@ const MAX_REFILLS: usize = 6;
 ///
 /// ```
 /// # async fn demo(backend: impl deepagent_core::Backend + 'static) -> deepagent_core::Result<()> {
-/// use deepagent_core::layers::{approver_fn, Decision, Permissioned, Ruleset};
+/// use deepagent_core::layers::{approver_fn, PermissionDecision, Permissioned, Ruleset};
 /// use deepagent_core::Backend;
 ///
 /// let guarded = Permissioned::new(backend, Ruleset::default_preset())?
 ///     .with_approver(approver_fn(|req| async move {
 ///         println!("allow {} {}? ({})", req.operation, req.target, req.reason);
-///         Decision::Allow
+///         PermissionDecision::Allow
 ///     }));
 /// assert!(guarded.read_bytes("/app/../.env").await.is_err());
 /// # Ok(()) }
@@ -142,8 +142,8 @@ impl<B: Backend> Permissioned<B> {
                     reason: verdict.reason,
                 };
                 match approver.decide(request).await {
-                    Decision::Allow => Ok(()),
-                    Decision::Deny { reason } => Err(BackendError::permission_denied(
+                    PermissionDecision::Allow => Ok(()),
+                    PermissionDecision::Deny { reason } => Err(BackendError::permission_denied(
                         target,
                         format!("{op} was denied by the approver: {reason}"),
                     )),

@@ -42,7 +42,7 @@ mod policy;
 mod presets;
 mod rules;
 
-pub use approval::{approver_fn, ApprovalRequest, Approver, Decision, FnApprover};
+pub use approval::{approver_fn, ApprovalRequest, Approver, FnApprover, PermissionDecision};
 pub use layer::Permissioned;
 pub use policy::{Policy, Verdict};
 pub use rules::{Action, Operation, OperationRules, Rule, Ruleset};
