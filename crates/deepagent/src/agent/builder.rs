@@ -126,11 +126,15 @@ pub struct DeepAgentBuilder {
     limits: UsageLimits,
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
+    model_options: ModelOptions,
 }
 
 impl DeepAgentBuilder {
     /// The model as `"provider:name"`: `openai:gpt-4.1`,
-    /// `anthropic:claude-sonnet-4-5`, or `test`.
+    /// `anthropic:claude-sonnet-4-5`, or `test`. Its retries and timeouts
+    /// are set with [`model_retry`](Self::model_retry),
+    /// [`model_timeout`](Self::model_timeout) and
+    /// [`model_stream_idle_timeout`](Self::model_stream_idle_timeout).
     pub fn model(mut self, spec: impl Into<String>) -> Self {
         self.model_spec = Some(spec.into());
         self.model = None;
@@ -142,6 +146,53 @@ impl DeepAgentBuilder {
     pub fn model_impl(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
         self.model_spec = None;
+        self
+    }
+
+    /// How a model named with [`model`](Self::model) retries transient
+    /// HTTP failures (429, 5xx, dropped connections, broken-off streams);
+    /// default [`RetryPolicy::default`](crate::RetryPolicy::default).
+    ///
+    /// Named `model_retry` to stay apart from [`retries`](Self::retries),
+    /// which counts the model's invalid-argument retries per tool. A model
+    /// given with [`model_impl`](Self::model_impl) carries its own settings,
+    /// so combining the two is a configuration error at
+    /// [`build`](Self::build) rather than a setting silently ignored.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use deepagent::{create_deep_agent, RetryPolicy};
+    ///
+    /// # std::env::set_var("OPENAI_API_KEY", "sk-example");
+    /// let agent = create_deep_agent()
+    ///     .model("openai:gpt-4.1")
+    ///     .model_retry(RetryPolicy::default().max_retries(1))
+    ///     .model_timeout(Duration::from_secs(30))
+    ///     .model_stream_idle_timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn model_retry(mut self, policy: crate::RetryPolicy) -> Self {
+        self.model_options.retry = Some(policy);
+        self
+    }
+
+    /// How long each request of a model named with [`model`](Self::model)
+    /// waits for the response head, per attempt (default
+    /// [`DEFAULT_TIMEOUT`](crate::models::DEFAULT_TIMEOUT)); see
+    /// [`model_retry`](Self::model_retry) for an example.
+    pub fn model_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.model_options.timeout = Some(timeout);
+        self
+    }
+
+    /// The longest silence a streamed answer of a model named with
+    /// [`model`](Self::model) may have (default
+    /// [`DEFAULT_STREAM_IDLE_TIMEOUT`](crate::models::DEFAULT_STREAM_IDLE_TIMEOUT));
+    /// see [`model_retry`](Self::model_retry) for an example.
+    pub fn model_stream_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.model_options.stream_idle_timeout = Some(timeout);
         self
     }
 
@@ -258,8 +309,15 @@ impl DeepAgentBuilder {
     /// Checks the configuration and builds the agent.
     pub fn build(self) -> Result<DeepAgent, AgentError> {
         let model = match (self.model, self.model_spec) {
+            (Some(_), _) if !self.model_options.is_default() => {
+                return Err(AgentError::Config(
+                    "model_retry/model_timeout/model_stream_idle_timeout apply to a model named with .model(\"provider:name\"); set them on the model given to model_impl() instead".into(),
+                ))
+            }
             (Some(m), _) => m,
-            (None, Some(spec)) => infer_model(&spec)?,
+            (None, Some(spec)) => {
+                infer_model_configured(&spec, &self.model_options, &|k| std::env::var(k).ok())?
+            }
             (None, None) => {
                 return Err(AgentError::Config(
                     "no model set; call .model(\"openai:gpt-4.1\") or .model_impl(...)".into(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::deps::DeepAgentDeps;
 use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
-use crate::models::{infer_model, Model, ResponseAccumulator};
+use crate::models::{infer_model_configured, Model, ModelOptions, ResponseAccumulator};
 use crate::prompt::{self, PromptParts};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
 use crate::AgentError;

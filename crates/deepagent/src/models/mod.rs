@@ -221,6 +221,30 @@ impl ResponseAccumulator {
     }
 }
 
+/// HTTP settings for a model named by a `"provider:model"` spec, applied
+/// by [`infer_model_configured`] and the builder's
+/// [`model_retry`](crate::DeepAgentBuilder::model_retry) and friends.
+///
+/// `None` keeps the provider model's default ([`RetryPolicy::default`],
+/// [`DEFAULT_TIMEOUT`], [`DEFAULT_STREAM_IDLE_TIMEOUT`]). They have no
+/// effect on `test`, which makes no requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Retries of transient failures (429, 5xx, dropped connections).
+    pub retry: Option<RetryPolicy>,
+    /// How long one attempt waits for the response head.
+    pub timeout: Option<std::time::Duration>,
+    /// The longest silence a streamed answer may have.
+    pub stream_idle_timeout: Option<std::time::Duration>,
+}
+
+impl ModelOptions {
+    /// True when nothing is set, so the model keeps all its defaults.
+    pub fn is_default(&self) -> bool {
+        *self == ModelOptions::default()
+    }
+}
+
 /// Resolves `"provider:model"` to a model, reading API keys and base URLs
 /// from the environment.
 ///
@@ -234,6 +258,33 @@ pub fn infer_model(spec: &str) -> Result<Arc<dyn Model>, crate::AgentError> {
 /// [`infer_model`] with an explicit environment lookup (for tests).
 pub fn infer_model_with(
     spec: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Model>, crate::AgentError> {
+    infer_model_configured(spec, &ModelOptions::default(), env)
+}
+
+/// [`infer_model_with`] that also applies `options` (retries, timeouts) to
+/// the provider model, so a model named by a string needs no hand-built
+/// adapter to change them.
+///
+/// ```
+/// use std::time::Duration;
+/// use deepagent::models::{infer_model_configured, ModelOptions};
+/// use deepagent::{Model, RetryPolicy};
+///
+/// let options = ModelOptions {
+///     retry: Some(RetryPolicy::none()),
+///     timeout: Some(Duration::from_secs(30)),
+///     ..ModelOptions::default()
+/// };
+/// let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-example".to_owned());
+/// let model = infer_model_configured("openai:gpt-4.1", &options, &env)?;
+/// assert_eq!(model.stream_retry_policy(), RetryPolicy::none());
+/// # Ok::<(), deepagent::AgentError>(())
+/// ```
+pub fn infer_model_configured(
+    spec: &str,
+    options: &ModelOptions,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Model>, crate::AgentError> {
     let (provider, name) = match spec.split_once(':') {
@@ -263,6 +314,15 @@ pub fn infer_model_with(
             if let Some(url) = env("OPENAI_BASE_URL").filter(|u| !u.is_empty()) {
                 model = model.base_url(url);
             }
+            if let Some(retry) = options.retry {
+                model = model.retry(retry);
+            }
+            if let Some(t) = options.timeout {
+                model = model.timeout(t);
+            }
+            if let Some(t) = options.stream_idle_timeout {
+                model = model.stream_idle_timeout(t);
+            }
             Ok(Arc::new(model))
         }
         "anthropic" => {
@@ -270,6 +330,15 @@ pub fn infer_model_with(
             let mut model = anthropic::AnthropicModel::new(name, key("ANTHROPIC_API_KEY")?);
             if let Some(url) = env("ANTHROPIC_BASE_URL").filter(|u| !u.is_empty()) {
                 model = model.base_url(url);
+            }
+            if let Some(retry) = options.retry {
+                model = model.retry(retry);
+            }
+            if let Some(t) = options.timeout {
+                model = model.timeout(t);
+            }
+            if let Some(t) = options.stream_idle_timeout {
+                model = model.stream_idle_timeout(t);
             }
             Ok(Arc::new(model))
         }
