@@ -482,6 +482,73 @@ async fn subagents_share_the_backend_but_not_the_todos() {
     assert_eq!(r.usage.input_tokens, 10);
 }
 
+/// A main agent that delegates once to `worker` (running `sub`) and then
+/// answers; each of its two turns costs 1 input and 1 output token.
+fn delegating_agent(sub: impl deepagent::Model + 'static, retries: usize) -> deepagent::DeepAgent {
+    let main = ScriptedModel::new([
+        ModelResponse::call(
+            "task",
+            json!({"description": "work", "subagent_type": "worker"}),
+        )
+        .with_usage(1, 1),
+        ModelResponse::text("the worker gave up").with_usage(1, 1),
+    ]);
+    create_deep_agent()
+        .model_impl(Arc::new(main))
+        .subagent(SubAgent::new("worker", "Works.", "You work.").model(Arc::new(sub)))
+        .retries(retries)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_subagent_that_fails_after_some_steps_still_counts_its_tokens() {
+    // Two successful turns, then the model fails (the script runs out).
+    let sub = ScriptedModel::new([
+        ModelResponse::call("ls", json!({})).with_usage(100, 10),
+        ModelResponse::call("ls", json!({})).with_usage(50, 5),
+    ]);
+    let r = delegating_agent(sub, 3).run("go", &deps()).await.unwrap();
+    assert!(
+        results(&r.messages)[0]
+            .1
+            .contains("the worker subagent failed"),
+        "{:?}",
+        results(&r.messages)
+    );
+    assert_eq!(
+        (
+            r.usage.requests,
+            r.usage.input_tokens,
+            r.usage.output_tokens
+        ),
+        (2 + 2, 2 + 150, 2 + 15)
+    );
+}
+
+#[tokio::test]
+async fn a_subagent_stopped_by_the_retry_limit_still_counts_its_tokens() {
+    // The subagent keeps calling a tool that does not exist: the second
+    // retry message is over the limit of 1 and ends its loop.
+    let sub = FunctionModel::new(|_| ModelResponse::call("nope", json!({})).with_usage(10, 1));
+    let r = delegating_agent(sub, 1).run("go", &deps()).await.unwrap();
+    assert!(
+        results(&r.messages)[0]
+            .1
+            .contains("the worker subagent failed"),
+        "{:?}",
+        results(&r.messages)
+    );
+    assert_eq!(
+        (
+            r.usage.requests,
+            r.usage.input_tokens,
+            r.usage.output_tokens
+        ),
+        (2 + 2, 2 + 20, 2 + 2)
+    );
+}
+
 #[tokio::test]
 async fn subagent_nesting_is_bounded() {
     let depth_seen = Arc::new(AtomicUsize::new(0));

@@ -23,7 +23,7 @@ mod call;
 mod run;
 
 pub use builder::{create_deep_agent, DeepAgentBuilder, SubAgent, UsageLimits};
-pub(crate) use run::run_loop;
+pub(crate) use run::{run_loop, run_loop_counting};
 
 /// Where oversized tool results are saved.
 pub const LARGE_RESULTS_DIR: &str = "/large_tool_results";
@@ -38,7 +38,8 @@ pub struct RunResult {
     /// The whole conversation, including the history the run started
     /// from; pass it to [`DeepAgent::run_with_history`] to continue.
     pub messages: Vec<Message>,
-    /// Requests and tokens of this run (subagents included).
+    /// Requests and tokens of this run, subagents included (a subagent
+    /// that failed too: what it spent before failing).
     pub usage: Usage,
 }
 

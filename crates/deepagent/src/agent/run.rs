@@ -13,6 +13,24 @@ pub(crate) async fn run_loop(
     deps: &DeepAgentDeps,
     events: Option<EventSink>,
 ) -> Result<RunResult, AgentError> {
+    let mut usage = Usage::default();
+    run_loop_counting(core, profile, prompt, history, deps, events, &mut usage).await
+}
+
+/// The tool loop, adding what it spends to `usage` as it goes rather than
+/// only in the result: a failed run (a model error after some steps, a
+/// step or retry limit) has still spent those tokens, and a subagent's
+/// caller must count them. `usage` starts at zero: the step and usage
+/// limits are checked against it.
+pub(crate) async fn run_loop_counting(
+    core: Arc<AgentCore>,
+    profile: Profile,
+    prompt: String,
+    history: Vec<Message>,
+    deps: &DeepAgentDeps,
+    events: Option<EventSink>,
+    usage: &mut Usage,
+) -> Result<RunResult, AgentError> {
     let tools = toolset(&core, &profile, deps);
     let definitions: Vec<ToolDef> = tools.iter().map(|t| t.definition()).collect();
     // Schemas are looked up per call; keep them rather than rebuilding.
@@ -37,7 +55,6 @@ pub(crate) async fn run_loop(
         tools: definitions,
     };
     request.messages.push(Message::user(prompt));
-    let mut usage = Usage::default();
     let mut retries_used: HashMap<String, usize> = HashMap::new();
     loop {
         if usage.requests >= core.max_steps {
@@ -58,7 +75,7 @@ pub(crate) async fn run_loop(
         usage.requests += 1;
         usage.input_tokens += response.usage.input_tokens;
         usage.output_tokens += response.usage.output_tokens;
-        core.limits.check_tokens(&usage)?;
+        core.limits.check_tokens(usage)?;
         let ModelResponse {
             text, tool_calls, ..
         } = response;
@@ -67,7 +84,7 @@ pub(crate) async fn run_loop(
             return Ok(RunResult {
                 output: text,
                 messages: request.messages,
-                usage,
+                usage: *usage,
             });
         }
         request.messages.push(Message::Assistant {
@@ -87,7 +104,7 @@ pub(crate) async fn run_loop(
         if let Ok(mut child) = env.child_usage.lock() {
             usage.add(std::mem::take(&mut *child));
         }
-        core.limits.check_tokens(&usage)?;
+        core.limits.check_tokens(usage)?;
         for (call, (content, retry)) in tool_calls.into_iter().zip(outcomes) {
             if retry {
                 let used = retries_used.entry(call.name.clone()).or_insert(0);

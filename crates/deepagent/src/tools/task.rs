@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, Tool, ToolContext, ToolError};
-use crate::agent::{run_loop, AgentCore, Profile, GENERAL_PURPOSE};
-use crate::messages::ToolDef;
+use crate::agent::{run_loop_counting, AgentCore, Profile, GENERAL_PURPOSE};
+use crate::messages::{ToolDef, Usage};
 
 /// How the general-purpose subagent is described to the main agent.
 pub const GENERAL_PURPOSE_DESCRIPTION: &str =
@@ -108,22 +108,24 @@ impl Tool for TaskTool {
         };
         let deps = ctx.env.deps.for_subagent();
         let events = ctx.env.child_events(&kind);
-        let result = Box::pin(run_loop(
+        let mut usage = Usage::default();
+        let result = Box::pin(run_loop_counting(
             core,
             profile,
             a.description,
             Vec::new(),
             &deps,
             events,
+            &mut usage,
         ))
         .await;
+        // Counted whether or not the subagent finished: a failed one has
+        // spent its tokens all the same.
+        if let Ok(mut u) = ctx.env.child_usage.lock() {
+            u.add(usage);
+        }
         match result {
-            Ok(r) => {
-                if let Ok(mut u) = ctx.env.child_usage.lock() {
-                    u.add(r.usage);
-                }
-                Ok(r.output)
-            }
+            Ok(r) => Ok(r.output),
             Err(e) => Err(ToolError::Failed(format!(
                 "the {kind} subagent failed: {e}"
             ))),
