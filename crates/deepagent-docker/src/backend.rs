@@ -17,6 +17,7 @@ use crate::archive::{self, EntryKind};
 use crate::exec::{run_command, CommandSpec};
 use crate::scan::{self, Stat};
 use crate::shell::{RunError, Shell};
+use crate::shellfs::{not_regular, Via};
 use crate::DockerSandbox;
 
 /// Files per `tar` helper run when grep reads contents.
@@ -25,6 +26,27 @@ const GREP_BATCH_FILES: usize = 256;
 const GREP_BATCH_ARG_BYTES: usize = 96 * 1024;
 
 impl DockerSandbox {
+    /// `edit` through the shell path: `None` when the file's content (old
+    /// or new) is for the archive path. The caller holds the path lock.
+    async fn edit_via_shell(
+        &self,
+        p: &VPath,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<Option<usize>> {
+        let Via::Done(content) = self.read_via_shell(p).await? else {
+            return Ok(None);
+        };
+        let (updated, occurrences) = apply_edit(p.as_str(), &content, old, new, replace_all)?;
+        // keep: through symlinks to the file they name, with its mode and
+        // owner.
+        match self.write_via_shell(p, &updated, true).await? {
+            Via::Done(()) => Ok(Some(occurrences)),
+            Via::Archive => Ok(None),
+        }
+    }
+
     async fn stat_listing(&self, script: &str, dir: &VPath) -> Result<(i64, Vec<Stat>, String)> {
         let out = self.helper(script, &[dir.as_str()]).await?;
         let stats = scan::parse_batches(&out.stdout)?;
@@ -112,6 +134,11 @@ impl Backend for DockerSandbox {
 
     async fn exists(&self, path: &str) -> Result<bool> {
         let p = self.resolve(path)?;
+        match self.exists_via_shell(&p).await {
+            Ok(Via::Done(found)) => return Ok(found),
+            Ok(Via::Archive) => {}
+            Err(e) => return Err(self.explain(e).await),
+        }
         let found = self.fetch(&p, false).await;
         match found {
             Ok(f) => Ok(f.is_some_and(|f| f.entry.kind == EntryKind::File)),
@@ -159,6 +186,11 @@ impl Backend for DockerSandbox {
 
     async fn read_bytes(&self, path: &str) -> Result<Bytes> {
         let p = self.resolve(path)?;
+        match self.read_via_shell(&p).await {
+            Ok(Via::Done(content)) => return Ok(Bytes::from(content)),
+            Ok(Via::Archive) => {}
+            Err(e) => return Err(self.explain(e).await),
+        }
         let fetched = match self.fetch(&p, true).await {
             Ok(f) => f,
             Err(e) => return Err(self.explain(e).await),
@@ -170,9 +202,7 @@ impl Backend for DockerSandbox {
                     path: p.as_str().to_owned(),
                 }),
                 (EntryKind::File, Some(content)) => Ok(Bytes::from(content)),
-                _ => Err(BackendError::Backend(format!(
-                    "{p} is not a regular file (a device, socket or fifo); it cannot be read"
-                ))),
+                _ => Err(not_regular(&p)),
             },
         }
     }
@@ -180,8 +210,14 @@ impl Backend for DockerSandbox {
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         let p = self.resolve(path)?;
         let size = content.len() as u64;
-        if let Err(e) = self.put(&p, &content, 0o644, None).await {
-            return Err(self.explain(e).await);
+        let via = match self.write_via_shell(&p, &content, false).await {
+            Ok(via) => via,
+            Err(e) => return Err(self.explain(e).await),
+        };
+        if let Via::Archive = via {
+            if let Err(e) = self.put(&p, &content, 0o644, None).await {
+                return Err(self.explain(e).await);
+            }
         }
         Ok(WriteResult {
             path: p.into_string(),
@@ -200,6 +236,16 @@ impl Backend for DockerSandbox {
         let p = self.resolve(path)?;
         let lock = self.path_lock(p.as_str());
         let _held = lock.lock().await;
+        match self.edit_via_shell(&p, old, new, replace_all).await {
+            Ok(Some(occurrences)) => {
+                return Ok(EditResult {
+                    path: p.into_string(),
+                    occurrences,
+                })
+            }
+            Ok(None) => {}
+            Err(e) => return Err(self.explain(e).await),
+        }
         let fetched = match self.fetch(&p, true).await {
             Ok(f) => f,
             Err(e) => return Err(self.explain(e).await),

@@ -22,8 +22,10 @@
 //!   removes them; [`SessionManager`] keeps one per session and reaps idle
 //!   ones and orphans.
 //! - **Paths**: relative paths resolve against the runtime's `work_dir`
-//!   (default `/workspace`); absolute paths are container paths. Files move
-//!   as tar archives, byte-exact, modes kept by `edit`. `ls`, `glob` and
+//!   (default `/workspace`); absolute paths are container paths. Small
+//!   files are read and written through a long-lived shell in the
+//!   container (a round trip, not an engine call), larger ones as tar
+//!   archives; both byte-exact, writes atomic, modes kept by `edit`. `ls`, `glob` and
 //!   `grep` list files with busybox-compatible `find`/`stat`, NUL-separated,
 //!   paths always passed as arguments, never spliced into a script; grep
 //!   matches in Rust with the shared regex syntax.
@@ -67,6 +69,7 @@ mod sandbox;
 mod scan;
 mod session;
 mod shell;
+mod shellfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;

@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub(crate) name: String,
     pub(crate) work_dir: VPath,
     pub(crate) output_limit: usize,
+    /// The largest write and read that go through a shell (see `shellfs`).
+    pub(crate) shell_write_max: usize,
+    pub(crate) shell_read_max: usize,
     docker: OnceCell<Docker>,
     container: OnceCell<String>,
     shut_down: AtomicBool,
@@ -63,6 +66,12 @@ pub(crate) struct Inner {
     pub(crate) locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Idle shells for the fast `execute` path (see `shell`).
     pub(crate) shells: Mutex<Vec<crate::shell::Shell>>,
+    /// Idle root shells for the fast small-file path (see `shellfs`);
+    /// apart from `shells`, which run as the run-as user.
+    pub(crate) file_shells: Mutex<Vec<crate::shell::Shell>>,
+    /// Set once the container turned out unable to serve file requests
+    /// from a shell (missing tools): files then go as archives only.
+    pub(crate) shell_files_off: AtomicBool,
 }
 
 impl DockerSandbox {
@@ -95,12 +104,16 @@ impl DockerSandbox {
                 name,
                 work_dir,
                 output_limit: DEFAULT_OUTPUT_LIMIT,
+                shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
+                shell_read_max: crate::shellfs::SHELL_READ_MAX,
                 docker: OnceCell::new(),
                 container: OnceCell::new(),
                 shut_down: AtomicBool::new(false),
                 last_used: Mutex::new(Instant::now()),
                 locks: Mutex::new(HashMap::new()),
                 shells: Mutex::new(Vec::new()),
+                file_shells: Mutex::new(Vec::new()),
+                shell_files_off: AtomicBool::new(false),
             }),
         })
     }
@@ -110,6 +123,20 @@ impl DockerSandbox {
     pub fn with_output_limit(mut self, bytes: usize) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.output_limit = bytes;
+        }
+        self
+    }
+
+    /// Sets the largest content a write (`write_max`) and a read
+    /// (`read_max`) send through the container's long-lived shell instead
+    /// of the engine's archive API; larger files go as archives. `0, 0`
+    /// keeps every file operation on the archive API. The defaults (4 MiB
+    /// and 2 MiB) come from measurements on docker.io 20.10; see the
+    /// crate's `tests/bench.rs`. Only before the sandbox is shared.
+    pub fn with_shell_file_limits(mut self, write_max: usize, read_max: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.shell_write_max = write_max;
+            inner.shell_read_max = read_max;
         }
         self
     }
@@ -173,6 +200,9 @@ impl DockerSandbox {
     pub async fn shutdown(&self) -> Result<()> {
         self.inner.shut_down.store(true, Ordering::SeqCst);
         if let Ok(mut shells) = self.inner.shells.lock() {
+            shells.clear();
+        }
+        if let Ok(mut shells) = self.inner.file_shells.lock() {
             shells.clear();
         }
         let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {

@@ -5,12 +5,28 @@
 //! instead takes one request line per command and answers with a header
 //! and the output, so a command costs a round trip on an open stream.
 //!
-//! Protocol, one command at a time per shell:
+//! Protocol, one request at a time per shell:
 //!
 //! ```text
 //! -> <token> <inner timeout secs> <base64 of the command>\n
 //! <- <token> <exit code> <output size>\n<first `limit` bytes of output>
 //! ```
+//!
+//! The same shells also serve small-file operations (see `shellfs`), as
+//! requests that start with a verb instead of a token:
+//!
+//! ```text
+//! -> R <token> <base64 path> <max bytes>\n                       read
+//! -> W <token> <base64 path> <keep> <mode> <uid> <gid> <size>\n<size raw bytes>
+//! -> E <token> <base64 path>\n                                   is a file?
+//! <- <token> <status> <size>\n<size bytes: the content, or on failure
+//!    the diagnostics>
+//! ```
+//!
+//! Commands and paths reach the shell only as base64 words, decoded with
+//! `base64 -d` into variables; a write's content follows its request line
+//! as exactly `size` raw bytes that `dd` copies into a file. Nothing from
+//! the caller is ever spliced into shell text.
 //!
 //! The command's stdout and stderr go to a file (so background jobs that
 //! keep writing cannot corrupt the next answer) and carry the token in
@@ -28,6 +44,7 @@ use deepagent_core::{BackendError, ExecuteResponse, Result};
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::engine::{container_gone, engine_error, status_of};
 use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK, TIMEOUT_EXIT_CODE};
 
 const SERVER: &str = r#"
@@ -37,9 +54,118 @@ for d in "${TMPDIR:-/tmp}" "$PWD" /dev/shm; do
   if [ -d "$d" ] && [ -w "$d" ]; then dir=$d; break; fi
 done
 [ -n "$dir" ] || { echo "no writable directory for command output" >&2; exit 1; }
-echo ready
+# The file verbs need these; without one of them the sandbox keeps using
+# the archive API for files.
+files=1
+for t in base64 cat dd head wc mkdir mv rm chmod chown stat readlink; do
+  command -v "$t" >/dev/null 2>&1 || files=0
+done
+# A write's content follows its request line as raw bytes; dd with
+# fullblock reads exactly that many from stdin and never past them (sh's
+# `read` would take a base64 line a byte at a time: ~2 s for 1 MiB).
+[ "$(printf ab | dd bs=2 count=1 iflag=fullblock 2>/dev/null)" = ab ] || files=0
+# Who we are and the umask new files get, to skip a chown/chmod that
+# would change nothing (each is a fork, and forks are most of a write).
+me=$(id -u 2>/dev/null)
+um=$(umask)
+# A path arrives as base64 and is decoded without losing trailing newlines.
+path() { p=$(printf '%s' "$1" | base64 -d && echo x); p=${p%x}; }
+# A failed step's stderr says whether it was permissions (13) or else (1).
+why() {
+  case $(cat "$err" 2>/dev/null) in
+    *ermission*|*ead-only*) return 13 ;;
+  esac
+  return 1
+}
+# R <b64 path> <max>: the file's bytes into $out, at most max of them.
+do_read() {
+  path "$1"; max=$2
+  [ -e "$p" ] || return 2
+  [ -d "$p" ] && return 21
+  [ -f "$p" ] || return 22
+  head -c $((max + 1)) -- "$p" >"$out" || { why; return; }
+  n=$(wc -c <"$out") || return 1
+  [ "$n" -le "$max" ] || return 27
+  return 0
+}
+# W <b64 path> <keep> <mode> <uid> <gid> <size>, content already in $in:
+# a temp file in the target's directory, then mv over the target, so
+# readers see the old or the new file, never half of one. keep=1 (edit)
+# writes to the file a symlink names and keeps that file's mode and owner.
+do_write() {
+  path "$1"; mode=$3; own=$4:$5
+  if [ "$2" = 1 ]; then
+    r=$(readlink -f -- "$p" && echo x) && [ -n "$r" ] && p=${r%?x}
+    if [ -f "$p" ]; then
+      m=$(stat -c '%a %u:%g' -- "$p") || { why; return; }
+      mode=${m% *}; own=${m#* }
+    fi
+  fi
+  [ -d "$p" ] && return 21
+  case $p in */*) d=${p%/*} ;; *) d=. ;; esac
+  [ -n "$d" ] || d=/
+  if [ ! -d "$d" ] && ! mkdir -p -- "$d"; then
+    q=$d
+    while [ -n "$q" ]; do
+      if [ -e "$q" ] && [ ! -d "$q" ]; then return 20; fi
+      q=${q%/*}
+    done
+    why; return
+  fi
+  tmp=$d/.deepagent-w-$tok
+  if ! cat "$in" >"$tmp"; then rm -f "$tmp"; why; return; fi
+  if { [ "$own" = "$me:0" ] || chown "$own" "$tmp"; } &&
+    { [ "$mode:$um" = 644:0022 ] || chmod "$mode" "$tmp"; } &&
+    mv -f -- "$tmp" "$p"; then
+    return 0
+  fi
+  rm -f "$tmp"; why
+}
+# E <b64 path>: 0 for a regular file (after symlinks), 2 for anything else.
+do_exists() { path "$1"; [ -f "$p" ] && return 0; return 2; }
+echo "ready $files"
 while IFS= read -r line; do
   set -- $line
+  case $1 in
+  R|W|E)
+    verb=$1; tok=$2
+    out=$dir/.deepagent-out-$tok; err=$dir/.deepagent-err-$tok
+    in=$dir/.deepagent-in-$tok
+    : >"$out"
+    if [ "$verb" = W ]; then
+      # Always take the content off stdin first, whatever happens to the
+      # write: bytes left there would be read as requests. If even that
+      # fails, stop; the sandbox then drops this shell.
+      if [ "$8" -gt 0 ]; then
+        dd of="$in" bs="$8" count=1 iflag=fullblock 2>/dev/null || exit 1
+      else
+        : >"$in" || exit 1
+      fi
+    fi
+    shift 2
+    case $verb in
+      R) do_read "$@" 2>"$err" ;;
+      W) do_write "$@" 2>"$err" ;;
+      E) do_exists "$@" 2>"$err" ;;
+    esac
+    code=$?
+    if [ "$code" = 0 ] && [ "$verb" != R ]; then
+      printf '%s 0 0\n' "$tok"
+    else
+      if [ "$code" = 0 ]; then
+        size=$n
+      else
+        # A failure answers with its diagnostics instead of content.
+        cat "$err" >"$out" 2>/dev/null
+        size=$(wc -c < "$out" 2>/dev/null) || size=0
+        [ -n "$size" ] || size=0
+      fi
+      printf '%s %s %s\n' "$tok" "$code" "$size"
+      cat "$out" 2>/dev/null
+    fi
+    rm -f "$out" "$err" "$in"
+    continue ;;
+  esac
   tok=$1; secs=$2
   cmd=$(printf '%s' "$3" | base64 -d) || exit 1
   out=$dir/.deepagent-out-$tok
@@ -72,6 +198,61 @@ pub(crate) struct Shell {
     output: Output,
     buf: Vec<u8>,
     limit: usize,
+    /// Whether the container has the tools the file verbs need.
+    files: bool,
+    /// Set once the output stream ended or failed: the shell is gone, and
+    /// the likely reason is the container (see `Shell::diagnose`).
+    ended: bool,
+}
+
+/// A file request (see the module docs for the wire format).
+pub(crate) enum FileOp<'a> {
+    /// The bytes of a regular file, at most `max` of them.
+    Read { path: &'a str, max: usize },
+    /// Replace the file with `content` (atomically). With `keep`, write
+    /// to the file a symlink names, keeping that file's mode and owner;
+    /// `mode`, `uid` and `gid` are for a new file.
+    Write {
+        path: &'a str,
+        content: &'a [u8],
+        keep: bool,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    },
+    /// Whether a regular file is there (after symlinks).
+    Exists { path: &'a str },
+}
+
+impl FileOp<'_> {
+    fn line(&self, token: &str) -> String {
+        match self {
+            FileOp::Read { path, max } => {
+                format!("R {token} {} {max}\n", base64(path.as_bytes()))
+            }
+            FileOp::Write {
+                path,
+                content,
+                keep,
+                mode,
+                uid,
+                gid,
+            } => format!(
+                "W {token} {} {} {mode:o} {uid} {gid} {}\n",
+                base64(path.as_bytes()),
+                u8::from(*keep),
+                content.len()
+            ),
+            FileOp::Exists { path } => format!("E {token} {}\n", base64(path.as_bytes())),
+        }
+    }
+}
+
+/// The shell's answer to a [`FileOp`]: the status the in-shell snippet
+/// returned and the body (content on success, diagnostics otherwise).
+pub(crate) struct FileAnswer {
+    pub status: i32,
+    pub body: Vec<u8>,
 }
 
 /// A failed run: `sent` tells whether the command may have started (then
@@ -121,12 +302,20 @@ impl Shell {
             output,
             buf: Vec::new(),
             limit,
+            files: false,
+            ended: false,
         };
         // The shell says when it can take commands, or why it cannot.
         let ready_by = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(pos) = shell.buf.iter().position(|&b| b == b'\n') {
-                if &shell.buf[..pos] == b"ready" {
+                let ready = match &shell.buf[..pos] {
+                    b"ready 1" => Some(true),
+                    b"ready 0" => Some(false),
+                    _ => None,
+                };
+                if let Some(files) = ready {
+                    shell.files = files;
                     shell.buf.drain(..=pos);
                     return Ok(shell);
                 }
@@ -138,9 +327,87 @@ impl Shell {
         }
     }
 
+    /// Whether this shell can serve [`FileOp`]s (the container has the
+    /// tools they need).
+    pub(crate) fn serves_files(&self) -> bool {
+        self.files
+    }
+
     /// Runs one command. An `Err` means the shell is unusable (the caller
     /// drops it); the command's own failure is an exit code.
     pub(crate) async fn run(
+        &mut self,
+        target: &Target<'_>,
+        command: &str,
+        timeout: Duration,
+    ) -> std::result::Result<ExecuteResponse, RunError> {
+        match self.run_inner(target, command, timeout).await {
+            Err(RunError { sent: true, error }) if self.ended => Err(RunError {
+                sent: true,
+                error: diagnose(target, error).await,
+            }),
+            other => other,
+        }
+    }
+
+    /// Serves one file request, answering with at most `max_body` bytes
+    /// (a bigger answer means the shell is out of step and is an error).
+    /// An `Err` means the shell is unusable; the operation's own failure
+    /// is the answer's status.
+    pub(crate) async fn file(
+        &mut self,
+        target: &Target<'_>,
+        op: &FileOp<'_>,
+        max_body: usize,
+        timeout: Duration,
+    ) -> std::result::Result<FileAnswer, RunError> {
+        let token = new_marker();
+        let deadline = Instant::now() + timeout;
+        let line = op.line(&token);
+        let not_sent = |e: std::io::Error| RunError {
+            sent: false,
+            error: broken(target, &e),
+        };
+        self.input
+            .write_all(line.as_bytes())
+            .await
+            .map_err(not_sent)?;
+        if let FileOp::Write { content, .. } = op {
+            // Raw, after the line: the shell reads exactly this many bytes
+            // with dd, so nothing here is ever parsed as shell text.
+            self.input.write_all(content).await.map_err(not_sent)?;
+        }
+        self.input.flush().await.map_err(not_sent)?;
+        let too_slow = || {
+            BackendError::Backend(format!(
+                "a file operation in container {} got no answer within {}s",
+                target.name,
+                timeout.as_secs()
+            ))
+        };
+        let Some((tok, status, size)) = self.read_header(deadline).await? else {
+            return Err(too_slow().into());
+        };
+        if tok != token {
+            return Err(BackendError::Backend("shell answered out of turn".into()).into());
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > max_body {
+            return Err(BackendError::Backend(format!(
+                "shell answered with {size} bytes, more than the {max_body} asked for"
+            ))
+            .into());
+        }
+        while self.buf.len() < size {
+            if !self.fill(Some(deadline)).await? {
+                return Err(too_slow().into());
+            }
+        }
+        let body: Vec<u8> = self.buf.drain(..size).collect();
+        Ok(FileAnswer { status, body })
+    }
+
+    async fn run_inner(
         &mut self,
         target: &Target<'_>,
         command: &str,
@@ -254,10 +521,57 @@ impl Shell {
                 String::from_utf8_lossy(&message).trim()
             ))),
             Some(Ok(LogOutput::StdIn { .. })) => Ok(true),
-            Some(Err(e)) => Err(BackendError::Backend(format!("shell stream failed: {e}"))),
-            None => Err(BackendError::Backend("shell ended".into())),
+            Some(Err(e)) => {
+                self.ended = true;
+                Err(BackendError::Backend(format!("shell stream failed: {e}")))
+            }
+            None => {
+                self.ended = true;
+                Err(BackendError::Backend("the shell's output ended".into()))
+            }
         }
     }
+}
+
+/// How often, and how far apart, `diagnose` asks the engine whether the
+/// container still runs: the engine marks a killed container as stopped a
+/// moment after its processes (and so the shell's stream) end.
+const DIAGNOSE_ROUNDS: u32 = 20;
+const DIAGNOSE_PAUSE: Duration = Duration::from_millis(50);
+
+/// Why a shell ended mid-request. Almost always because its container was
+/// stopped, killed or removed: say so and name the container, instead of
+/// a bare "the shell ended". An engine that no longer answers is named by
+/// its address.
+async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
+    for _ in 0..DIAGNOSE_ROUNDS {
+        match target.docker.inspect_container(target.id, None).await {
+            Ok(info) => {
+                let state = info.state.unwrap_or_default();
+                if state.running != Some(true) {
+                    let how = match state.exit_code {
+                        Some(code) => format!(
+                            "its shell ended because the container stopped (exit code {code})"
+                        ),
+                        None => "its shell ended because the container stopped".to_owned(),
+                    };
+                    return container_gone(target.name, &how);
+                }
+            }
+            Err(e) if matches!(status_of(&e), Some((404, _))) => {
+                return container_gone(
+                    target.name,
+                    "its shell ended because the container was removed",
+                );
+            }
+            Err(e) => return engine_error("shell", target.name, e),
+        }
+        tokio::time::sleep(DIAGNOSE_PAUSE).await;
+    }
+    BackendError::Backend(format!(
+        "the shell in container {} ended unexpectedly while the container still runs: {error}",
+        target.name
+    ))
 }
 
 fn broken(target: &Target<'_>, e: &std::io::Error) -> BackendError {
@@ -266,7 +580,7 @@ fn broken(target: &Target<'_>, e: &std::io::Error) -> BackendError {
 
 /// Standard base64 with padding; the command never reaches a shell parser
 /// as text, only through `base64 -d`.
-fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {

@@ -93,6 +93,19 @@ async fn bench_exec_cold_start_and_files() {
         assert_eq!(got, format!("file {i}\n").as_bytes());
     }
     let read = start.elapsed();
+    let start = Instant::now();
+    for i in 0..FILES {
+        assert!(sandbox
+            .exists(&format!("/bench/f{i}.txt"))
+            .await
+            .expect("exists"));
+    }
+    let looked = start.elapsed();
+    println!(
+        "{FILES} exists lookups: {:.0} ms ({:.2} ms each)",
+        ms(looked),
+        ms(looked) / FILES as f64
+    );
     println!(
         "{FILES} small files: write {:.0} ms ({:.2} ms each), read back {:.0} ms ({:.2} ms each)",
         ms(wrote),
@@ -125,4 +138,57 @@ async fn bench_exec_cold_start_and_files() {
         ms(start.elapsed())
     );
     sandbox.shutdown().await.expect("shutdown");
+}
+
+/// Where the shell path (content as a base64 line on an open shell) stops
+/// beating the archive API, per content size: the measurement behind
+/// `SHELL_WRITE_MAX` and `SHELL_READ_MAX`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints timings"]
+async fn bench_shell_vs_archive_by_size() {
+    const ROUNDS: u32 = 5;
+    const BIG: usize = 64 * 1024 * 1024;
+    let image = common::busybox_image();
+    if !common::ready(&image).await {
+        return;
+    }
+    let shell = DockerSandbox::new(RuntimeConfig::new("bench", &image))
+        .expect("runtime")
+        .with_shell_file_limits(BIG, BIG);
+    let _c1 = common::Cleanup(shell.container_name().to_owned());
+    let archive = DockerSandbox::new(RuntimeConfig::new("bench", &image))
+        .expect("runtime")
+        .with_shell_file_limits(0, 0);
+    let _c2 = common::Cleanup(archive.container_name().to_owned());
+    // Warm both up (container start, first shell).
+    for sb in [&shell, &archive] {
+        sb.write("/warm", "x".into()).await.expect("write");
+        sb.read_bytes("/warm").await.expect("read");
+    }
+    for kib in [1usize, 16, 64, 256, 1024, 2048, 3072, 4096, 8192, 16384] {
+        let content: Vec<u8> = (0..kib * 1024).map(|i| (i * 7 % 256) as u8).collect();
+        let mut row = Vec::new();
+        for sb in [&shell, &archive] {
+            let start = Instant::now();
+            for i in 0..ROUNDS {
+                sb.write(&format!("/size/f{i}"), content.clone().into())
+                    .await
+                    .expect("write");
+            }
+            let wrote = start.elapsed() / ROUNDS;
+            let start = Instant::now();
+            for i in 0..ROUNDS {
+                let got = sb.read_bytes(&format!("/size/f{i}")).await.expect("read");
+                assert_eq!(got.len(), content.len());
+            }
+            let read = start.elapsed() / ROUNDS;
+            row.push((ms(wrote), ms(read)));
+        }
+        println!(
+            "{kib:>5} KiB: write shell {:>8.1} ms archive {:>7.1} ms | read shell {:>7.1} ms archive {:>7.1} ms",
+            row[0].0, row[1].0, row[0].1, row[1].1
+        );
+    }
+    shell.shutdown().await.expect("shutdown");
+    archive.shutdown().await.expect("shutdown");
 }
