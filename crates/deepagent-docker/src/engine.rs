@@ -79,9 +79,18 @@ pub(crate) fn engine_error(operation: &str, name: &str, e: DockerError) -> Backe
     }
 }
 
+/// True for the error `container_gone` makes.
+pub(crate) fn is_gone_error(e: &BackendError) -> bool {
+    matches!(e, BackendError::Backend(m) if m.contains(GONE_MARK))
+}
+
+/// The phrase that marks a `container_gone` error (`explain` and the
+/// file path look for it).
+pub(crate) const GONE_MARK: &str = "is no longer running";
+
 /// The error for a container that died or was removed under us.
 pub(crate) fn container_gone(name: &str, detail: &str) -> BackendError {
     BackendError::Backend(format!(
-        "sandbox container {name} is no longer running ({detail}); its files are gone with it. This sandbox does not restart it: create a new one (a SessionManager replaces dead sandboxes on its own)"
+        "sandbox container {name} {GONE_MARK} ({detail}); its files are gone with it. This sandbox does not restart it: create a new one (a SessionManager replaces dead sandboxes on its own)"
     ))
 }

@@ -256,7 +256,7 @@ impl DockerSandbox {
     /// container is not running, the error says so plainly.
     pub(crate) async fn explain(&self, err: BackendError) -> BackendError {
         if let BackendError::Backend(msg) = &err {
-            if msg.contains("is no longer running") {
+            if engine::is_gone_error(&err) {
                 return err;
             }
             // Only the engine's own word counts: an engine that does not

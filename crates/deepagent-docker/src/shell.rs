@@ -62,7 +62,7 @@ for t in base64 cat dd head wc mkdir mv rm chmod chown stat readlink; do
 done
 # A write's content follows its request line as raw bytes; dd with
 # fullblock reads exactly that many from stdin and never past them (sh's
-# `read` would take a base64 line a byte at a time: ~2 s for 1 MiB).
+# `read` would take a base64 line a byte at a time: ~3 s for 1 MiB).
 [ "$(printf ab | dd bs=2 count=1 iflag=fullblock 2>/dev/null)" = ab ] || files=0
 # Who we are and the umask new files get, to skip a chown/chmod that
 # would change nothing (each is a fork, and forks are most of a write).
@@ -361,6 +361,22 @@ impl Shell {
         max_body: usize,
         timeout: Duration,
     ) -> std::result::Result<FileAnswer, RunError> {
+        match self.file_inner(target, op, max_body, timeout).await {
+            Err(RunError { sent, error }) if self.ended => Err(RunError {
+                sent,
+                error: diagnose(target, error).await,
+            }),
+            other => other,
+        }
+    }
+
+    async fn file_inner(
+        &mut self,
+        target: &Target<'_>,
+        op: &FileOp<'_>,
+        max_body: usize,
+        timeout: Duration,
+    ) -> std::result::Result<FileAnswer, RunError> {
         let token = new_marker();
         let deadline = Instant::now() + timeout;
         let line = op.line(&token);
@@ -550,19 +566,16 @@ async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
                 let state = info.state.unwrap_or_default();
                 if state.running != Some(true) {
                     let how = match state.exit_code {
-                        Some(code) => format!(
-                            "its shell ended because the container stopped (exit code {code})"
-                        ),
-                        None => "its shell ended because the container stopped".to_owned(),
+                        Some(code) => {
+                            format!("it stopped with exit code {code} while its shell was in use")
+                        }
+                        None => "it stopped while its shell was in use".to_owned(),
                     };
                     return container_gone(target.name, &how);
                 }
             }
             Err(e) if matches!(status_of(&e), Some((404, _))) => {
-                return container_gone(
-                    target.name,
-                    "its shell ended because the container was removed",
-                );
+                return container_gone(target.name, "it was removed while its shell was in use");
             }
             Err(e) => return engine_error("shell", target.name, e),
         }

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use deepagent_core::{BackendError, Result, VPath};
 
-use crate::shell::{FileAnswer, FileOp, Shell};
+use crate::engine::is_gone_error;
+use crate::shell::{FileAnswer, FileOp, RunError, Shell};
 use crate::DockerSandbox;
 
 /// The largest write that goes through a shell; bigger content goes as an
@@ -97,6 +98,10 @@ impl DockerSandbox {
             // As root, like the archive API (and the helper scripts).
             None => match Shell::start(&target, Some("0".to_owned()), "/", 0).await {
                 Ok(s) => s,
+                // A container that stopped or was removed: say so, as
+                // `execute` does (the archive API would still read and
+                // write a stopped container's files).
+                Err(e) if is_gone_error(&e) => return Err(e),
                 Err(e) => {
                     // The server's own complaint (no sh, no writable temp
                     // dir) will not go away: stop paying for a start per
@@ -120,6 +125,7 @@ impl DockerSandbox {
                 }
                 Ok(Some(answer))
             }
+            Err(RunError { error, .. }) if is_gone_error(&error) => Err(error),
             // The shell is dropped; the archive path redoes the request
             // (safe: see the module docs) and reports what went wrong.
             Err(_) => Ok(None),
