@@ -1,5 +1,12 @@
 //! File operations on the container: archives for content, helper scripts
 //! for listings.
+//!
+//! The archive API (`download_from_container` / `upload_to_container`) is
+//! the fallback for content: small files go through the persistent shells
+//! (`shellfs`), which cost a round trip instead of an engine call (~100 ms
+//! on docker.io 20.10). Archives remain for what the shell path does not
+//! take: files above its size limits (where an archive is faster), images
+//! without the tools its snippets need, and requests whose shell broke.
 
 use bollard::container::{DownloadFromContainerOptions, UploadToContainerOptions};
 use deepagent_core::{BackendError, Result, VPath};

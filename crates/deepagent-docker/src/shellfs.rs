@@ -30,19 +30,23 @@ use crate::shell::{FileAnswer, FileOp, RunError, Shell};
 use crate::DockerSandbox;
 
 /// The largest write that goes through a shell; bigger content goes as an
-/// archive. Measured on docker.io 20.10 (`tests/bench.rs`,
-/// `bench_shell_vs_archive_by_size`, ms per write, shell vs archive):
-/// 1 KiB 5 vs 72, 1 MiB 14-19 vs 92-103, 4 MiB 42-64 vs 102-110, 8 MiB
-/// 103 vs 174, 16 MiB 192 vs 142. The curves cross between 8 and 16 MiB;
-/// 4 MiB keeps a clear margin under that on a noisy machine and bounds
-/// the buffer `dd` takes inside a possibly memory-limited container.
+/// archive. Measured on docker.io 20.10 over three runs on a shared,
+/// noisy machine (`tests/bench.rs`, `bench_shell_vs_archive_by_size`, ms
+/// per write, shell vs archive): 1 KiB 5-11 vs 72-122, 1 MiB 14-25 vs
+/// 92-103, 2 MiB 23-42 vs 85-109, 4 MiB 42-117 vs 102-202, 8 MiB 103-199
+/// vs 162-174, 16 MiB 192-310 vs 142-197. The curves cross between 4 and
+/// 16 MiB depending on load; at 4 MiB the shell won every run by at least
+/// 1.7x, so writes up to 4 MiB take the shell. The cap also bounds the
+/// buffer `dd` takes inside a possibly memory-limited container.
 pub(crate) const SHELL_WRITE_MAX: usize = 4 * 1024 * 1024;
 
 /// The largest file a read takes through a shell (bigger files answer
 /// "too big" and are read as an archive). Measured as above, ms per read,
-/// shell vs archive: 1 KiB 6 vs 67, 1 MiB 35-45 vs 79-115, 2 MiB 75-81
-/// vs 106-116, 3 MiB 126 vs 132, 4 MiB 156-161 vs 104-121. The curves
-/// cross near 3 MiB; reads up to 2 MiB take the shell.
+/// shell vs archive: 1 KiB 6-18 vs 67-119, 1 MiB 35-56 vs 79-115, 2 MiB
+/// 75-96 vs 106-126, 3 MiB 115-126 vs 132-164, 4 MiB 156-228 vs 104-213.
+/// A read's bytes cross the attached stream more slowly than an archive
+/// download, so the curves cross near 3 MiB; reads up to 2 MiB (where the
+/// shell won every run) take the shell.
 pub(crate) const SHELL_READ_MAX: usize = 2 * 1024 * 1024;
 
 /// How long one file request may take before its shell is dropped.
