@@ -11,7 +11,8 @@ use deepagent_core::{
 };
 
 use crate::config::Config;
-use crate::jail::{child_vpath, dir_handle_path, io_error, is_temp_name, Reach, TEMP_PREFIX};
+use crate::dirfd;
+use crate::jail::{child_vpath, dir_handle_path, io_error, is_temp_name, Reach};
 
 /// True when a file (not a directory) is at `path`.
 pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
@@ -121,9 +122,41 @@ fn check_size(cfg: &Config, path: &VPath, size: u64) -> Result<()> {
 pub(crate) fn read_bytes(cfg: &Config, path: &VPath) -> Result<Bytes> {
     let (mut file, size) = open_file(cfg, path)?;
     check_size(cfg, path, size)?;
-    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    io::Read::read_to_end(&mut file, &mut buf).map_err(|e| io_error(path, e))?;
+    let buf = read_to_end_sized(&mut file, size).map_err(|e| io_error(path, e))?;
     Ok(Bytes::from(buf))
+}
+
+/// Reads to the end of `file`, whose size `size` is already known from its
+/// metadata. `File::read_to_end` would stat and seek the file again to
+/// size its buffer; this costs one read of the content and one to see the
+/// end (the file may have grown since, which is still read whole).
+fn read_to_end_sized(file: &mut fs::File, size: u64) -> io::Result<Vec<u8>> {
+    use io::Read;
+    let mut buf = vec![0; usize::try_from(size).unwrap_or(0)];
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            let mut probe = [0u8; 256];
+            match file.read(&mut probe) {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&probe[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            filled = buf.len();
+            // Grown since the stat: make room for a larger read next.
+            buf.resize(filled + filled.max(8192), 0);
+            continue;
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// The read-only rule, worded as core's `ReadOnly` layer words it.
@@ -177,8 +210,8 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
     if path.is_root() {
         return Err(is_dir());
     }
-    // Writing goes through short directory-handle paths and would succeed
-    // where every later read by path fails; refuse it the same way.
+    // Writing goes through directory handles with short names and would
+    // succeed where every later read by path fails; refuse it the same way.
     if host.as_os_str().len() >= libc::PATH_MAX as usize {
         return Err(io_error(
             path,
@@ -192,38 +225,25 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
     // a link cannot redirect the write.
     let parent_handle = open_dirs_inside(cfg, path, parent)?;
     cfg.jail.verify_open(path, &parent_handle, Reach::Inside)?;
-    let parent = dir_handle_path(&parent_handle, parent);
-    let target = parent.join(name);
-    let existing = match fs::symlink_metadata(&target) {
-        Ok(meta) if meta.is_dir() => return Err(is_dir()),
-        Ok(meta) if meta.is_file() => Some(meta.permissions()),
+    let existing_mode = match dirfd::entry_at(&parent_handle, name) {
+        Ok(dirfd::Entry::Dir) => return Err(is_dir()),
+        Ok(dirfd::Entry::File(mode)) => Some(mode),
         // A link that appeared since resolving is replaced, not followed.
-        Ok(_) => None,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Ok(dirfd::Entry::Other | dirfd::Entry::Missing) => None,
         Err(e) => return Err(io_error(path, e)),
     };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX);
-    // New files get the usual 0666 minus umask, not tempfile's 0600; a
-    // replaced file keeps its own mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    let mut tmp = builder
-        .tempfile_in(&parent)
-        .map_err(|e| io_error(path, e))?;
-    tmp.write_all(content).map_err(|e| io_error(path, e))?;
-    if let Some(perms) = existing {
-        tmp.as_file()
-            .set_permissions(perms)
-            .map_err(|e| io_error(path, e))?;
+    // Dropping `tmp` on any error below removes the temporary file.
+    let tmp = dirfd::TempFile::create_in(&parent_handle).map_err(|e| io_error(path, e))?;
+    let mut out = tmp.file();
+    out.write_all(content).map_err(|e| io_error(path, e))?;
+    // A replaced file keeps its own mode; a new one has 0666 minus umask.
+    if let Some(mode) = existing_mode {
+        dirfd::set_mode(tmp.file(), mode).map_err(|e| io_error(path, e))?;
     }
     if cfg.sync_writes {
-        tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
+        tmp.file().sync_all().map_err(|e| io_error(path, e))?;
     }
-    tmp.persist(&target).map_err(|e| io_error(path, e.error))?;
+    tmp.rename_to(name).map_err(|e| io_error(path, e))?;
     Ok(())
 }
 
@@ -233,35 +253,37 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
 /// follow a directory swapped for a link and create directories outside.
 /// `dir` is already resolved, so a link met here appeared since; refused.
 fn open_dirs_inside(cfg: &Config, path: &VPath, dir: &Path) -> Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let root = cfg.jail.root();
     let rel = dir.strip_prefix(root).map_err(|_| {
         BackendError::permission_denied(path.as_str(), "outside the backend's root")
     })?;
     let mut handle = fs::File::open(root).map_err(|e| io_error(path, e))?;
-    let mut at = root.to_path_buf();
     for comp in rel.components() {
-        let next = dir_handle_path(&handle, &at).join(comp);
-        match fs::create_dir(&next) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_error(path, e)),
-        }
-        handle = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
-            .open(&next)
-            .map_err(|e| {
-                if e.raw_os_error() == Some(libc::ELOOP) {
-                    BackendError::permission_denied(
-                        path.as_str(),
-                        "a directory on the way was replaced by a symbolic link",
-                    )
-                } else {
-                    io_error(path, e)
+        let name = comp.as_os_str();
+        // Open first: the directory nearly always exists, and this way a
+        // write costs no failing mkdir per component.
+        let opened = match dirfd::open_dir_at(&handle, name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match dirfd::mkdir_at(&handle, name) {
+                    // Another writer may have created it in between.
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_error(path, e)),
                 }
-            })?;
-        at = next;
+                dirfd::open_dir_at(&handle, name)
+            }
+            other => other,
+        };
+        handle = opened.map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                BackendError::permission_denied(
+                    path.as_str(),
+                    "a directory on the way was replaced by a symbolic link",
+                )
+            } else {
+                io_error(path, e)
+            }
+        })?;
     }
     Ok(handle)
 }

@@ -240,8 +240,12 @@ pub(crate) fn dir_handle_path(dir: &fs::File, fallback: &Path) -> PathBuf {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
+        use std::sync::OnceLock;
+        // Whether /proc/self/fd works cannot change while the process runs,
+        // so it is checked once, on the first handle, not with a stat per call.
+        static PROC_FD_WORKS: OnceLock<bool> = OnceLock::new();
         let handle = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-        if handle.is_dir() {
+        if *PROC_FD_WORKS.get_or_init(|| handle.is_dir()) {
             return handle;
         }
     }
@@ -250,7 +254,7 @@ pub(crate) fn dir_handle_path(dir: &fs::File, fallback: &Path) -> PathBuf {
 }
 
 /// Maps an OS error onto the virtual path, dropping any host path the error
-/// may carry (tempfile adds one) so messages never show the host layout.
+/// may carry so messages never show the host layout.
 pub(crate) fn io_error(path: &VPath, err: io::Error) -> BackendError {
     let clean = match err.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),

@@ -97,6 +97,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod dirfd;
 mod exec;
 mod files;
 mod jail;

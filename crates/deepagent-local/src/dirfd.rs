@@ -1,0 +1,200 @@
+//! Filesystem calls relative to an open directory handle (`openat`,
+//! `mkdirat`, `renameat`, ...).
+//!
+//! A write works inside a parent directory handle that has been checked to
+//! be inside the root. Going through the handle itself keeps a swapped
+//! directory on the way from redirecting anything, like the
+//! `/proc/self/fd/N/<name>` paths did, but without the kernel walking the
+//! procfs magic link on every lookup, and it works where `/proc` is absent.
+
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::jail::TEMP_PREFIX;
+
+/// A name as the C string the calls take; a NUL byte is refused (never
+/// produced by a virtual path, but host names are checked anyway).
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// Turns a `-1` return into the `errno` error.
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Opens the directory `name` inside `dir` without following a link:
+/// a link there fails with `ELOOP`, a file with `ENOTDIR`.
+pub(crate) fn open_dir_at(dir: &File, name: &OsStr) -> io::Result<File> {
+    let name = c_name(name)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated
+    // string, both alive for the call.
+    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) })?;
+    // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Creates the directory `name` inside `dir` (mode 0777 minus umask, as
+/// `fs::create_dir` does).
+pub(crate) fn mkdir_at(dir: &File, name: &OsStr) -> io::Result<()> {
+    let name = c_name(name)?;
+    // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated
+    // string, both alive for the call.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o777) })?;
+    Ok(())
+}
+
+/// What is at a name, without following a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Missing,
+    Dir,
+    /// A regular file, with its permission bits.
+    File(libc::mode_t),
+    /// A link, socket, fifo or device.
+    Other,
+}
+
+/// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` inside `dir`.
+pub(crate) fn entry_at(dir: &File, name: &OsStr) -> io::Result<Entry> {
+    let name = c_name(name)?;
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dir` is an open descriptor, `name` a NUL-terminated string
+    // and `st` writable memory for one `stat`, all alive for the call.
+    let ret = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    match check(ret) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entry::Missing),
+        Err(e) => return Err(e),
+    }
+    // SAFETY: fstatat succeeded, so it filled in `st`.
+    let st = unsafe { st.assume_init() };
+    let mode = st.st_mode;
+    Ok(match mode & libc::S_IFMT {
+        libc::S_IFDIR => Entry::Dir,
+        libc::S_IFREG => Entry::File(mode & 0o7777),
+        _ => Entry::Other,
+    })
+}
+
+/// Renames `from` to `to`, both inside `dir`; replaces `to` atomically.
+pub(crate) fn rename_at(dir: &File, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let (from, to) = (c_name(from)?, c_name(to)?);
+    let fd = dir.as_raw_fd();
+    // SAFETY: `fd` is an open descriptor and both names NUL-terminated
+    // strings, all alive for the call.
+    check(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) })?;
+    Ok(())
+}
+
+/// Sets a file's permission bits.
+pub(crate) fn set_mode(file: &File, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: `file` is an open descriptor for the call.
+    check(unsafe { libc::fchmod(file.as_raw_fd(), mode) })?;
+    Ok(())
+}
+
+/// A temporary file inside a directory handle, removed on drop unless
+/// [`TempFile::rename_to`] put it in place: an error or a panic half-way
+/// through a write leaves nothing behind (a crash still can; the sweep
+/// removes those).
+pub(crate) struct TempFile<'a> {
+    dir: &'a File,
+    name: CString,
+    file: File,
+    placed: bool,
+}
+
+/// Tries before giving up on finding a free temporary name; a clash is
+/// already all but impossible with 64 random bits.
+const TEMP_ATTEMPTS: usize = 16;
+
+/// 64 bits unlikely to repeat: std's random hash keys (seeded from the OS
+/// once per thread, so no syscall here) over a counter and the time.
+/// Uniqueness is not what keeps the write safe (`O_EXCL` is); it only
+/// avoids retries, even between processes writing into one directory.
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+impl<'a> TempFile<'a> {
+    /// Creates `.deepagent-tmp-<random>` inside `dir`, exclusively (never
+    /// an existing file or a link), mode 0666 minus umask like any new file.
+    pub(crate) fn create_in(dir: &'a File) -> io::Result<Self> {
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC;
+        let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+        for _ in 0..TEMP_ATTEMPTS {
+            let name = format!("{TEMP_PREFIX}{:016x}", random_u64());
+            let name = c_name(OsStr::new(&name))?;
+            // SAFETY: `dir` is an open descriptor and `name` a
+            // NUL-terminated string, both alive for the call; the mode is
+            // passed as the variadic argument O_CREAT requires.
+            let ret = unsafe {
+                libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o666 as libc::c_uint)
+            };
+            match check(ret) {
+                Ok(fd) => {
+                    // SAFETY: `fd` was just returned by openat and is owned
+                    // by nobody else.
+                    let file = unsafe { File::from_raw_fd(fd) };
+                    return Ok(TempFile {
+                        dir,
+                        name,
+                        file,
+                        placed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// The open temporary file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Renames the temporary file over `target` in the same directory.
+    pub(crate) fn rename_to(mut self, target: &OsStr) -> io::Result<()> {
+        rename_at(self.dir, OsStr::from_bytes(self.name.as_bytes()), target)?;
+        self.placed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.placed {
+            // SAFETY: `dir` is an open descriptor and `name` a
+            // NUL-terminated string, both alive for the call. Best effort:
+            // a failure leaves debris for the sweep, nothing worse.
+            unsafe { libc::unlinkat(self.dir.as_raw_fd(), self.name.as_ptr(), 0) };
+        }
+    }
+}
