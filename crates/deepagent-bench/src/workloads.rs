@@ -44,6 +44,8 @@ pub const VARIANTS: &[(&str, &[&str])] = &[
             "direct-ours",
             "composite-ours-nosync",
             "direct-ours-nosync",
+            "composite-memory",
+            "direct-memory",
             "floor",
         ],
     ),
@@ -75,10 +77,14 @@ pub fn run(ctx: &Ctx, workload: &str, variant: &str) -> Result<Sample, Error> {
             let content = std::fs::read(ctx.data.join("read/big.txt"))?;
             read(ctx, StateBackend::with_files([("/big.txt", content)])?)
         }
-        ("composite", "composite-ours") => composite(ctx, true, true),
-        ("composite", "direct-ours") => composite(ctx, false, true),
-        ("composite", "composite-ours-nosync") => composite(ctx, true, false),
-        ("composite", "direct-ours-nosync") => composite(ctx, false, false),
+        ("composite", "composite-ours") => composite(ctx, true, Mount::Local { sync: true }),
+        ("composite", "direct-ours") => composite(ctx, false, Mount::Local { sync: true }),
+        ("composite", "composite-ours-nosync") => {
+            composite(ctx, true, Mount::Local { sync: false })
+        }
+        ("composite", "direct-ours-nosync") => composite(ctx, false, Mount::Local { sync: false }),
+        ("composite", "composite-memory") => composite(ctx, true, Mount::Memory),
+        ("composite", "direct-memory") => composite(ctx, false, Mount::Memory),
         ("composite", "floor") => composite_floor(ctx),
         ("edit", "local-ours") => edit(ctx, |dir| {
             Ok(Arc::new(LocalBackend::new(dir)?) as Arc<dyn Backend>)
@@ -183,11 +189,21 @@ fn scratch(ctx: &Ctx, name: &str) -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// What is mounted at `/project/` in the composite workload.
+#[derive(Clone, Copy)]
+enum Mount {
+    /// A LocalBackend with this `sync_writes`.
+    Local { sync: bool },
+    /// A second StateBackend: no disk, so composite / direct shows the
+    /// routing's own cost without the disk's noise.
+    Memory,
+}
+
 /// Half the files under `/project/` (a LocalBackend mount), half under
 /// `/scratch/` (the memory default); all written, then all read back.
 /// `routed == false` is the same work sent straight to the two backends;
 /// `sync` is the LocalBackend's `sync_writes` (fsync before rename).
-fn composite(ctx: &Ctx, routed: bool, sync: bool) -> Result<Sample, Error> {
+fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
     let n = ctx.sizes.composite_files;
     let paths: Vec<(String, Bytes)> = (0..n)
         .map(|i| {
@@ -198,11 +214,16 @@ fn composite(ctx: &Ctx, routed: bool, sync: bool) -> Result<Sample, Error> {
         .collect();
     measure::run(
         || {
-            let dir = scratch(ctx, "composite")?;
             let memory = StateBackend::new();
-            let local = LocalBackend::builder(&dir).sync_writes(sync).build()?;
+            let local: Arc<dyn Backend> = match mount {
+                Mount::Local { sync } => {
+                    let dir = scratch(ctx, "composite")?;
+                    Arc::new(LocalBackend::builder(&dir).sync_writes(sync).build()?)
+                }
+                Mount::Memory => Arc::new(StateBackend::new()),
+            };
             let composite = CompositeBackend::builder(memory.clone())
-                .route("/project/", local.clone())
+                .route_arc("/project/", local.clone())
                 .build();
             Ok((memory, local, composite))
         },

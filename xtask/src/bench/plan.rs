@@ -193,6 +193,8 @@ pub const WORKLOADS: &[Workload] = &[
             py("composite-python"),
             rust("composite-ours-nosync"),
             rust("direct-ours-nosync"),
+            rust("composite-memory"),
+            rust("direct-memory"),
             rust("floor"),
         ],
         compares: &[
@@ -207,6 +209,12 @@ pub const WORKLOADS: &[Workload] = &[
                 "composite-ours-nosync",
                 "direct-ours-nosync",
                 Some(1.05),
+            ),
+            time(
+                "composite / direct (ours, StateBackend mounted: routing alone)",
+                "composite-memory",
+                "direct-memory",
+                None,
             ),
             time(
                 "CompositeBackend / Python (ours fsyncs, Python does not)",
