@@ -379,21 +379,14 @@ impl Shell {
     ) -> std::result::Result<FileAnswer, RunError> {
         let token = new_marker();
         let deadline = Instant::now() + timeout;
-        let line = op.line(&token);
-        let not_sent = |e: std::io::Error| RunError {
-            sent: false,
-            error: broken(target, &e),
+        // A write's content goes raw, after the line: the shell reads
+        // exactly this many bytes with dd, so nothing of it is ever parsed
+        // as shell text.
+        let raw: &[u8] = match op {
+            FileOp::Write { content, .. } => content,
+            _ => &[],
         };
-        self.input
-            .write_all(line.as_bytes())
-            .await
-            .map_err(not_sent)?;
-        if let FileOp::Write { content, .. } = op {
-            // Raw, after the line: the shell reads exactly this many bytes
-            // with dd, so nothing here is ever parsed as shell text.
-            self.input.write_all(content).await.map_err(not_sent)?;
-        }
-        self.input.flush().await.map_err(not_sent)?;
+        self.send(target, &op.line(&token), raw).await?;
         let too_slow = || {
             BackendError::Backend(format!(
                 "a file operation in container {} got no answer within {}s",
@@ -423,6 +416,28 @@ impl Shell {
         Ok(FileAnswer { status, body })
     }
 
+    /// Sends one request line and any raw bytes that follow it. A failure
+    /// here means the request never reached the shell (`sent: false`).
+    async fn send(
+        &mut self,
+        target: &Target<'_>,
+        line: &str,
+        raw: &[u8],
+    ) -> std::result::Result<(), RunError> {
+        let not_sent = |e: std::io::Error| RunError {
+            sent: false,
+            error: broken(target, &e),
+        };
+        self.input
+            .write_all(line.as_bytes())
+            .await
+            .map_err(not_sent)?;
+        if !raw.is_empty() {
+            self.input.write_all(raw).await.map_err(not_sent)?;
+        }
+        self.input.flush().await.map_err(not_sent)
+    }
+
     async fn run_inner(
         &mut self,
         target: &Target<'_>,
@@ -436,15 +451,7 @@ impl Shell {
             timeout.as_secs() + INNER_TIMEOUT_SLACK,
             base64(command.as_bytes())
         );
-        let not_sent = |e: std::io::Error| RunError {
-            sent: false,
-            error: broken(target, &e),
-        };
-        self.input
-            .write_all(line.as_bytes())
-            .await
-            .map_err(not_sent)?;
-        self.input.flush().await.map_err(not_sent)?;
+        self.send(target, &line, &[]).await?;
         let mut timed_out = false;
         let header = match self.read_header(deadline).await? {
             Some(h) => h,

@@ -263,6 +263,25 @@ pub fn infer_model_with(
     infer_model_configured(spec, &ModelOptions::default(), env)
 }
 
+/// Applies the [`ModelOptions`] that are set to a provider model. The
+/// providers share these builder methods by name, not by a trait, so a
+/// macro serves both.
+macro_rules! with_options {
+    ($model:expr, $options:expr) => {{
+        let mut model = $model;
+        if let Some(retry) = $options.retry {
+            model = model.retry(retry);
+        }
+        if let Some(t) = $options.timeout {
+            model = model.timeout(t);
+        }
+        if let Some(t) = $options.stream_idle_timeout {
+            model = model.stream_idle_timeout(t);
+        }
+        model
+    }};
+}
+
 /// [`infer_model_with`] that also applies `options` (retries, timeouts) to
 /// the provider model, so a model named by a string needs no hand-built
 /// adapter to change them.
@@ -314,16 +333,7 @@ pub fn infer_model_configured(
             if let Some(url) = env("OPENAI_BASE_URL").filter(|u| !u.is_empty()) {
                 model = model.base_url(url);
             }
-            if let Some(retry) = options.retry {
-                model = model.retry(retry);
-            }
-            if let Some(t) = options.timeout {
-                model = model.timeout(t);
-            }
-            if let Some(t) = options.stream_idle_timeout {
-                model = model.stream_idle_timeout(t);
-            }
-            Ok(Arc::new(model))
+            Ok(Arc::new(with_options!(model, options)))
         }
         "anthropic" => {
             need_name(provider)?;
@@ -331,16 +341,7 @@ pub fn infer_model_configured(
             if let Some(url) = env("ANTHROPIC_BASE_URL").filter(|u| !u.is_empty()) {
                 model = model.base_url(url);
             }
-            if let Some(retry) = options.retry {
-                model = model.retry(retry);
-            }
-            if let Some(t) = options.timeout {
-                model = model.timeout(t);
-            }
-            if let Some(t) = options.stream_idle_timeout {
-                model = model.stream_idle_timeout(t);
-            }
-            Ok(Arc::new(model))
+            Ok(Arc::new(with_options!(model, options)))
         }
         "test" => Ok(Arc::new(TestModel::new())),
         other => Err(crate::AgentError::Config(format!(
