@@ -329,3 +329,38 @@ pub struct ExecuteResponse {
     /// True when the command was killed for running past its timeout.
     pub timed_out: bool,
 }
+
+impl ExecuteResponse {
+    /// The exit code of a command killed at its timeout, as `timeout(1)`
+    /// reports it.
+    pub const TIMEOUT_EXIT_CODE: i32 = 124;
+
+    /// The answer for a command killed at its timeout: what it wrote so
+    /// far, then one line saying so. Every sandbox words it this way, since
+    /// the model reads it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use deepagent_core::ExecuteResponse;
+    ///
+    /// let r = ExecuteResponse::killed_at_timeout("tick".into(), false, Duration::from_secs(2));
+    /// assert_eq!(r.output, "tick\n[command timed out after 2.0s and was killed]");
+    /// assert_eq!(r.exit_code, ExecuteResponse::TIMEOUT_EXIT_CODE);
+    /// assert!(r.timed_out);
+    /// ```
+    pub fn killed_at_timeout(mut output: String, truncated: bool, timeout: Duration) -> Self {
+        if !output.is_empty() && !output.ends_with('\n') {
+            output.push('\n');
+        }
+        output.push_str(&format!(
+            "[command timed out after {:.1}s and was killed]",
+            timeout.as_secs_f64()
+        ));
+        ExecuteResponse {
+            output,
+            exit_code: Self::TIMEOUT_EXIT_CODE,
+            truncated,
+            timed_out: true,
+        }
+    }
+}

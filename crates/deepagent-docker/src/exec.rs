@@ -26,7 +26,7 @@ use futures::StreamExt;
 use crate::engine::{container_gone, engine_error};
 
 /// The exit code of a command killed by its timeout, as `timeout(1)`.
-pub const TIMEOUT_EXIT_CODE: i32 = 124;
+pub const TIMEOUT_EXIT_CODE: i32 = ExecuteResponse::TIMEOUT_EXIT_CODE;
 /// How much stderr a helper keeps for its error message.
 const HELPER_STDERR_LIMIT: usize = 16 * 1024;
 /// How long to wait for the stream to end once the processes are killed.
@@ -229,20 +229,16 @@ pub(crate) async fn run_command(
     }
     drop(output);
     drop(input);
-    let (mut text, truncated) = cap.finish();
-    let exit_code = if timed_out {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str(&format!(
-            "[command timed out after {:.1}s and was killed]",
-            spec.timeout.as_secs_f64()
+    let (text, truncated) = cap.finish();
+    if timed_out {
+        return Ok(ExecuteResponse::killed_at_timeout(
+            text,
+            truncated,
+            spec.timeout,
         ));
-        TIMEOUT_EXIT_CODE
-    } else {
-        let code = target.exit_code(&exec_id).await?;
-        i32::try_from(code).unwrap_or(-1)
-    };
+    }
+    let code = target.exit_code(&exec_id).await?;
+    let exit_code = i32::try_from(code).unwrap_or(-1);
     Ok(ExecuteResponse {
         output: text,
         exit_code,

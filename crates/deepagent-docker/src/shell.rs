@@ -45,7 +45,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::engine::{container_gone, engine_error, status_of};
-use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK, TIMEOUT_EXIT_CODE};
+use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK};
 
 const SERVER: &str = r#"
 lim=$1
@@ -480,23 +480,17 @@ impl Shell {
             self.fill(None).await?;
         }
         let body: Vec<u8> = self.buf.drain(..want).collect();
-        let mut output = String::from_utf8_lossy(&body).into_owned();
-        let exit_code = if timed_out {
-            if !output.is_empty() && !output.ends_with('\n') {
-                output.push('\n');
-            }
-            output.push_str(&format!(
-                "[command timed out after {:.1}s and was killed]",
-                timeout.as_secs_f64()
+        let output = String::from_utf8_lossy(&body).into_owned();
+        let truncated = size > self.limit as u64;
+        if timed_out {
+            return Ok(ExecuteResponse::killed_at_timeout(
+                output, truncated, timeout,
             ));
-            TIMEOUT_EXIT_CODE
-        } else {
-            code
-        };
+        }
         Ok(ExecuteResponse {
             output,
-            exit_code,
-            truncated: size > self.limit as u64,
+            exit_code: code,
+            truncated,
             timed_out,
         })
     }

@@ -34,10 +34,6 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_millis(200);
 /// The longest the loop sleeps in `poll` before checking exit and clock.
 const TICK: Duration = Duration::from_millis(20);
 
-/// The exit code reported for a command killed by its timeout, as
-/// `timeout(1)` does.
-pub(crate) const TIMEOUT_EXIT_CODE: i32 = 124;
-
 /// Runs `command` to completion or timeout.
 pub(crate) fn execute(cfg: &Config, command: &str, timeout: Duration) -> Result<ExecuteResponse> {
     let fail = |what: &str, e: io::Error| {
@@ -76,22 +72,15 @@ pub(crate) fn execute(cfg: &Config, command: &str, timeout: Duration) -> Result<
             return Err(fail("run the command", e));
         }
     };
-    let (mut output, truncated) = run.cap.finish();
-    let exit_code = if timed_out {
-        if !output.is_empty() && !output.ends_with('\n') {
-            output.push('\n');
-        }
-        output.push_str(&format!(
-            "[command timed out after {:.1}s and was killed]",
-            timeout.as_secs_f64()
+    let (output, truncated) = run.cap.finish();
+    if timed_out {
+        return Ok(ExecuteResponse::killed_at_timeout(
+            output, truncated, timeout,
         ));
-        TIMEOUT_EXIT_CODE
-    } else {
-        exit_code(status)
-    };
+    }
     Ok(ExecuteResponse {
         output,
-        exit_code,
+        exit_code: exit_code(status),
         truncated,
         timed_out,
     })
