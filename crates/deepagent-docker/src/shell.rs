@@ -341,13 +341,8 @@ impl Shell {
         command: &str,
         timeout: Duration,
     ) -> std::result::Result<ExecuteResponse, RunError> {
-        match self.run_inner(target, command, timeout).await {
-            Err(RunError { sent: true, error }) if self.ended => Err(RunError {
-                sent: true,
-                error: diagnose(target, error).await,
-            }),
-            other => other,
-        }
+        let result = self.run_inner(target, command, timeout).await;
+        explain_end(self.ended, target, result).await
     }
 
     /// Serves one file request, answering with at most `max_body` bytes
@@ -361,13 +356,8 @@ impl Shell {
         max_body: usize,
         timeout: Duration,
     ) -> std::result::Result<FileAnswer, RunError> {
-        match self.file_inner(target, op, max_body, timeout).await {
-            Err(RunError { sent, error }) if self.ended => Err(RunError {
-                sent,
-                error: diagnose(target, error).await,
-            }),
-            other => other,
-        }
+        let result = self.file_inner(target, op, max_body, timeout).await;
+        explain_end(self.ended, target, result).await
     }
 
     async fn file_inner(
@@ -586,6 +576,22 @@ async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
         "the shell in container {} ended unexpectedly while the container still runs: {error}",
         target.name
     ))
+}
+
+/// A shell whose stream `ended` most likely lost its container: ask the
+/// engine, so the error says so instead of a bare "shell ended".
+async fn explain_end<T>(
+    ended: bool,
+    target: &Target<'_>,
+    result: std::result::Result<T, RunError>,
+) -> std::result::Result<T, RunError> {
+    match result {
+        Err(RunError { sent, error }) if ended => Err(RunError {
+            sent,
+            error: diagnose(target, error).await,
+        }),
+        other => other,
+    }
 }
 
 fn broken(target: &Target<'_>, e: &std::io::Error) -> BackendError {
