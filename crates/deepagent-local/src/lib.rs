@@ -267,6 +267,24 @@ impl Backend for LocalBackend {
             .await
     }
 
+    /// Resolves through the same path jail every operation uses: each
+    /// link on the way is followed, and the answer is the virtual path of
+    /// where it lands. A link leading out of the root (or the allowed
+    /// directories) is `None`: every operation refuses it anyway.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| VPath::new(p))
+            .collect::<Result<Vec<_>>>()?;
+        self.blocking(move |cfg| {
+            Ok(paths
+                .iter()
+                .map(|p| real_vpath(cfg, p).map(VPath::into_string))
+                .collect())
+        })
+        .await
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         if self.config.enable_execute {
             Some(self)
@@ -274,6 +292,14 @@ impl Backend for LocalBackend {
             None
         }
     }
+}
+
+/// The virtual path `path` really names: the jail's resolution mapped back
+/// below the root, or `None` when it leads outside (or cannot be named).
+fn real_vpath(cfg: &config::Config, path: &VPath) -> Option<VPath> {
+    let host = cfg.jail.resolve(path, jail::Reach::Browse).ok()?.host;
+    let rel = host.strip_prefix(cfg.jail.root()).ok()?;
+    jail::join_relative(&VPath::root(), rel)
 }
 
 #[async_trait]
