@@ -259,7 +259,9 @@ async fn new_files_belong_to_the_run_as_user() {
         return;
     };
     sb.write("/owned/new.txt", "mine\n".into()).await.unwrap();
-    sb.write("notes.txt", "relative\n".into()).await.unwrap();
+    sb.write("/workspace/notes.txt", "relative\n".into())
+        .await
+        .unwrap();
     assert_eq!(
         sh(
             &sb,
@@ -268,7 +270,7 @@ async fn new_files_belong_to_the_run_as_user() {
         .await,
         "644 4321 4321\n644 4321 4321\nok\n"
     );
-    sb.edit("notes.txt", "relative", "edited", false)
+    sb.edit("workspace/notes.txt", "relative", "edited", false)
         .await
         .unwrap();
     assert_eq!(
