@@ -25,6 +25,17 @@ const MAX_REFILLS: usize = 6;
 ///
 /// - Paths are checked after normalization, so `/a/../.env`, `//.env` and
 ///   `./.env` are all `/.env`.
+/// - Rules match the file, not only the spelling: the layer asks the
+///   backend where a path really leads
+///   ([`Backend::resolve_links`]) and checks both names, the stricter
+///   answer winning. A link committed to a repository
+///   (`docs/notes.txt -> ../.env`, `keys -> .ssh`) gives no access a rule
+///   denies, for read, write, edit, ls, glob and grep; listings leave out
+///   entries whose target is denied. Only asked when the ruleset has path
+///   rules, one call per operation (a batch for an `ls`).
+/// - An edit needs read permission as well as its own: its answer says
+///   whether `old` is in the file, so with read denied it would be a read
+///   oracle. The stricter of the two verdicts applies.
 /// - A denial is [`BackendError::PermissionDenied`] naming the path and
 ///   the rule's description; an `ask` with no approver is denied with a
 ///   message saying approval was required.
@@ -33,11 +44,28 @@ const MAX_REFILLS: usize = 6;
 ///   `grep` results and `exists` reports them absent. `truncated` stays
 ///   honest: when hidden entries made room, the inner backend is asked
 ///   again with a larger cap.
-/// - A command is refused when its own rule denies it, or when any word
-///   in it, read as a path, is denied for read, write or edit (see the
-///   `command` notes: a tripwire, not a shell parser).
 /// - With everything allowed (`Ruleset::permissive()`) the layer is
 ///   transparent: the conformance suite passes through it.
+///
+/// # The command check is a tripwire
+///
+/// A command is refused when its own rule denies it, or when a word in it,
+/// read as a path, is denied for read, write or edit. That catches a model
+/// that names a secret (`cat .env`); it does **not** stop one that means to
+/// get around it, and cannot, because a shell computes paths at run time:
+///
+/// - globs: `cat .en?`, `cat */*.pe[m]`;
+/// - variables and substitution: `f=.e; cat ${f}nv`, `cat $(printf .env)`;
+/// - indirect reads: `grep -r TOKEN .`, `tar c . | tar xO`, `find -exec`,
+///   a script the agent wrote, a link made with `ln -s` and read through.
+///
+/// So when an agent can run commands, the file rules hold only as far as
+/// the commands cannot reach: against a hostile agent, run it in a
+/// `DockerSandbox` that holds no secrets at all, and use the rules to keep
+/// an honest model away from what it should not touch. A link planted by
+/// a command and then used through the file tools is resolved and checked
+/// like any other, but a command could swap it between the check and the
+/// use. See `SECURITY.md` in the repository for the threat model.
 ///
 /// ```
 /// # async fn demo(backend: impl deepagent_core::Backend + 'static) -> deepagent_core::Result<()> {

@@ -77,7 +77,9 @@ pub enum Action {
 /// pattern is ignored, so `/src/**` and `src/**` are the same rule): `*`
 /// and `?` stop at `/`, `**` crosses it, matching is case-sensitive. A
 /// pattern that matches a directory covers everything below it, so
-/// `**/.ssh` protects `~/.ssh/id_rsa` too.
+/// `**/.ssh` protects `~/.ssh/id_rsa` too. A gitignore-style pattern
+/// ending in `/` (`secrets/`) would match nothing and is refused when the
+/// ruleset loads; write `secrets` (at `/`) or `**/secrets` (any depth).
 ///
 /// For `execute` the pattern is a regular expression (Rust `regex` syntax)
 /// searched anywhere in the command string: commands are not paths, and
