@@ -341,3 +341,68 @@ fn a_directory_rule_is_never_silently_ignored() {
         })
         .unwrap();
 }
+
+/// Every wrapper forwards `resolve_links`: one that did not would judge
+/// the spelling alone, and the alias would get through again.
+#[test]
+fn read_only_and_shared_backends_forward_the_resolution() {
+    let dir = tempfile::tempdir().unwrap();
+    plant(dir.path());
+    let shared: Arc<dyn Backend> =
+        Arc::new(deepagent_core::layers::ReadOnly::new(local(dir.path())));
+    let guarded = allow_all(shared.clone(), Ruleset::default_preset());
+    let boxed: Box<dyn Backend> = Box::new(allow_all(shared, Ruleset::permissive()));
+    let outer = allow_all(boxed, Ruleset::default_preset());
+    rt().block_on(async {
+        assert_denied(
+            "read via ReadOnly in an Arc",
+            guarded.read_bytes("/docs/notes.txt").await,
+        );
+        assert_denied("ls via ReadOnly in an Arc", guarded.ls("/keys").await);
+        // A permissive layer inside a strict one still forwards.
+        assert_denied(
+            "read via nested layers",
+            outer.read_bytes("/keys/authorized_keys").await,
+        );
+        assert_eq!(
+            outer
+                .resolve_links(&[
+                    "/docs/notes.txt".to_owned(),
+                    "/keys/x/y".to_owned(),
+                    "/docs".to_owned()
+                ])
+                .await
+                .unwrap(),
+            [
+                Some("/.env".to_owned()),
+                Some("/.ssh/x/y".to_owned()),
+                Some("/docs".to_owned())
+            ]
+        );
+    });
+}
+
+/// A link out of a `Scoped` view has no name in it: `None`, and the
+/// spelling is all the layer can judge (the inner backend still refuses
+/// what its own jail refuses).
+#[test]
+fn scoped_answers_none_for_a_link_out_of_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("view")).unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "x\n").unwrap();
+    std::os::unix::fs::symlink("../outside.txt", dir.path().join("view/out")).unwrap();
+    std::fs::write(dir.path().join("view/in.txt"), "y\n").unwrap();
+    let scoped = Scoped::new(Arc::new(local(dir.path())), "/view").unwrap();
+    rt().block_on(async {
+        let real = scoped
+            .resolve_links(&["/out".to_owned(), "in.txt".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(real, [None, Some("/in.txt".to_owned())]);
+        let err = scoped
+            .resolve_links(&["/../x".to_owned()])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidPath);
+    });
+}
