@@ -89,7 +89,7 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 9] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 13] = [
     "test",
     "-p",
     "deepagent-reliability",
@@ -99,6 +99,10 @@ const RELIABILITY_DOCKER_TESTS: [&str; 9] = [
     "docker_engine_down",
     "--test",
     "docker_panic_reaper",
+    "--test",
+    "docker_host_trust",
+    "--test",
+    "docker_large_files",
 ];
 
 /// `cargo <args>` with the variables that make the Docker tests use the

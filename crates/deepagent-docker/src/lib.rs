@@ -62,6 +62,7 @@ mod backend;
 mod engine;
 mod exec;
 mod files;
+mod grepscan;
 mod hash;
 mod image;
 mod runtime;
@@ -70,6 +71,8 @@ mod scan;
 mod session;
 mod shell;
 mod shellfs;
+mod tarstream;
+mod userfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
