@@ -27,6 +27,9 @@ use crate::DockerSandbox;
 /// of huge lines, better read with a smaller `limit` (or `read_bytes`).
 pub(crate) const READ_SLICE_MAX: usize = 32 * 1024 * 1024;
 
+/// The furthest line `read` asks the container's `tail` to start from.
+const TAIL_MAX_LINE: usize = u32::MAX as usize;
+
 /// Files per `tar` helper run when grep reads contents.
 const GREP_BATCH_FILES: usize = 256;
 /// Argument bytes per `tar` helper run (well under the kernel's limit).
@@ -64,8 +67,9 @@ impl DockerSandbox {
         offset: usize,
         limit: usize,
     ) -> Result<Option<ReadSlice>> {
-        // Bounded so busybox's 64-bit arithmetic and `head -n` parse them.
-        let first = offset.saturating_add(1).min(1 << 62).to_string();
+        // Bounded so busybox's `tail -n +N` and `head -n` parse them
+        // (its `tail` refuses 2^40; 2^32 - 1 works).
+        let first = offset.saturating_add(1).min(TAIL_MAX_LINE).to_string();
         let count = limit.min(1 << 40).to_string();
         let max = (READ_SLICE_MAX + 1).to_string();
         let out = self
@@ -115,6 +119,13 @@ impl DockerSandbox {
             )));
         }
         check_offset(p.as_str(), offset, total_lines)?;
+        if offset >= TAIL_MAX_LINE {
+            return Err(BackendError::Backend(format!(
+                "{p}: reading from line {} is past what `tail` in container {} can skip to; use read_bytes",
+                offset + 1,
+                self.inner.name
+            )));
+        }
         Ok(Some(ReadSlice {
             path: p.to_string(),
             offset,

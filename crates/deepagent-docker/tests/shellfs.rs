@@ -479,3 +479,70 @@ async fn debian_coreutils_and_dash_serve_files_too() {
     assert!(matches!(err, BackendError::IsADirectory { .. }), "{err}");
     sb.shutdown().await.unwrap();
 }
+
+/// `read` of a file past the shell path's limit cuts its slice inside the
+/// container (`tail`/`head`, lines counted by busybox `tr | wc` or GNU
+/// `wc -l`); it must cut exactly what core's in-memory rules cut, for
+/// every awkward ending, and fail the same way past the last line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_slices_in_the_container_agree_with_core() {
+    let Some(sandboxes) = both().await else {
+        return;
+    };
+    let python = RuntimeConfig::new("test-python-slices", common::python_image());
+    let Some((gnu, _c)) = common::sandbox(python).await else {
+        return;
+    };
+    let gnu = gnu.with_shell_file_limits(0, 0);
+    let cases: Vec<&[u8]> = vec![
+        b"",
+        b"\n",
+        b"\n\n\n",
+        b"one",
+        b"one\ntwo",
+        b"one\r\ntwo\r\n",
+        b"a\n\r",
+        b"\xff\xfe bad\n\xc3\x28\nend\n",
+        b"-n\n-c 5\n--\n",
+    ];
+    let mut all: Vec<(&str, &DockerSandbox)> =
+        sandboxes.iter().map(|(m, sb, _)| (*m, sb)).collect();
+    all.push(("gnu archive", &gnu));
+    for (mode, sb) in all {
+        for (i, content) in cases.iter().enumerate() {
+            let path = format!("/slices/{i}.txt");
+            sb.write(&path, Bytes::from(content.to_vec()))
+                .await
+                .unwrap();
+            for (offset, limit) in [(0, 2000), (0, 1), (1, 1), (1, 0), (2, 5), (3, 1), (9, 1)] {
+                let want = deepagent_core::text::read_slice(&path, content, offset, limit);
+                let got = sb.read(&path, offset, limit).await;
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert_eq!(
+                        (&w.lines, w.total_lines),
+                        (&g.lines, g.total_lines),
+                        "{mode}: {content:?} at {offset}+{limit}"
+                    ),
+                    (Err(w), Err(g)) => assert_eq!(
+                        w.to_string(),
+                        g.to_string(),
+                        "{mode}: {content:?} at {offset}+{limit}"
+                    ),
+                    _ => panic!(
+                        "{mode}: {content:?} at {offset}+{limit}: want {want:?}, got {got:?}"
+                    ),
+                }
+            }
+        }
+        let err = sb.read("/slices/missing.txt", 0, 1).await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::NotFound { .. }),
+            "{mode}: {err:?}"
+        );
+        let err = sb.read("/slices", 0, 1).await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::IsADirectory { .. }),
+            "{mode}: {err:?}"
+        );
+    }
+}
