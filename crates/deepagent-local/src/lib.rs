@@ -100,6 +100,7 @@ mod config;
 mod dirfd;
 mod exec;
 mod files;
+mod ignores;
 mod jail;
 mod locks;
 mod read;
