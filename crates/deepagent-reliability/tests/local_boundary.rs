@@ -331,20 +331,32 @@ fn fifos_sockets_and_devices_are_refused_not_read() {
 
 /// Swaps `<root>/swap` between a real directory and a link to outside
 /// until `stop` is set; counts swaps.
+/// Each state is held for about `hold` (a yield when zero).
 fn swapper(
     swap: PathBuf,
     outside: PathBuf,
     stop: Arc<AtomicBool>,
     swaps: Arc<AtomicUsize>,
+    hold: Duration,
 ) -> std::thread::JoinHandle<()> {
+    let pause = move |i: usize| {
+        if hold.is_zero() {
+            std::thread::yield_now();
+        } else {
+            // Vary the phase so the holds do not lock step with the caller.
+            std::thread::sleep(hold * (1 + (i % 3) as u32) / 2);
+        }
+    };
     std::thread::spawn(move || {
+        let mut i = 0;
         while !stop.load(Ordering::Relaxed) {
             let _ = fs::remove_dir_all(&swap);
             let _ = symlink(&outside, &swap);
-            std::thread::yield_now();
+            pause(i);
             let _ = fs::remove_file(&swap);
             let _ = fs::create_dir(&swap);
-            std::thread::yield_now();
+            pause(i + 1);
+            i += 1;
             swaps.fetch_add(1, Ordering::Relaxed);
         }
     })
@@ -373,6 +385,7 @@ fn exists_never_sees_an_outside_file_through_a_swap_race() {
         yard.outside(),
         stop.clone(),
         swaps.clone(),
+        Duration::ZERO,
     );
     let rt = rt();
     let (mut asked, mut lies) = (0usize, 0usize);
@@ -416,6 +429,7 @@ fn the_temp_file_sweep_never_deletes_outside_under_a_swap_race() {
         outside.clone(),
         stop.clone(),
         swaps.clone(),
+        Duration::from_micros(200),
     );
     let (mut sweeps, mut deleted) = (0usize, 0usize);
     let start = Instant::now();
