@@ -105,9 +105,12 @@ mod jail;
 mod locks;
 mod read;
 mod search;
+#[cfg(target_os = "linux")]
+mod supervisor;
 mod sweep;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -277,6 +280,16 @@ impl Backend for LocalBackend {
     }
 }
 
+/// Sets its flag when dropped: tells a running `execute` that its caller
+/// is gone.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[async_trait]
 impl Sandbox for LocalBackend {
     fn id(&self) -> &str {
@@ -296,7 +309,12 @@ impl Sandbox for LocalBackend {
         files::check_writable(&self.config, "execute", command)?;
         let command = command.to_owned();
         let timeout = timeout.unwrap_or(self.config.default_timeout);
-        self.blocking(move |cfg| exec::execute(cfg, &command, timeout))
+        // Dropping this future (a cancelled run, a caller's own timeout)
+        // drops the guard, and the worker then kills the whole command
+        // within one poll tick.
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = cancel.0.clone();
+        self.blocking(move |cfg| exec::execute(cfg, &command, timeout, &flag))
             .await
     }
 }

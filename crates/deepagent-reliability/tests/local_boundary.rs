@@ -532,3 +532,177 @@ fn writes_drop_setuid_and_setgid_bits() {
         assert_eq!(fs::read_to_string(&file).unwrap(), "new\n");
     }
 }
+
+// ----------------------------------------------------------------- item 4
+
+/// True when `pid` has ended: gone, or a zombie nobody reaped yet.
+fn dead(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits until each named pid file in `root` holds a pid; returns them.
+fn pids(root: &Path, names: &[&str], within: Duration) -> Vec<(String, i32)> {
+    let start = Instant::now();
+    loop {
+        let got: Vec<(String, i32)> = names
+            .iter()
+            .filter_map(|n| {
+                let s = fs::read_to_string(root.join(n)).ok()?;
+                Some((n.to_string(), s.trim().parse().ok()?))
+            })
+            .collect();
+        if got.len() == names.len() || start.elapsed() > within {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits up to `limit` for all of `pids` to end; returns those still
+/// alive, after killing them so a failing run leaves nothing behind.
+fn survivors(pids: &[(String, i32)], limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    while start.elapsed() < limit && !pids.iter().all(|(_, p)| dead(*p)) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let alive: Vec<String> = pids
+        .iter()
+        .filter(|(_, p)| !dead(*p))
+        .map(|(n, p)| format!("{n}={p}"))
+        .collect();
+    for (_, p) in pids {
+        if !dead(*p) {
+            // SAFETY: only sends a signal to a process this test started.
+            unsafe { libc::kill(*p, libc::SIGKILL) };
+        }
+    }
+    alive
+}
+
+/// Every way out of the shell's process group and environment this test
+/// knows: `setsid`, `setsid` after a double fork, `env -i setsid`, and a
+/// plain double fork under `env -i`. Each writes its pid to a file.
+const ESCAPES: &str = r#"S=$(command -v setsid)
+setsid sh -c 'echo $$ > p-setsid; exec sleep 60' >/dev/null 2>&1 &
+sh -c '"$0" sh -c "echo \$\$ > p-double; exec sleep 60" & exit 0' "$S" >/dev/null 2>&1 &
+env -i "$S" /bin/sh -c 'echo $$ > p-env; exec sleep 60' >/dev/null 2>&1 &
+env -i /bin/sh -c '(/bin/sh -c "echo \$\$ > p-fork; exec sleep 60" &); exit 0'
+"#;
+const ESCAPE_PIDS: &[&str] = &["p-setsid", "p-double", "p-env", "p-fork"];
+
+#[test]
+fn a_timeout_kills_processes_that_left_the_group() {
+    let yard = Yard::new().unwrap();
+    let root = yard.root().to_path_buf();
+    let backend = local(&root);
+    let cmd = format!("{ESCAPES}sleep 60");
+    let b = backend.clone();
+    let res = rt()
+        .block_on(async move {
+            let sb = b.as_sandbox().expect("execute enabled");
+            sb.execute(&cmd, Some(Duration::from_secs(2))).await
+        })
+        .unwrap();
+    assert!(res.timed_out, "{res:?}");
+    let pids = pids(&root, ESCAPE_PIDS, Duration::from_secs(1));
+    assert_eq!(pids.len(), ESCAPE_PIDS.len(), "not all started: {pids:?}");
+    let alive = survivors(&pids, Duration::from_secs(1));
+    assert!(alive.is_empty(), "survived the timeout: {alive:?}");
+}
+
+/// The shell exits while escaped jobs still hold its output: the call
+/// returns promptly and they are killed too.
+#[test]
+fn escaped_jobs_holding_the_output_die_when_the_shell_exits() {
+    let yard = Yard::new().unwrap();
+    let root = yard.root().to_path_buf();
+    let backend = local(&root);
+    let cmd = "setsid sh -c 'echo $$ > p-held; exec sleep 60' & \
+               env -i /bin/sh -c '(/bin/sh -c \"echo \\$\\$ > p-held2; exec sleep 60\" &)'; \
+               sleep 0.3; echo done";
+    let b = backend.clone();
+    let start = Instant::now();
+    let res = rt()
+        .block_on(async move {
+            b.as_sandbox()
+                .unwrap()
+                .execute(cmd, Some(Duration::from_secs(30)))
+                .await
+        })
+        .unwrap();
+    assert!(!res.timed_out && res.output.contains("done"), "{res:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let pids = pids(&root, &["p-held", "p-held2"], Duration::from_secs(1));
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    let alive = survivors(&pids, Duration::from_secs(1));
+    assert!(
+        alive.is_empty(),
+        "outlived the shell while holding its output: {alive:?}"
+    );
+}
+
+/// A caller that drops the `execute` future (a cancelled run, its own
+/// timeout) gets the whole tree killed within a second, escapes included;
+/// today the command ran on to its own timeout.
+#[test]
+fn a_dropped_execute_kills_the_whole_tree_within_a_second() {
+    for how in ["abort", "timeout"] {
+        let yard = Yard::new().unwrap();
+        let root = yard.root().to_path_buf();
+        let backend = local(&root);
+        let cmd = format!("{ESCAPES}sleep 60 & echo $! > p-plain; sleep 60");
+        let rt = rt();
+        let mut names = ESCAPE_PIDS.to_vec();
+        names.push("p-plain");
+        let (pids, dropped_at) = rt.block_on(async {
+            let b = backend.clone();
+            let run = async move {
+                b.as_sandbox()
+                    .unwrap()
+                    .execute(&cmd, Some(Duration::from_secs(60)))
+                    .await
+            };
+            let dropped_at;
+            if how == "abort" {
+                let task = tokio::spawn(run);
+                let root2 = root.clone();
+                let names2 = names.clone();
+                let pids = tokio::task::spawn_blocking(move || {
+                    pids(&root2, &names2, Duration::from_secs(10))
+                })
+                .await
+                .unwrap();
+                task.abort();
+                dropped_at = Instant::now();
+                let _ = task.await;
+                (pids, dropped_at)
+            } else {
+                let timed = tokio::time::timeout(Duration::from_millis(1500), run).await;
+                dropped_at = Instant::now();
+                assert!(timed.is_err(), "{how}: the command ended by itself");
+                (pids(&root, &names, Duration::from_secs(1)), dropped_at)
+            }
+        });
+        assert_eq!(pids.len(), names.len(), "{how}: not all started: {pids:?}");
+        let alive = survivors(
+            &pids,
+            Duration::from_secs(1).saturating_sub(dropped_at.elapsed()),
+        );
+        let took = dropped_at.elapsed();
+        eprintln!("{how}: tree gone {took:?} after the drop");
+        assert!(
+            alive.is_empty(),
+            "{how}: alive 1 s after the drop: {alive:?}"
+        );
+        rt.shutdown_timeout(Duration::from_millis(100));
+    }
+}
