@@ -8,9 +8,10 @@
 //! `truncated` set only when something was dropped. Once that set is full,
 //! files and directories that sort after all of it are skipped.
 //!
-//! - grep honours `.gitignore` and `.ignore` files (inside the search
-//!   directory, and in its parents up to the backend root but never above
-//!   it), skips hidden entries and the usual junk directories when
+//! - grep honours `.gitignore`, `.ignore` and `info/exclude` files
+//!   (inside the search directory, and in its parents up to the backend
+//!   root but never above it), read through the jail by the `ignores`
+//!   module rather than by the walker, skips hidden entries and the usual junk directories when
 //!   `ignore_hidden`, and skips binary files by core's rule.
 //! - glob matches what is on disk: no `.gitignore` or hidden filtering, so
 //!   `**/.env` finds the file; only `.git` is never entered.

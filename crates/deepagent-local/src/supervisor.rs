@@ -218,7 +218,7 @@ impl Supervised {
         }
     }
 
-    /// The shell's exit status once known; call when [`exit_fd`] polls
+    /// The shell's exit status once known; call when [`Supervised::exit_fd`] polls
     /// readable (it then does not block).
     pub(crate) fn try_exit(&mut self, readable: bool) -> io::Result<Option<ExitStatus>> {
         if self.exited.is_none() && readable {
