@@ -16,12 +16,12 @@
 //!
 //! ```text
 //! this process ── supervisor (subreaper) ── sh -c COMMAND ── ...
-//!        ctrl pipe ──▶ │ ◀── status pipe
+//!      ctrl socket ──▶ │ ◀── status pipe
 //! ```
 //!
 //! - The supervisor reports the shell's pid, then its wait status, on the
 //!   status pipe.
-//! - On the ctrl pipe, `q` lets it exit leaving what still runs (a
+//! - On the ctrl socket, `q` lets it exit leaving what still runs (a
 //!   background server with its own output), `k` makes it kill every
 //!   descendant (by walking `/proc` for the processes whose parent chain
 //!   leads to it, again until none is left, since a killed process's
@@ -45,7 +45,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
@@ -123,6 +123,22 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+fn socket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` is a valid array of two ints for socketpair to fill.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: socketpair succeeded, so both fds are open and owned by
+    // nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 impl Supervised {
     /// Starts `sh -c command` in `cwd` under a new supervisor, with stdin
     /// from `/dev/null` and stdout and stderr both on `output` (the write
@@ -161,7 +177,8 @@ impl Supervised {
             procs: Vec::with_capacity(MAX_PROCS),
             dents: vec![0u8; 32 * 1024],
         };
-        let (ctrl_r, ctrl_w) = pipe()?;
+        // A socket pair rather than a pipe only for MSG_NOSIGNAL (see `send`).
+        let (ctrl_r, ctrl_w) = socket_pair()?;
         let (status_r, status_w) = pipe()?;
         // SAFETY: the child only makes async-signal-safe calls (see
         // `supervise`) and never returns.
@@ -240,22 +257,40 @@ impl Supervised {
     /// Kills the shell and every process it started, wherever they went,
     /// and waits until the supervisor has done so.
     pub(crate) fn kill_all(&mut self) {
-        self.send(b'k');
-        // In case the supervisor is gone and the ctrl pipe useless.
-        self.kill_group();
+        if !self.send(b'k') {
+            // The supervisor is gone (the command killed it): the shell's
+            // process group is all that is left to reach.
+            self.kill_group();
+        }
         self.reap();
     }
 
     /// The shell is done and its output closed: let what it left running
     /// in the background (with its own output) keep running.
     pub(crate) fn release(&mut self) {
-        self.send(b'q');
+        let _ = self.send(b'q');
         self.reap();
     }
 
-    fn send(&mut self, what: u8) {
-        if let Some(mut ctrl) = self.ctrl.take() {
-            let _ = ctrl.write_all(&[what]);
+    /// Sends one command byte; false when the supervisor cannot hear it.
+    /// `MSG_NOSIGNAL`: a dead supervisor must not raise SIGPIPE in a
+    /// program that has not ignored it.
+    fn send(&mut self, what: u8) -> bool {
+        match self.ctrl.take() {
+            Some(ctrl) => {
+                // SAFETY: `ctrl` is an open socket and the byte lives for
+                // the call.
+                let n = unsafe {
+                    libc::send(
+                        ctrl.as_raw_fd(),
+                        [what].as_ptr().cast(),
+                        1,
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
+                n == 1
+            }
+            None => false,
         }
     }
 
