@@ -64,6 +64,7 @@ mod exec;
 mod files;
 mod hash;
 mod image;
+mod owner;
 mod runtime;
 mod sandbox;
 mod scan;
@@ -73,8 +74,13 @@ mod shellfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
-pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};
+pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
+pub use runtime::{
+    PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES, DEFAULT_CAPABILITIES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,
+};
 pub use sandbox::{
-    remove_container_blocking, DockerSandbox, RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
+    remove_container_blocking, DockerSandbox, DROP_REMOVE_WAIT, RUNTIME_LABEL, SANDBOX_LABEL,
+    SESSION_LABEL,
 };
 pub use session::SessionManager;

@@ -100,7 +100,7 @@ impl DockerSandbox {
         let mut shell = match idle {
             Some(s) => s,
             // As root, like the archive API (and the helper scripts).
-            None => match Shell::start(&target, Some("0".to_owned()), "/", 0).await {
+            None => match Shell::start(&target, Some("0".to_owned()), None, "/", 0).await {
                 Ok(s) => s,
                 // A container that stopped or was removed: say so, as
                 // `execute` does (the archive API would still read and
