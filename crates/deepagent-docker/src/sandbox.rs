@@ -424,7 +424,12 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
         ),
         working_dir: Some(rt.work_dir.clone()),
         volumes,
-        user: rt.run_as_uid.map(|u| u.to_string()),
+        // The container's own processes run as root even with a run-as
+        // uid: with no-new-privileges, an exec as root only has the kept
+        // capabilities when the container's user is root. Commands and the
+        // file tools run as the run-as uid (see `exec`); `None` keeps the
+        // image's user for everything.
+        user: rt.run_as_uid.map(|_| "0".to_owned()),
         labels: Some(labels),
         network_disabled: Some(!rt.network_enabled),
         attach_stdin: Some(false),
