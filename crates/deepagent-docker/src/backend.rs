@@ -368,7 +368,7 @@ impl Sandbox for DockerSandbox {
         let spec = CommandSpec {
             command,
             timeout,
-            user,
+            run_as: self.inner.runtime.run_as_uid,
             work_dir,
             output_limit: limit,
         };

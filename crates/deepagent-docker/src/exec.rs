@@ -169,7 +169,8 @@ pub(crate) async fn capture(target: &Target<'_>, argv: Vec<String>) -> Result<Ca
 pub(crate) struct CommandSpec<'a> {
     pub command: &'a str,
     pub timeout: Duration,
-    pub user: Option<String>,
+    /// The uid the command runs as (`None`: the image's user).
+    pub run_as: Option<u32>,
     pub work_dir: &'a str,
     pub output_limit: usize,
 }
@@ -220,23 +221,29 @@ pub(crate) async fn run_command(
 ) -> Result<ExecuteResponse> {
     let marker = new_marker();
     let inner_secs = spec.timeout.as_secs() + INNER_TIMEOUT_SLACK;
-    // This path runs as the command user itself (it is the fallback for
-    // when no shell starts), so its reaper is the user's too.
+    // As root when there is a uid to switch to, like the shells, so the
+    // reaper and this marked `sh` are out of the command's reach and the
+    // kill can read their environment.
+    let (user, run_as) = match spec.run_as {
+        Some(uid) => (Some("0".to_owned()), uid.to_string()),
+        None => (None, String::new()),
+    };
     let argv = vec![
         "sh".to_owned(),
         "-c".to_owned(),
-        format!("{LAUNCH}\nrun_as=\nsetup_launch || exit 126\ntok=$1\nlaunch \"$2\" \"$3\""),
+        format!("{LAUNCH}\nrun_as=$4\nsetup_launch || exit 126\ntok=$1\nlaunch \"$2\" \"$3\""),
         "sh".to_owned(),
         marker.clone(),
         inner_secs.to_string(),
         spec.command.to_owned(),
+        run_as,
     ];
     let deadline = Instant::now() + spec.timeout;
     let (exec_id, started) = target
         .start(
             argv,
             vec![format!("{MARKER_VAR}={marker}")],
-            spec.user.clone(),
+            user,
             Some(spec.work_dir.to_owned()),
         )
         .await?;
@@ -308,10 +315,21 @@ pub(crate) async fn run_command(
 /// nothing slips out between passes. Then all of them get `SIGKILL` at
 /// once. Descendants are found through `/proc/<pid>/stat` (readable for
 /// every uid), not through their environment, so a command that cleared
-/// its environment or started a new session is found all the same.
+/// its environment or started a new session is found all the same. Where
+/// no subreaper exists (gVisor has no `PR_SET_CHILD_SUBREAPER`), the tree
+/// starts from the children of the shell server that left its pid for
+/// this run (`.deepagent-srv-<marker>`); an orphan that a double fork
+/// handed to the container's init is then out of reach.
 pub(crate) async fn kill_tree(target: &Target<'_>, marker: &str) -> Result<()> {
     let script = r#"
 found=' '
+# The shell server the command is a child of, when it left its pid (see
+# `shell`): its children are roots of the tree, the server is not.
+srv=
+for f in "/tmp/.deepagent-srv-$2" "/dev/shm/.deepagent-srv-$2" "$PWD/.deepagent-srv-$2"; do
+  if [ -f "$f" ] && [ ! -L "$f" ]; then read -r srv 2>/dev/null < "$f"; break; fi
+done
+case $srv in ''|*[!0-9]*) srv=- ;; esac
 for d in /proc/[0-9]*; do
   p=${d#/proc/}
   [ "$p" = "$$" ] && continue
@@ -319,7 +337,7 @@ for d in /proc/[0-9]*; do
     found="$found$p "
   fi
 done
-[ "$found" = ' ' ] && exit 0
+[ "$found" = ' ' ] && [ "$srv" = - ] && exit 0
 grew=1; rounds=0
 while [ "$grew" = 1 ] && [ "$rounds" -lt 200 ]; do
   grew=0; rounds=$((rounds + 1))
@@ -330,6 +348,7 @@ while [ "$grew" = 1 ] && [ "$rounds" -lt 200 ]; do
     read -r st 2>/dev/null < "$d/stat" || continue
     st=${st##*) }
     pp=${st#* }; pp=${pp%% *}
+    if [ "$pp" = "$srv" ]; then found="$found$p "; grew=1; continue; fi
     case $found in *" $pp "*) found="$found$p "; grew=1 ;; esac
   done
 done
@@ -343,6 +362,7 @@ for p in $found; do kill -KILL "$p" 2>/dev/null; done
             script.into(),
             "sh".into(),
             format!("{MARKER_VAR}={marker}"),
+            marker.to_owned(),
         ],
     )
     .await

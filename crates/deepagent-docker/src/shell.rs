@@ -174,8 +174,14 @@ while IFS= read -r line; do
   tok=$1; secs=$2
   cmd=$(printf '%s' "$3" | base64 -d) || exit 1
   out=$dir/.deepagent-out-$tok
+  # Where a kill finds this server, whose child the command is: the one
+  # way to its tree where no subreaper exists (gVisor). Created afresh
+  # (noclobber: never through a planted file or link).
+  srv=$dir/.deepagent-srv-$tok
+  rm -f "$srv"; (set -C; echo $$ >"$srv") 2>/dev/null
   launch "$secs" "$cmd" </dev/null >"$out" 2>&1
   code=$?
+  rm -f "$srv"
   size=$(wc -c < "$out" 2>/dev/null) || size=0
   [ -n "$size" ] || size=0
   printf '%s %s %s\n' "$tok" "$code" "$size"

@@ -171,8 +171,36 @@ async fn runsc_runs_a_sandbox_when_the_engine_has_it() {
     let run = sb
         .execute("dmesg 2>/dev/null | head -n 1; echo ran", None)
         .await;
-    let _ = sb.shutdown().await;
+    if run.is_err() {
+        let _ = sb.shutdown().await;
+    }
     let run = run.expect("a sandbox under runsc");
     assert!(run.output.contains("ran"), "{run:?}");
     eprintln!("runsc: {}", run.output.trim());
+    assert_eq!(
+        inspect(sb.container_name())["HostConfig"]["Runtime"],
+        "runsc"
+    );
+    // gVisor (Debian's 20221219 release) has no PR_SET_CHILD_SUBREAPER
+    // ("[FATAL tini] PR_SET_CHILD_SUBREAPER is unavailable on this
+    // platform"), so commands run without their reaper there and the kill
+    // starts from the shell server's child instead: a child that cleared
+    // its environment and left the session still dies at the timeout. (A
+    // double-forked orphan, re-parented to the container's init, does not:
+    // see the crate docs.)
+    let timed = sb
+        .execute(
+            "setsid env -i sleep 3201 & sleep 60",
+            Some(std::time::Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    let left = docker_common::processes_matching(sb.container_name(), "sleep 3201");
+    sb.shutdown().await.unwrap();
+    assert_eq!(
+        timed.exit_code,
+        deepagent_docker::TIMEOUT_EXIT_CODE,
+        "{timed:?}"
+    );
+    assert!(left.is_empty(), "escaped under runsc: {left:?}");
 }
