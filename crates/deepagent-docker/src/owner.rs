@@ -149,7 +149,8 @@ mod tests {
         assert_eq!(owner_state(Some("junk")), OwnerState::Unknown);
         assert_eq!(owner_state(Some(this_owner())), OwnerState::ThisProcess);
         let parts: Vec<&str> = this_owner().split('/').collect();
-        // pid 1 runs, but did not start when this process did.
+        // pid 1 with its real start time is a live owner; with another
+        // start time it is a reused pid, so the owner is gone.
         let init = format!("{}/{}/1/{}", parts[0], parts[1], start_time(1).unwrap());
         assert_eq!(owner_state(Some(&init)), OwnerState::Alive);
         let reused = format!("{}/{}/1/0", parts[0], parts[1]);

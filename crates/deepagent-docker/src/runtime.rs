@@ -567,6 +567,24 @@ mod tests {
     }
 
     #[test]
+    fn hardened_defaults_and_their_checks() {
+        let rt = RuntimeConfig::new("x", "img");
+        assert_eq!(rt.run_as_uid, Some(DEFAULT_UID));
+        assert_eq!(rt.pids_limit, Some(512));
+        assert_eq!(rt.memory_bytes, Some(2 << 30));
+        assert!(rt.no_new_privileges && !rt.read_only_root);
+        assert_eq!(rt.capabilities, DEFAULT_CAPABILITIES);
+        assert!(rt.validate().is_ok());
+        assert!(rt.clone().run_as_image_user().run_as_uid.is_none());
+        assert!(rt.clone().capabilities(["CAP_X; y"]).validate().is_err());
+        assert!(rt.clone().capabilities(["chown"]).validate().is_err());
+        assert!(rt.clone().capabilities(["NET_RAW"]).validate().is_ok());
+        assert!(rt.clone().oci_runtime("runsc").validate().is_ok());
+        assert!(rt.clone().oci_runtime("run sc").validate().is_err());
+        assert!(rt.clone().oci_runtime("").validate().is_err());
+    }
+
+    #[test]
     fn dockerfile_uses_exec_form_and_tag_follows_content() {
         let rt = RuntimeConfig::new("ds", "unused")
             .build_from(

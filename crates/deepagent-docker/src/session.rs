@@ -15,8 +15,8 @@ use crate::{DockerSandbox, RuntimeConfig};
 /// `get` returns the session's sandbox, creating it on first request and
 /// replacing it when its container died; `reap_idle` shuts down sandboxes
 /// unused for longer than the idle timeout; `reap_orphans` removes
-/// labelled containers this manager does not own (left by a crashed
-/// process).
+/// labelled containers nobody will clean up (left by a crashed process),
+/// judged by their owner and lease labels.
 ///
 /// ```no_run
 /// # async fn demo() -> deepagent_core::Result<()> {
