@@ -486,9 +486,23 @@ impl Sandbox for DockerSandbox {
         let idle = self.inner.shells.lock().ok().and_then(|mut s| s.pop());
         let shell = match idle {
             Some(s) => Some(s),
-            None => Shell::start(&target, user.clone(), work_dir, limit)
-                .await
-                .ok(),
+            None => match self.inner.runtime.run_as_uid {
+                // As root, switching each command to the uid, so the
+                // command's reaper is out of its reach (see `exec`); an
+                // image that cannot switch users gets a shell as the user.
+                Some(uid) => {
+                    match Shell::start(&target, Some("0".into()), Some(uid), work_dir, limit).await
+                    {
+                        Ok(s) => Some(s),
+                        Err(_) => Shell::start(&target, user.clone(), None, work_dir, limit)
+                            .await
+                            .ok(),
+                    }
+                }
+                None => Shell::start(&target, None, None, work_dir, limit)
+                    .await
+                    .ok(),
+            },
         };
         if let Some(mut shell) = shell {
             match shell.run(&target, command, timeout).await {
@@ -506,7 +520,7 @@ impl Sandbox for DockerSandbox {
         let spec = CommandSpec {
             command,
             timeout,
-            user,
+            run_as: self.inner.runtime.run_as_uid,
             work_dir,
             output_limit: limit,
         };

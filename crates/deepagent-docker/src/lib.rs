@@ -17,10 +17,18 @@
 //!   `python-datascience`, `python-web` and `node-minimal`. Images are
 //!   never pulled implicitly.
 //! - **Containers** start on first use with the network off (opt in with
-//!   [`RuntimeConfig::network`]), optional memory / CPU / pids limits and
-//!   volumes, and the label `deepagent.sandbox=1`. [`DockerSandbox::shutdown`]
-//!   removes them; [`SessionManager`] keeps one per session and reaps idle
-//!   ones and orphans.
+//!   [`RuntimeConfig::network`]), hardened by default (every capability
+//!   dropped but [`DEFAULT_CAPABILITIES`], `no-new-privileges`, 512
+//!   processes, 2 GiB, commands as uid 65534; optional CPU quota,
+//!   read-only root and OCI runtime such as gVisor's `runsc`), and the
+//!   label `deepagent.sandbox=1` plus an owner and a lease
+//!   ([`OWNER_LABEL`], [`LEASE_LABEL`]). No container outlives its owner:
+//!   [`DockerSandbox::shutdown`] removes it even while its start is still
+//!   in flight (or was cut off by the caller), dropping the last clone
+//!   removes it before the drop returns (the end of `main`, a panic), and
+//!   [`SessionManager::reap_orphans`] removes what a killed process left,
+//!   sparing live owners' sandboxes. [`SessionManager`] keeps one sandbox
+//!   per session and reaps idle ones.
 //! - **Paths**: relative paths resolve against the runtime's `work_dir`
 //!   (default `/workspace`); absolute paths are container paths. Small
 //!   files are read and written through a long-lived shell in the
@@ -46,7 +54,13 @@
 //! - **Commands**: `execute` runs `sh -c` in a long-lived shell inside the
 //!   container (one exec per shell, reused; a plain exec per command when
 //!   no shell can start), output capped at 100,000 bytes, and a timeout
-//!   that kills the command and everything it started (exit code 124).
+//!   that kills the command and everything it started (exit code 124),
+//!   held together by the kernel rather than by a variable: each command
+//!   runs below a root-owned child subreaper (the engine's `docker-init
+//!   -s`), so `env -i`, `setsid` and double forks stay in the tree. A
+//!   dropped `execute` future kills its command the same way. A command
+//!   running as root could kill its own reaper; under gVisor (no
+//!   subreaper) a double-forked orphan escapes the kill.
 //!   Each command starts fresh in `work_dir`: no `cd`, variable or stdin
 //!   carries over. Background jobs (`server &`) keep running.
 //!
@@ -79,6 +93,7 @@ mod files;
 mod grepscan;
 mod hash;
 mod image;
+mod owner;
 mod runtime;
 mod sandbox;
 mod scan;
@@ -90,8 +105,13 @@ mod userfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
-pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};
+pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
+pub use runtime::{
+    PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES, DEFAULT_CAPABILITIES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,
+};
 pub use sandbox::{
-    remove_container_blocking, DockerSandbox, RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
+    remove_container_blocking, DockerSandbox, DROP_REMOVE_WAIT, RUNTIME_LABEL, SANDBOX_LABEL,
+    SESSION_LABEL,
 };
 pub use session::SessionManager;
