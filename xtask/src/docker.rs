@@ -92,7 +92,7 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 19] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 21] = [
     "test",
     "-p",
     "deepagent-reliability",
@@ -112,6 +112,8 @@ const RELIABILITY_DOCKER_TESTS: [&str; 19] = [
     "docker_kill_tree",
     "--test",
     "docker_hardening",
+    "--test",
+    "docker_permissions",
 ];
 
 /// `cargo <args>` with the variables that make the Docker tests use the

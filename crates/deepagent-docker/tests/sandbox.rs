@@ -25,8 +25,11 @@ async fn execute_interleaves_output_and_reports_exit_codes() {
         "{res:?}"
     );
     assert!(!res.truncated && !res.timed_out);
-    // Commands start in the work dir, and relative file paths land there.
-    sb.write("rel/note.txt", "hello".into()).await.unwrap();
+    // Commands start in the work dir; relative file paths are taken from
+    // `/`, as on every backend.
+    sb.write("workspace/rel/note.txt", "hello".into())
+        .await
+        .unwrap();
     let res = sb.execute("pwd; cat rel/note.txt", None).await.unwrap();
     assert_eq!(res.output, "/workspace\nhello");
     assert!(sb.exists("/workspace/rel/note.txt").await.unwrap());
@@ -338,7 +341,7 @@ async fn python_image_runs_python() {
     let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
         return;
     };
-    sb.write("calc.py", "print(sum(range(10)))\n".into())
+    sb.write("/workspace/calc.py", "print(sum(range(10)))\n".into())
         .await
         .unwrap();
     let res = sb.execute("python3 calc.py", None).await.unwrap();
@@ -350,7 +353,7 @@ async fn python_image_runs_python() {
         .unwrap();
     assert_eq!(hits.matches.len(), 1);
     assert_eq!(hits.matches[0].path, "/workspace/calc.py");
-    let ls = sb.ls(".").await.unwrap();
+    let ls = sb.ls("/workspace").await.unwrap();
     assert_eq!(ls.len(), 1);
     sb.shutdown().await.unwrap();
 }
