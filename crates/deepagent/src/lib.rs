@@ -70,17 +70,18 @@ pub mod prompt;
 mod tools;
 
 pub use agent::{
-    create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, SubAgent, UsageLimits,
+    create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
-pub use error::AgentError;
+pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
 pub use messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
 pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
+pub use tokio_util::sync::CancellationToken;
 pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
 };
