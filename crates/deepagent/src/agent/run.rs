@@ -122,6 +122,30 @@ pub(crate) fn answer_unanswered_calls(messages: &mut Vec<Message>, except: &Hash
     }
 }
 
+/// Puts the results after the last assistant turn in the order of its
+/// calls: the decided calls of a resumed run answer after the ones that
+/// ran before the pause, and the model reads them best in call order.
+fn order_latest_results(messages: &mut [Message]) {
+    let Some(turn) = messages
+        .iter()
+        .rposition(|m| matches!(m, Message::Assistant { .. }))
+    else {
+        return;
+    };
+    let (head, results) = messages.split_at_mut(turn + 1);
+    let Message::Assistant { tool_calls, .. } = &head[turn] else {
+        return;
+    };
+    let position = |m: &Message| match m {
+        Message::Tool { tool_call_id, .. } => tool_calls
+            .iter()
+            .position(|c| &c.id == tool_call_id)
+            .unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    results.sort_by_key(position);
+}
+
 fn interrupted(call: &ToolCall) -> Message {
     Message::Tool {
         tool_call_id: call.id.clone(),
@@ -235,7 +259,9 @@ pub(crate) async fn run_loop(
             &mut request.messages,
             &mut retries,
         );
-        if let Err(e) = ran.await {
+        let ran = ran.await;
+        order_latest_results(&mut request.messages);
+        if let Err(e) = ran {
             return end(Err(e), request.messages);
         }
     }
