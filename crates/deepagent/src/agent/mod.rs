@@ -95,7 +95,7 @@ pub(crate) struct AgentCore {
     retries: usize,
     max_steps: u64,
     limits: UsageLimits,
-    max_result_chars: usize,
+    pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
 }
 
