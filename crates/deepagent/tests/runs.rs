@@ -97,8 +97,7 @@ async fn max_steps_is_one_budget_for_the_agent_and_its_subagents() {
         matches!(err.error, AgentError::StepLimit { max_steps: 3 }),
         "{err}"
     );
-    // On main each subagent had a budget of its own: 4 requests here (7
-    // with two subagents), then a failure.
+    // On main the subagent had a budget of its own: 4 requests here.
     assert_eq!(requests.load(Ordering::SeqCst), 3);
     assert_eq!(err.state.usage.requests, 3);
 }
