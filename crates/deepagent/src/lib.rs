@@ -39,6 +39,11 @@
 //!   [`DeepAgent::run_stream`] drive the tool loop: tool calls of a turn
 //!   run concurrently, errors go back to the model as text, invalid
 //!   arguments get a retry message.
+//! - A run that ends without an answer returns a [`RunError`] with the
+//!   [`RunState`] so far (messages, usage, todos, pending approvals), to
+//!   save and continue with [`DeepAgent::resume`]; runs can pause for
+//!   approval ([`DeepAgentBuilder::pause_for_approval`]) and be cancelled
+//!   ([`DeepAgentDeps::with_cancellation`]).
 //! - [`models`]: OpenAI Chat Completions, Anthropic Messages, and the
 //!   offline [`TestModel`], [`FunctionModel`] and [`ScriptedModel`].
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,

@@ -636,3 +636,51 @@ async fn cancelling_kills_a_local_command() {
         "the cancelled command kept running"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_run_announces_the_pause_and_resumes_streamed() {
+    use deepagent::AgentEvent;
+    use futures::StreamExt;
+
+    let deps = deps();
+    let agent = pausing_agent();
+    let events: Vec<AgentEvent> = agent.run_stream("go", &deps).collect().await;
+    let announced: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::PendingApproval { call } => Some(call.call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(announced, ["w1", "w2"]);
+    let Some(AgentEvent::Finished(end)) = events.into_iter().last() else {
+        panic!("no Finished event")
+    };
+    let state = end.unwrap_err().into_state();
+    assert_eq!(state.pending.len(), 2);
+
+    let decisions = [
+        ("w1".to_owned(), Decision::Approve),
+        ("w2".to_owned(), Decision::Approve),
+    ];
+    let events: Vec<AgentEvent> = agent.resume_stream(state, decisions, &deps).collect().await;
+    let finished: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolCallFinished { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        ["w1", "w2"],
+        "only the decided calls run on resume"
+    );
+    let Some(AgentEvent::Finished(end)) = events.into_iter().last() else {
+        panic!("no Finished event")
+    };
+    assert_eq!(
+        end.unwrap().output,
+        "Wrote 1 bytes to /a.txt | Wrote 1 bytes to /b.txt | / is empty"
+    );
+}
