@@ -1,7 +1,6 @@
 //! The seed example over the wire: the same run as the offline demo, with
 //! an OpenAI-compatible server on 127.0.0.1 answering as the model.
 
-#[allow(dead_code)]
 mod common;
 #[allow(dead_code)]
 #[path = "../../../examples/composite_backend.rs"]
