@@ -684,3 +684,35 @@ async fn a_streamed_run_announces_the_pause_and_resumes_streamed() {
         "Wrote 1 bytes to /a.txt | Wrote 1 bytes to /b.txt | / is empty"
     );
 }
+
+// (6) An empty assistant turn in an old history is never sent empty.
+
+#[test]
+fn an_empty_assistant_turn_from_an_old_history_is_never_sent_empty() {
+    use deepagent::models::anthropic::AnthropicModel;
+
+    let request = ModelRequest {
+        system: String::new(),
+        messages: vec![
+            Message::user("hi"),
+            Message::assistant(""),
+            Message::user("hello?"),
+        ],
+        tools: Vec::new(),
+    };
+    // OpenAI refuses `content: null` without tool calls.
+    let body = OpenAiModel::new("m", "k").body(&request, false);
+    assert_eq!(
+        body["messages"][1],
+        json!({"role": "assistant", "content": ""})
+    );
+    // Anthropic refuses `content: []`; the empty turn carries nothing.
+    let body = AnthropicModel::new("m", "k").body(&request, false);
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "user"]);
+}

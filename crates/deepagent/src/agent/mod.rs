@@ -47,6 +47,19 @@ pub struct RunResult {
     pub todos: Vec<Todo>,
 }
 
+impl RunResult {
+    /// The finished run as a [`RunState`] (no pending calls), to save a
+    /// session the same way as a run that stopped.
+    pub fn into_state(self) -> RunState {
+        RunState {
+            messages: self.messages,
+            usage: self.usage,
+            todos: self.todos,
+            pending: Vec::new(),
+        }
+    }
+}
+
 /// Everything a run has done so far: the conversation, what it spent,
 /// its todo list, and the tool calls waiting for a human decision.
 ///
