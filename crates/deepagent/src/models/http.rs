@@ -72,7 +72,7 @@ impl RetryPolicy {
     }
 }
 
-pub(crate) fn transient_status(status: u16) -> bool {
+fn transient_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 

@@ -88,7 +88,7 @@ impl ModelError {
     pub fn is_transient(&self) -> bool {
         match self {
             ModelError::Truncated { .. } | ModelError::Transport { .. } => true,
-            ModelError::Http { status, .. } => http::transient_status(*status),
+            ModelError::Http { status, .. } => *status == 429 || (500..=599).contains(status),
             _ => false,
         }
     }
