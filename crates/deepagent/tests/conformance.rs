@@ -304,6 +304,8 @@ transcripts! {
     openai_length_on_a_final_answer_is_an_error => "openai/length_final_answer.json",
     openai_length_inside_tool_arguments_is_explained => "openai/length_tool_arguments.json",
     openai_empty_answer_is_nudged_not_stored => "openai/empty_answer.json",
+    llama_cpp_style_repeats_id_and_name_on_every_piece => "openai/repeated_id_and_name.json",
+    an_empty_id_on_continuation_pieces_is_no_id => "openai/empty_id_on_continuations.json",
     anthropic_plain_round_trip => "anthropic/plain_round_trip.json",
     anthropic_overloaded_mid_stream_is_retried => "anthropic/overloaded_mid_stream.json",
     anthropic_max_tokens_on_a_final_answer_is_an_error => "anthropic/max_tokens.json",
