@@ -596,12 +596,10 @@ async fn cancelling_drops_running_tool_calls_and_answers_them() {
     );
 }
 
-/// The command of a cancelled `execute` must die with it. Needs
-/// LocalBackend to kill its command's process group when the `execute`
-/// future is dropped, which the `sec-local` branch adds; on a tree without
-/// it the marker appears 2 s later. Run with `--ignored` once merged.
+/// The command of a cancelled `execute` must die with it: the run drops
+/// the call, and LocalBackend kills the command's tree when its `execute`
+/// future is dropped (without that, the marker appears 2 s later).
 #[tokio::test]
-#[ignore = "needs LocalBackend's kill-on-drop from the sec-local branch"]
 async fn cancelling_kills_a_local_command() {
     let dir = tempfile::tempdir().unwrap();
     let backend = LocalBackend::builder(dir.path())
