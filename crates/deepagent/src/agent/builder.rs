@@ -254,7 +254,10 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// Tools whose calls wait for the approval callback.
+    /// Tools whose calls wait for a human: the approval callback, or a
+    /// pause (see [`pause_for_approval`](Self::pause_for_approval)). Every
+    /// name must be a tool the agent can have, or [`build`](Self::build)
+    /// fails: a typo must not turn the gate off.
     pub fn interrupt_on<I, S>(mut self, tools: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -265,7 +268,9 @@ impl DeepAgentBuilder {
     }
 
     /// The approval callback for [`interrupt_on`](Self::interrupt_on)
-    /// tools. Without one, such calls are denied with a message saying so.
+    /// tools. Without one (and without
+    /// [`pause_for_approval`](Self::pause_for_approval)), such calls are
+    /// denied with a message saying so.
     pub fn on_approval<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(PendingCall) -> Fut + Send + Sync + 'static,
@@ -299,13 +304,15 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// Most model requests per run (default 100).
+    /// Most model requests per run (default 100), subagents' requests
+    /// included: the run tree shares one budget, checked before each
+    /// request, like the [`usage_limits`](Self::usage_limits).
     pub fn max_steps(mut self, n: u64) -> Self {
         self.max_steps = Some(n);
         self
     }
 
-    /// Token and request caps.
+    /// Token and request caps for the whole run, subagents included.
     pub fn usage_limits(mut self, limits: UsageLimits) -> Self {
         self.limits = limits;
         self
