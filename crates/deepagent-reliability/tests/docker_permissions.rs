@@ -26,7 +26,7 @@ fn secrets_denied() -> Ruleset {
     let mut rules = Ruleset::permissive();
     for op in Operation::ALL {
         if op != Operation::Execute {
-            rules = rules.with_rule(op, Rule::deny("secrets", "keys live here"));
+            rules = rules.with_rule(op, Rule::deny("tmp/secrets", "keys live here"));
         }
     }
     rules
@@ -49,15 +49,20 @@ async fn a_relative_path_is_the_same_file_with_and_without_the_layer() {
     let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
     let layer = guarded(&sb, Ruleset::permissive());
 
-    sb.write("notes/raw.txt", "raw\n".into()).await.unwrap();
-    assert_eq!(sb.read_bytes("/notes/raw.txt").await.unwrap(), "raw\n");
-    assert_eq!(layer.read_bytes("notes/raw.txt").await.unwrap(), "raw\n");
+    // Commands (and so the file tools) run as uid 65534 by default: /tmp
+    // is where it may write.
+    sb.write("tmp/notes/raw.txt", "raw\n".into()).await.unwrap();
+    assert_eq!(sb.read_bytes("/tmp/notes/raw.txt").await.unwrap(), "raw\n");
+    assert_eq!(
+        layer.read_bytes("tmp/notes/raw.txt").await.unwrap(),
+        "raw\n"
+    );
     layer
-        .write("notes/layered.txt", "layered\n".into())
+        .write("tmp/notes/layered.txt", "layered\n".into())
         .await
         .unwrap();
     assert_eq!(
-        sb.read_bytes("/notes/layered.txt").await.unwrap(),
+        sb.read_bytes("/tmp/notes/layered.txt").await.unwrap(),
         "layered\n"
     );
     // Commands still start in the work dir.
@@ -78,19 +83,19 @@ async fn one_file_one_answer_whatever_the_spelling() {
 
     // The raw sandbox puts the key where `secrets/key` leads; no spelling
     // of that file gets through the layer.
-    sb.write("secrets/key", "KEY-1\n".into()).await.unwrap();
+    sb.write("tmp/secrets/key", "KEY-1\n".into()).await.unwrap();
     for spelling in [
-        "secrets/key",
-        "/secrets/key",
-        "/secrets/./key",
-        "//secrets//key",
-        "/workspace/../secrets/key",
+        "tmp/secrets/key",
+        "/tmp/secrets/key",
+        "/tmp/secrets/./key",
+        "//tmp//secrets//key",
+        "/workspace/../tmp/secrets/key",
     ] {
         assert_denied(spelling, layer.read_bytes(spelling).await);
     }
     // Wherever the raw sandbox wrote it, that path answers no through the
-    // layer (on the old sandbox it was /workspace/secrets/key, allowed).
-    for other in ["/workspace/secrets/key"] {
+    // layer (on the old sandbox it was /workspace/tmp/secrets/key, allowed).
+    for other in ["/workspace/tmp/secrets/key"] {
         match layer.read_bytes(other).await {
             Ok(content) => assert_ne!(content, "KEY-1\n", "{other} is the secret"),
             Err(e) => assert!(
@@ -113,9 +118,9 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
     let layer = guarded(&sb, secrets_denied());
     let setup = sb
         .execute(
-            "mkdir -p /secrets && echo KEY-2 > /secrets/key && ln -s /secrets /tmp/alias \
-             && ln -s /secrets/key /workspace/k.txt && ln -s ../secrets /workspace/rel \
-             && echo fine > /workspace/ok.txt && echo ok",
+            "mkdir -p /tmp/secrets /tmp/w && echo KEY-2 > /tmp/secrets/key \
+             && ln -s /tmp/secrets /tmp/alias && ln -s /tmp/secrets/key /tmp/w/k.txt \
+             && ln -s ../secrets /tmp/w/rel && echo fine > /tmp/w/ok.txt && echo ok",
             None,
         )
         .await
@@ -126,23 +131,20 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
         "read via dir link",
         layer.read_bytes("/tmp/alias/key").await,
     );
-    assert_denied(
-        "read via file link",
-        layer.read("/workspace/k.txt", 0, 5).await,
-    );
+    assert_denied("read via file link", layer.read("/tmp/w/k.txt", 0, 5).await);
     assert_denied(
         "read via relative link",
-        layer.read_bytes("/workspace/rel/key").await,
+        layer.read_bytes("/tmp/w/rel/key").await,
     );
-    assert!(!layer.exists("/workspace/k.txt").await.unwrap());
+    assert!(!layer.exists("/tmp/w/k.txt").await.unwrap());
     assert_denied("ls via dir link", layer.ls("/tmp/alias").await);
-    let listed = layer.ls("/workspace").await.unwrap();
+    let listed = layer.ls("/tmp/w").await.unwrap();
     let names: Vec<&str> = listed.iter().map(|f| f.name.as_str()).collect();
     assert!(
         !names.contains(&"k.txt") && !names.contains(&"rel") && names.contains(&"ok.txt"),
         "{names:?}"
     );
-    for base in ["/tmp/alias", "/workspace/k.txt"] {
+    for base in ["/tmp/alias", "/tmp/w/k.txt"] {
         match layer.grep(&GrepQuery::new("KEY").path(base)).await {
             Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "grep {base}: {e}"),
             Ok(r) => assert!(r.matches.is_empty(), "grep {base}: {:?}", r.matches),
@@ -154,17 +156,14 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
     }
     assert_denied(
         "write via file link",
-        layer.write("/workspace/k.txt", "EVIL\n".into()).await,
+        layer.write("/tmp/w/k.txt", "EVIL\n".into()).await,
     );
     assert_denied(
         "edit via dir link",
         layer.edit("/tmp/alias/key", "KEY-2", "EVIL", false).await,
     );
-    assert_eq!(sb.read_bytes("/secrets/key").await.unwrap(), "KEY-2\n");
-    assert_eq!(
-        layer.read_bytes("/workspace/ok.txt").await.unwrap(),
-        "fine\n"
-    );
+    assert_eq!(sb.read_bytes("/tmp/secrets/key").await.unwrap(), "KEY-2\n");
+    assert_eq!(layer.read_bytes("/tmp/w/ok.txt").await.unwrap(), "fine\n");
 
     // What resolving costs: reads with path rules (one `readlink` helper
     // run each) against the same reads with none.
@@ -173,7 +172,7 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
     for layer in [&plain, &layer] {
         let start = Instant::now();
         for _ in 0..20 {
-            layer.read_bytes("/workspace/ok.txt").await.unwrap();
+            layer.read_bytes("/tmp/w/ok.txt").await.unwrap();
         }
         cost.push(start.elapsed() / 20);
     }
