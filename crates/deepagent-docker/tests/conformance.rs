@@ -49,7 +49,11 @@ mod unscoped {
         if !common::ready(&common::busybox_image()).await {
             panic!("{}", common::SKIP_NO_ENGINE);
         }
-        let runtime = RuntimeConfig::new("conformance-unscoped", common::busybox_image());
+        // The cases write from `/` (their own directories below it), which
+        // the default user (uid 65534) may not: this run is about paths, so
+        // it runs as the image's user.
+        let runtime =
+            RuntimeConfig::new("conformance-unscoped", common::busybox_image()).run_as_image_user();
         let sandbox = DockerSandbox::new(runtime).expect("valid runtime");
         let cleanup = common::Cleanup(sandbox.container_name().to_owned());
         Fixture::new(sandbox).with_guard(cleanup)
