@@ -54,8 +54,10 @@ pub fn test_docker(args: &[String]) -> crate::Result {
         remove_containers(&leftovers)?;
     }
 
+    // Every test binary runs, so one report shows every failure.
     let mut test_args = vec![
         "test",
+        "--no-fail-fast",
         "-p",
         "deepagent-docker",
         "--features",
@@ -92,8 +94,9 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 21] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 22] = [
     "test",
+    "--no-fail-fast",
     "-p",
     "deepagent-reliability",
     "--test",
