@@ -78,6 +78,7 @@ pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
+pub use agent::{HistoryProcessor, ProcessorContext};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};

@@ -52,6 +52,9 @@ pub struct SubAgent {
     pub tools: Option<Vec<Arc<dyn Tool>>>,
     /// Its model; `None` means the main agent's.
     pub model: Option<Arc<dyn Model>>,
+    /// Its [history processors](HistoryProcessor); `None` means the main
+    /// agent's.
+    pub history_processors: Option<Vec<Arc<dyn HistoryProcessor>>>,
 }
 
 impl SubAgent {
@@ -67,6 +70,7 @@ impl SubAgent {
             instructions: instructions.into(),
             tools: None,
             model: None,
+            history_processors: None,
         }
     }
 
@@ -79,6 +83,23 @@ impl SubAgent {
     /// Gives it its own model.
     pub fn model(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Adds a synchronous [history processor](HistoryProcessor) of its
+    /// own. A subagent with processors of its own does not run the main
+    /// agent's; one without runs the main agent's.
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] of its own (see
+    /// [`history_processor`](Self::history_processor)).
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.history_processors.get_or_insert_with(Vec::new).push(p);
         self
     }
 }
@@ -128,6 +149,7 @@ pub struct DeepAgentBuilder {
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
     model_options: ModelOptions,
+    processors: Vec<Arc<dyn HistoryProcessor>>,
 }
 
 impl DeepAgentBuilder {
@@ -332,6 +354,71 @@ impl DeepAgentBuilder {
         self
     }
 
+    /// Adds a synchronous [history processor](HistoryProcessor): it sees
+    /// the conversation before every model request of the main agent
+    /// (and of subagents without processors of their own) and may
+    /// rewrite it in place.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, TestModel};
+    ///
+    /// // Keep the first message (the task) and the last 20.
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor(|_ctx, messages: &mut Vec<Message>| {
+    ///         if messages.len() > 21 {
+    ///             // A real trimmer must not cut between a call and its result.
+    ///             let cut = messages.len() - 20;
+    ///             messages.drain(1..cut);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds an async [history processor](HistoryProcessor) (one that asks
+    /// a model for a summary, say). It gets the run's context and the
+    /// messages, and returns the messages to send; an error ends the run
+    /// with the history it had.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, ProcessorContext, TestModel};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor_async(|ctx: ProcessorContext, mut messages: Vec<Message>| async move {
+    ///         if ctx.depth > 0 {
+    ///             messages.retain(|m| !matches!(m, Message::User { content } if content.is_empty()));
+    ///         }
+    ///         Ok(messages)
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor_async<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(ProcessorContext, Vec<Message>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Message>, AgentError>> + Send + 'static,
+    {
+        self.history_processor_impl(history::from_async(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] object.
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.processors.push(p);
+        self
+    }
+
     /// Checks the configuration and builds the agent.
     pub fn build(self) -> Result<DeepAgent, AgentError> {
         let model = match (self.model, self.model_spec) {
@@ -395,6 +482,7 @@ impl DeepAgentBuilder {
                 limits: self.limits,
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+                processors: self.processors,
             }),
         })
     }

@@ -21,7 +21,10 @@ use crate::AgentError;
 
 mod builder;
 mod call;
+mod history;
 mod run;
+
+pub use history::{HistoryProcessor, ProcessorContext};
 
 pub use builder::{create_deep_agent, DeepAgentBuilder, SubAgent, UsageLimits};
 pub(crate) use run::{run_loop, Begin, Budget};
@@ -110,6 +113,7 @@ pub(crate) struct AgentCore {
     limits: UsageLimits,
     pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
+    pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -119,6 +123,8 @@ pub(crate) struct Profile {
     pub tools: Vec<Arc<dyn Tool>>,
     pub model: Arc<dyn Model>,
     pub depth: usize,
+    /// Run before each of this agent's model requests.
+    pub processors: Vec<Arc<dyn HistoryProcessor>>,
 }
 
 /// What tools of one run share.
@@ -361,6 +367,7 @@ impl DeepAgent {
             tools: self.core.tools.clone(),
             model: self.core.model.clone(),
             depth: 0,
+            processors: self.core.processors.clone(),
         }
     }
 }

@@ -266,9 +266,23 @@ pub(crate) async fn run_loop(
         }
     }
     let mut empty_answers = 0;
+    let model_name = profile.model.name();
+    // Prompt tokens the provider reported for the previous request.
+    let mut last_prompt_tokens: Option<u64> = None;
     loop {
         if cancel.is_cancelled() {
             return end(Err(AgentError::Cancelled), request.messages);
+        }
+        if !profile.processors.is_empty() {
+            let ctx = ProcessorContext {
+                usage: budget.get(),
+                model: model_name.clone(),
+                depth: profile.depth,
+                last_prompt_tokens,
+            };
+            if let Err(e) = history::apply(&profile.processors, &ctx, &mut request.messages).await {
+                return end(Err(e), request.messages);
+            }
         }
         if let Err(e) = budget.reserve(&core) {
             return end(Err(e), request.messages);
@@ -294,6 +308,7 @@ pub(crate) async fn run_loop(
             Ok(r) => r,
             Err(e) => return end(Err(e), request.messages),
         };
+        last_prompt_tokens = Some(response.usage.input_tokens);
         let over = budget.add_tokens(&core, response.usage);
         let ModelResponse {
             text,
