@@ -87,6 +87,7 @@ pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
+pub use models::{ModelPrice, PriceTable};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,

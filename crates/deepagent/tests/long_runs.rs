@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use common::http::{MockServer, Reply};
 use deepagent::models::openai::OpenAiModel;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use deepagent::{
-    create_deep_agent, DeepAgentDeps, FunctionModel, Message, ModelResponse, ProcessorContext,
-    RetryPolicy, StateBackend, SubAgent,
+    create_deep_agent, AgentError, DeepAgentDeps, FunctionModel, Message, ModelPrice,
+    ModelResponse, ProcessorContext, RetryPolicy, StateBackend, SubAgent, UsageLimits,
 };
 use serde_json::{json, Value};
 
@@ -181,4 +183,149 @@ async fn subagents_run_their_own_history_processors() {
         .messages
         .iter()
         .any(|m| matches!(m, Message::User { content } if content == "sub hook")));
+}
+
+// (4) Cost and budgets.
+
+/// $1 per million prompt tokens, output free: costs are easy to read.
+const DOLLAR_A_MILLION: ModelPrice = ModelPrice {
+    input: 1.0,
+    output: 0.0,
+    cache_write: 1.25,
+    cache_read: 0.1,
+};
+
+fn cap(usd: f64) -> UsageLimits {
+    UsageLimits {
+        cost_limit_usd: Some(usd),
+        ..UsageLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn a_cost_cap_stops_the_run_before_the_request_that_would_pass_it() {
+    let ls = |id: &str| {
+        Reply::json(
+            200,
+            openai_call(id, "ls", json!({"path": "/"}), (400_000, 10)),
+        )
+    };
+    let server = MockServer::start(vec![
+        ls("c1"),
+        ls("c2"),
+        ls("c3"),
+        Reply::json(200, openai_text("done", (400_000, 10))),
+    ])
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(openai(&server)))
+        .model_price("openai:gpt-test", DOLLAR_A_MILLION)
+        .usage_limits(cap(1.0))
+        .build()
+        .unwrap();
+    let err = agent.run("list", &deps()).await.unwrap_err();
+    assert!(matches!(err.error, AgentError::UsageLimit(_)), "{err}");
+    assert!(err.to_string().contains("cost limit"), "{err}");
+    // $0.40 a request: the third would end at $1.20, so it is never sent.
+    assert_eq!(server.requests().len(), 2);
+    let u = err.state.usage;
+    assert_eq!(u.requests, 2);
+    assert!((u.cost_usd - 0.80).abs() < 1e-9, "{}", u.cost_usd);
+    assert_eq!(u.unpriced_requests, 0);
+    // The state is whole: both calls with their results, ready to resume.
+    assert_eq!(err.state.messages.len(), 5);
+    assert!(matches!(err.state.messages[4], Message::Tool { .. }));
+}
+
+#[tokio::test]
+async fn the_cost_cap_counts_what_subagents_spent() {
+    let main_calls = Arc::new(AtomicUsize::new(0));
+    let worker_calls = Arc::new(AtomicUsize::new(0));
+    let n = main_calls.clone();
+    let main = FunctionModel::new(move |_| {
+        n.fetch_add(1, Ordering::SeqCst);
+        ModelResponse::call(
+            "task",
+            json!({"description": "list", "subagent_type": "worker"}),
+        )
+        .with_usage(100_000, 0)
+    })
+    .named("main-model");
+    let n = worker_calls.clone();
+    let worker = FunctionModel::new(move |req| {
+        n.fetch_add(1, Ordering::SeqCst);
+        if req.latest_tool_results().is_empty() {
+            ModelResponse::call("ls", json!({"path": "/"})).with_usage(450_000, 0)
+        } else {
+            ModelResponse::text("listed").with_usage(450_000, 0)
+        }
+    })
+    .named("worker-model");
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(main))
+        .subagent(SubAgent::new("worker", "Lists.", "List.").model(Arc::new(worker)))
+        .model_price("main-model", DOLLAR_A_MILLION)
+        .model_price("worker-model", DOLLAR_A_MILLION)
+        .usage_limits(cap(1.05))
+        .build()
+        .unwrap();
+    let err = agent.run("go", &deps()).await.unwrap_err();
+    assert!(matches!(err.error, AgentError::UsageLimit(_)), "{err}");
+    // Main $0.10 + worker $0.90 = $1.00; main's next request (~$0.10)
+    // would pass $1.05. Counting only the main agent's spending, it
+    // would have gone on.
+    assert_eq!(main_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(worker_calls.load(Ordering::SeqCst), 2);
+    assert!((err.state.usage.cost_usd - 1.0).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn a_cost_cap_with_an_unpriced_model_is_refused_at_build() {
+    let err = create_deep_agent()
+        .model_impl(Arc::new(FunctionModel::new(|_| ModelResponse::text("hi"))))
+        .usage_limits(cap(1.0))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("\"function\" has no price"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_run_result_carries_its_cost_and_counts_unpriced_requests() {
+    let server = MockServer::start(vec![Reply::json(
+        200,
+        openai_text("hi", (2_000_000, 500_000)),
+    )])
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(openai(&server)))
+        .model_price(
+            "gpt-test",
+            ModelPrice {
+                input: 2.0,
+                output: 8.0,
+                cache_write: 2.0,
+                cache_read: 0.5,
+            },
+        )
+        .build()
+        .unwrap();
+    let r = agent.run("hi", &deps()).await.unwrap();
+    // 2M in at $2 + 0.5M out at $8.
+    assert!(
+        (r.usage.cost_usd - 8.0).abs() < 1e-9,
+        "{}",
+        r.usage.cost_usd
+    );
+
+    let unpriced = create_deep_agent()
+        .model_impl(Arc::new(FunctionModel::new(|_| {
+            ModelResponse::text("hi").with_usage(5, 5)
+        })))
+        .build()
+        .unwrap();
+    let r = unpriced.run("hi", &deps()).await.unwrap();
+    assert_eq!((r.usage.cost_usd, r.usage.unpriced_requests), (0.0, 1));
 }

@@ -3,8 +3,22 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Caps on what a run may spend; `None` means no cap.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Caps on what a run may spend; `None` means no cap. They hold for the
+/// whole run tree (subagents spend from the same budget) and are checked
+/// before each model request.
+///
+/// ```
+/// use std::sync::Arc;
+/// use deepagent::{create_deep_agent, TestModel, UsageLimits};
+/// let agent = create_deep_agent()
+///     .model("anthropic:claude-sonnet-4-5")
+/// #   .model_impl(Arc::new(TestModel::new())).model_price("test", deepagent::ModelPrice { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 })
+///     .usage_limits(UsageLimits { cost_limit_usd: Some(2.50), ..UsageLimits::default() })
+///     .build()?;
+/// # let _ = agent;
+/// # Ok::<(), deepagent::AgentError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageLimits {
     /// Most model requests (in addition to `max_steps`).
     pub request_limit: Option<u64>,
@@ -14,6 +28,15 @@ pub struct UsageLimits {
     pub output_tokens_limit: Option<u64>,
     /// Most tokens in all.
     pub total_tokens_limit: Option<u64>,
+    /// Most USD the run tree may spend, at the agent's
+    /// [`PriceTable`](crate::PriceTable). Before each request the cost so
+    /// far plus an estimate of the coming prompt (the previous prompt's
+    /// reported size plus what was added since, uncached) is checked, so
+    /// the run stops before the request that would pass the cap; it ends
+    /// with [`AgentError::UsageLimit`] and its state kept. Every model of
+    /// the agent needs a price, or [`build`](DeepAgentBuilder::build)
+    /// fails.
+    pub cost_limit_usd: Option<f64>,
 }
 
 impl UsageLimits {
@@ -26,7 +49,14 @@ impl UsageLimits {
         };
         over("input tokens", u.input_tokens, self.input_tokens_limit)?;
         over("output tokens", u.output_tokens, self.output_tokens_limit)?;
-        over("tokens", u.total_tokens(), self.total_tokens_limit)
+        over("tokens", u.total_tokens(), self.total_tokens_limit)?;
+        match self.cost_limit_usd {
+            Some(cap) if u.cost_usd > cap => Err(AgentError::UsageLimit(format!(
+                "${:.4} spent, over the cost limit of ${cap:.4}",
+                u.cost_usd
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -150,6 +180,7 @@ pub struct DeepAgentBuilder {
     max_subagent_depth: Option<usize>,
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
+    prices: Option<PriceTable>,
 }
 
 impl DeepAgentBuilder {
@@ -419,6 +450,22 @@ impl DeepAgentBuilder {
         self
     }
 
+    /// The prices runs are costed at (default: the built-in
+    /// [`PriceTable`], see [`BUILTIN_PRICES_JSON`](crate::models::BUILTIN_PRICES_JSON)).
+    pub fn price_table(mut self, table: PriceTable) -> Self {
+        self.prices = Some(table);
+        self
+    }
+
+    /// Sets one model's price (by name as the model reports it, e.g.
+    /// `openai:gpt-4.1`, or without the provider), on top of the table.
+    pub fn model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+        self.prices
+            .get_or_insert_with(PriceTable::default)
+            .set(model, price);
+        self
+    }
+
     /// Checks the configuration and builds the agent.
     pub fn build(self) -> Result<DeepAgent, AgentError> {
         let model = match (self.model, self.model_spec) {
@@ -461,6 +508,20 @@ impl DeepAgentBuilder {
                 )));
             }
         }
+        let prices = self.prices.unwrap_or_default();
+        if self.limits.cost_limit_usd.is_some() {
+            let models = std::iter::once(&model)
+                .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()));
+            for m in models {
+                if prices.get(&m.name()).is_none() {
+                    return Err(AgentError::Config(format!(
+                        "a cost limit is set but the model {:?} has no price, so its spending could not be counted; add one with .model_price({:?}, ModelPrice {{ .. }})",
+                        m.name(),
+                        m.name()
+                    )));
+                }
+            }
+        }
         let interrupt_on: HashSet<String> = self.interrupt_on;
         check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
         Ok(DeepAgent {
@@ -483,6 +544,7 @@ impl DeepAgentBuilder {
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
                 processors: self.processors,
+                prices,
             }),
         })
     }

@@ -14,7 +14,9 @@ use crate::deps::{DeepAgentDeps, Todo};
 use crate::error::RunError;
 use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
-use crate::models::{infer_model_configured, Model, ModelOptions, ResponseAccumulator};
+use crate::models::{
+    infer_model_configured, Model, ModelOptions, ModelPrice, PriceTable, ResponseAccumulator,
+};
 use crate::prompt::{self, PromptParts};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
 use crate::AgentError;
@@ -114,6 +116,7 @@ pub(crate) struct AgentCore {
     pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
+    prices: PriceTable,
 }
 
 /// Who is running: the main agent or a subagent.

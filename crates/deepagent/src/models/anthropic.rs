@@ -200,11 +200,20 @@ fn decode_err(message: impl Into<String>) -> ModelError {
     }
 }
 
+/// Anthropic's `input_tokens` leaves out the cached prompt tokens; they
+/// are added in so `input_tokens` is the whole prompt, as for OpenAI.
 fn usage_of(v: &Value) -> Usage {
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (write, read) = (
+        n("cache_creation_input_tokens"),
+        n("cache_read_input_tokens"),
+    );
     Usage {
-        requests: 0,
-        input_tokens: v.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: v.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+        input_tokens: n("input_tokens") + write + read,
+        output_tokens: n("output_tokens"),
+        cache_write_tokens: write,
+        cache_read_tokens: read,
+        ..Usage::default()
     }
 }
 
