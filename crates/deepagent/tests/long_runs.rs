@@ -6,7 +6,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::http::{MockServer, Reply};
+use deepagent::models::anthropic::{self, AnthropicModel};
 use deepagent::models::openai::OpenAiModel;
+use deepagent::models::ResponseAccumulator;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deepagent::{
@@ -328,4 +330,166 @@ async fn the_run_result_carries_its_cost_and_counts_unpriced_requests() {
         .unwrap();
     let r = unpriced.run("hi", &deps()).await.unwrap();
     assert_eq!((r.usage.cost_usd, r.usage.unpriced_requests), (0.0, 1));
+}
+
+// (3) Prompt caching.
+
+fn anthropic(server: &MockServer) -> AnthropicModel {
+    AnthropicModel::new("claude-test", "ak-test")
+        .base_url(&server.base)
+        .retry(RetryPolicy::none())
+}
+
+fn anthropic_reply(content: Value, usage: Value) -> Reply {
+    Reply::json(
+        200,
+        json!({"id": "msg", "type": "message", "role": "assistant", "model": "claude-test",
+               "content": content, "stop_reason": "end_turn", "usage": usage}),
+    )
+}
+
+fn breakpoints(body: &Value) -> usize {
+    body.to_string().matches("\"cache_control\"").count()
+}
+
+#[tokio::test]
+async fn anthropic_requests_mark_the_system_prompt_tools_and_latest_turn_for_caching() {
+    let server = MockServer::start(vec![
+        anthropic_reply(
+            json!([{"type": "tool_use", "id": "toolu_1", "name": "ls", "input": {"path": "/"}}]),
+            json!({"input_tokens": 50, "cache_creation_input_tokens": 1000, "cache_read_input_tokens": 0, "output_tokens": 10}),
+        ),
+        anthropic_reply(
+            json!([{"type": "text", "text": "done"}]),
+            json!({"input_tokens": 60, "cache_creation_input_tokens": 30, "cache_read_input_tokens": 1000, "output_tokens": 5}),
+        ),
+    ])
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(anthropic(&server)))
+        .model_price(
+            "claude-test",
+            ModelPrice {
+                input: 3.0,
+                output: 15.0,
+                cache_write: 3.75,
+                cache_read: 0.3,
+            },
+        )
+        .build()
+        .unwrap();
+    let r = agent.run("list", &deps()).await.unwrap();
+    let ephemeral = json!({"type": "ephemeral"});
+    let reqs = server.requests();
+    for (i, req) in reqs.iter().enumerate() {
+        let body = &req.body;
+        assert_eq!(body["system"][0]["cache_control"], ephemeral, "request {i}");
+        assert!(body["system"][0]["text"].as_str().unwrap().contains("ls"));
+        let tools = body["tools"].as_array().unwrap();
+        assert_eq!(tools.last().unwrap()["cache_control"], ephemeral);
+        let last_turn = body["messages"].as_array().unwrap().last().unwrap();
+        let last_block = last_turn["content"].as_array().unwrap().last().unwrap();
+        assert_eq!(last_block["cache_control"], ephemeral, "request {i}");
+        // Only those three: the API allows four.
+        assert_eq!(breakpoints(body), 3, "request {i}: {body}");
+    }
+    assert_eq!(
+        reqs[1].body["messages"][2]["content"][0]["type"],
+        "tool_result"
+    );
+
+    // Cache writes and reads are read back, counted in the prompt, and
+    // priced apart: 110 plain, 1030 written, 1000 read, 15 out.
+    let u = r.usage;
+    assert_eq!(
+        (
+            u.input_tokens,
+            u.cache_write_tokens,
+            u.cache_read_tokens,
+            u.output_tokens
+        ),
+        (2140, 1030, 1000, 15)
+    );
+    let expected = (110.0 * 3.0 + 1030.0 * 3.75 + 1000.0 * 0.3 + 15.0 * 15.0) / 1e6;
+    assert!(
+        (u.cost_usd - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        u.cost_usd
+    );
+}
+
+#[tokio::test]
+async fn anthropic_prompt_caching_can_be_turned_off() {
+    let server = MockServer::start(vec![anthropic_reply(
+        json!([{"type": "text", "text": "hi"}]),
+        json!({"input_tokens": 5, "output_tokens": 1}),
+    )])
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(anthropic(&server).prompt_caching(false)))
+        .build()
+        .unwrap();
+    agent.run("hi", &deps()).await.unwrap();
+    let body = &server.requests()[0].body;
+    assert_eq!(breakpoints(body), 0, "{body}");
+    assert!(body["system"].is_string());
+}
+
+#[test]
+fn anthropic_streamed_cache_usage_is_read_back() {
+    let start = json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant",
+        "content": [], "model": "claude-test",
+        "usage": {"input_tokens": 7, "cache_creation_input_tokens": 200, "cache_read_input_tokens": 3000, "output_tokens": 1}}});
+    let delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}});
+    let mut acc = ResponseAccumulator::default();
+    for ev in [start, delta] {
+        for chunk in anthropic::parse_stream_event(&ev).unwrap() {
+            acc.push(&chunk);
+        }
+    }
+    let u = acc.finish().usage;
+    assert_eq!(
+        (
+            u.input_tokens,
+            u.cache_write_tokens,
+            u.cache_read_tokens,
+            u.output_tokens
+        ),
+        (3207, 200, 3000, 42)
+    );
+}
+
+#[tokio::test]
+async fn openai_cached_prompt_tokens_are_read_back_and_priced() {
+    let server = MockServer::start(vec![Reply::json(
+        200,
+        json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}],
+               "usage": {"prompt_tokens": 1_000_000, "completion_tokens": 0,
+                         "prompt_tokens_details": {"cached_tokens": 800_000}}}),
+    )])
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(openai(&server)))
+        .model_price(
+            "gpt-test",
+            ModelPrice {
+                input: 2.0,
+                output: 8.0,
+                cache_write: 2.0,
+                cache_read: 0.5,
+            },
+        )
+        .build()
+        .unwrap();
+    let r = agent.run("hi", &deps()).await.unwrap();
+    assert_eq!(
+        (r.usage.input_tokens, r.usage.cache_read_tokens),
+        (1_000_000, 800_000)
+    );
+    // 200k uncached at $2 + 800k cached at $0.50.
+    assert!(
+        (r.usage.cost_usd - 0.8).abs() < 1e-9,
+        "{}",
+        r.usage.cost_usd
+    );
 }
