@@ -111,16 +111,16 @@ async fn an_async_history_processor_rewrites_and_its_error_keeps_the_state() {
     .await;
     let agent = create_deep_agent()
         .model_impl(Arc::new(openai(&server)))
-        .history_processor_async(
-            |ctx: ProcessorContext, mut messages: Vec<Message>| async move {
+        .history_processor_async(|ctx, messages| {
+            Box::pin(async move {
                 tokio::task::yield_now().await;
                 if ctx.usage.requests >= 1 {
-                    return Err(deepagent::AgentError::Config("summariser is down".into()));
+                    return Err(AgentError::Config("summariser is down".into()));
                 }
                 messages.insert(0, Message::user("from the async hook"));
-                Ok(messages)
-            },
-        )
+                Ok(())
+            })
+        })
         .build()
         .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();

@@ -417,29 +417,38 @@ impl DeepAgentBuilder {
 
     /// Adds an async [history processor](HistoryProcessor) (one that asks
     /// a model for a summary, say). It gets the run's context and the
-    /// messages, and returns the messages to send; an error ends the run
-    /// with the history it had.
+    /// messages to rewrite in place, and returns a boxed future (the
+    /// borrow of the messages lasts as long as it; nothing is copied). An
+    /// error ends the run, its state keeping the messages as the
+    /// processor left them.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use deepagent::{create_deep_agent, Message, ProcessorContext, TestModel};
+    /// use deepagent::{create_deep_agent, Message, TestModel};
     ///
     /// let agent = create_deep_agent()
     ///     .model_impl(Arc::new(TestModel::new()))
-    ///     .history_processor_async(|ctx: ProcessorContext, mut messages: Vec<Message>| async move {
-    ///         if ctx.depth > 0 {
-    ///             messages.retain(|m| !matches!(m, Message::User { content } if content.is_empty()));
-    ///         }
-    ///         Ok(messages)
+    ///     .history_processor_async(|ctx, messages| {
+    ///         Box::pin(async move {
+    ///             if ctx.depth > 0 {
+    ///                 messages.retain(|m| !matches!(m, Message::User { content } if content.is_empty()));
+    ///             }
+    ///             Ok(())
+    ///         })
     ///     })
     ///     .build()
     ///     .unwrap();
     /// # let _ = agent;
     /// ```
-    pub fn history_processor_async<F, Fut>(self, f: F) -> Self
+    pub fn history_processor_async<F>(self, f: F) -> Self
     where
-        F: Fn(ProcessorContext, Vec<Message>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<Message>, AgentError>> + Send + 'static,
+        F: for<'a> Fn(
+                ProcessorContext,
+                &'a mut Vec<Message>,
+            ) -> futures::future::BoxFuture<'a, Result<(), AgentError>>
+            + Send
+            + Sync
+            + 'static,
     {
         self.history_processor_impl(history::from_async(f))
     }

@@ -1,11 +1,10 @@
 //! History processors: a hook that sees, and may rewrite, the
 //! conversation before every model request.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 
 use crate::error::AgentError;
 use crate::messages::{Message, Usage};
@@ -72,11 +71,9 @@ impl HistoryProcessor for SyncProcessor {
     }
 }
 
-/// The future an async processor closure returns.
-pub(crate) type ProcessorFuture =
-    Pin<Box<dyn Future<Output = Result<Vec<Message>, AgentError>> + Send>>;
-
-type AsyncFn = dyn Fn(ProcessorContext, Vec<Message>) -> ProcessorFuture + Send + Sync;
+type AsyncFn = dyn for<'a> Fn(ProcessorContext, &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), AgentError>>
+    + Send
+    + Sync;
 
 /// An async closure as a [`HistoryProcessor`].
 pub(crate) struct AsyncProcessor(pub(crate) Box<AsyncFn>);
@@ -88,10 +85,7 @@ impl HistoryProcessor for AsyncProcessor {
         ctx: &ProcessorContext,
         messages: &mut Vec<Message>,
     ) -> Result<(), AgentError> {
-        // The closure owns the list while it runs; on failure the run
-        // keeps the history it had.
-        *messages = (self.0)(ctx.clone(), messages.clone()).await?;
-        Ok(())
+        (self.0)(ctx.clone(), messages).await
     }
 }
 
@@ -104,12 +98,14 @@ where
 }
 
 /// Wraps an async closure.
-pub(crate) fn from_async<F, Fut>(f: F) -> Arc<dyn HistoryProcessor>
+pub(crate) fn from_async<F>(f: F) -> Arc<dyn HistoryProcessor>
 where
-    F: Fn(ProcessorContext, Vec<Message>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<Message>, AgentError>> + Send + 'static,
+    F: for<'a> Fn(ProcessorContext, &'a mut Vec<Message>) -> BoxFuture<'a, Result<(), AgentError>>
+        + Send
+        + Sync
+        + 'static,
 {
-    Arc::new(AsyncProcessor(Box::new(move |c, m| Box::pin(f(c, m)))))
+    Arc::new(AsyncProcessor(Box::new(f)))
 }
 
 /// Runs `processors` in order over `messages`.
