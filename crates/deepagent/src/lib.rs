@@ -78,6 +78,7 @@ pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
+pub use agent::{HistoryProcessor, ProcessorContext};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
@@ -86,6 +87,7 @@ pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
+pub use models::{ModelPrice, PriceTable};
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,

@@ -107,15 +107,42 @@ pub struct ToolDef {
     pub parameters: Value,
 }
 
-/// Token and request counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Token and request counts, and what they cost.
+///
+/// `input_tokens` counts every prompt token, cached or not, for every
+/// provider (Anthropic reports cache writes and reads apart from its
+/// `input_tokens`; they are added in), so token limits and context
+/// measures mean the same everywhere. `cache_write_tokens` and
+/// `cache_read_tokens` say how many of them went through the prompt cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     /// Model requests made.
     pub requests: u64,
-    /// Prompt tokens the provider reported.
+    /// Prompt tokens the provider reported, cache writes and reads
+    /// included.
     pub input_tokens: u64,
     /// Completion tokens the provider reported.
     pub output_tokens: u64,
+    /// Prompt tokens written to the prompt cache (Anthropic
+    /// `cache_creation_input_tokens`).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Prompt tokens read from the prompt cache (Anthropic
+    /// `cache_read_input_tokens`, OpenAI
+    /// `prompt_tokens_details.cached_tokens`).
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// What the run spent in USD, each request priced by its model's
+    /// [`ModelPrice`](crate::ModelPrice) (the agent's
+    /// [`PriceTable`](crate::PriceTable)). Requests to a model without a
+    /// price count in [`unpriced_requests`](Self::unpriced_requests), not
+    /// here.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Requests whose model has no price in the table: when not 0,
+    /// [`cost_usd`](Self::cost_usd) is a lower bound.
+    #[serde(default)]
+    pub unpriced_requests: u64,
 }
 
 impl Usage {
@@ -124,6 +151,16 @@ impl Usage {
         self.requests += other.requests;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cost_usd += other.cost_usd;
+        self.unpriced_requests += other.unpriced_requests;
+    }
+
+    /// What these tokens cost at `price`, in USD (the cached ones at the
+    /// cache prices).
+    pub fn cost(&self, price: &crate::ModelPrice) -> f64 {
+        price.cost(self)
     }
 
     /// Input plus output tokens.

@@ -368,7 +368,10 @@ async fn anthropic_round_trip_uses_tool_use_and_tool_result_blocks() {
     assert_eq!(reqs[0].header("x-api-key"), Some("ak-test"));
     assert_eq!(reqs[0].header("anthropic-version"), Some("2023-06-01"));
     let first = &reqs[0].body;
-    assert!(first["system"].as_str().unwrap().contains("## Files"));
+    assert!(first["system"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("## Files"));
     assert_eq!(first["max_tokens"], 8192);
     assert_eq!(first["messages"][0]["role"], "user");
     assert!(first["tools"]

@@ -3,8 +3,22 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Caps on what a run may spend; `None` means no cap.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Caps on what a run may spend; `None` means no cap. They hold for the
+/// whole run tree (subagents spend from the same budget) and are checked
+/// before each model request.
+///
+/// ```
+/// use std::sync::Arc;
+/// use deepagent::{create_deep_agent, TestModel, UsageLimits};
+/// let agent = create_deep_agent()
+///     .model("anthropic:claude-sonnet-4-5")
+/// #   .model_impl(Arc::new(TestModel::new())).model_price("test", deepagent::ModelPrice { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 })
+///     .usage_limits(UsageLimits { cost_limit_usd: Some(2.50), ..UsageLimits::default() })
+///     .build()?;
+/// # let _ = agent;
+/// # Ok::<(), deepagent::AgentError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageLimits {
     /// Most model requests (in addition to `max_steps`).
     pub request_limit: Option<u64>,
@@ -14,6 +28,15 @@ pub struct UsageLimits {
     pub output_tokens_limit: Option<u64>,
     /// Most tokens in all.
     pub total_tokens_limit: Option<u64>,
+    /// Most USD the run tree may spend, at the agent's
+    /// [`PriceTable`](crate::PriceTable). Before each request the cost so
+    /// far plus an estimate of the coming prompt (the previous prompt's
+    /// reported size plus what was added since, uncached) is checked, so
+    /// the run stops before the request that would pass the cap; it ends
+    /// with [`AgentError::UsageLimit`] and its state kept. Every model of
+    /// the agent needs a price, or [`build`](DeepAgentBuilder::build)
+    /// fails.
+    pub cost_limit_usd: Option<f64>,
 }
 
 impl UsageLimits {
@@ -26,7 +49,14 @@ impl UsageLimits {
         };
         over("input tokens", u.input_tokens, self.input_tokens_limit)?;
         over("output tokens", u.output_tokens, self.output_tokens_limit)?;
-        over("tokens", u.total_tokens(), self.total_tokens_limit)
+        over("tokens", u.total_tokens(), self.total_tokens_limit)?;
+        match self.cost_limit_usd {
+            Some(cap) if u.cost_usd > cap => Err(AgentError::UsageLimit(format!(
+                "${:.4} spent, over the cost limit of ${cap:.4}",
+                u.cost_usd
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -52,6 +82,9 @@ pub struct SubAgent {
     pub tools: Option<Vec<Arc<dyn Tool>>>,
     /// Its model; `None` means the main agent's.
     pub model: Option<Arc<dyn Model>>,
+    /// Its [history processors](HistoryProcessor); `None` means the main
+    /// agent's.
+    pub history_processors: Option<Vec<Arc<dyn HistoryProcessor>>>,
 }
 
 impl SubAgent {
@@ -67,6 +100,7 @@ impl SubAgent {
             instructions: instructions.into(),
             tools: None,
             model: None,
+            history_processors: None,
         }
     }
 
@@ -79,6 +113,23 @@ impl SubAgent {
     /// Gives it its own model.
     pub fn model(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Adds a synchronous [history processor](HistoryProcessor) of its
+    /// own. A subagent with processors of its own does not run the main
+    /// agent's; one without runs the main agent's.
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] of its own (see
+    /// [`history_processor`](Self::history_processor)).
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.history_processors.get_or_insert_with(Vec::new).push(p);
         self
     }
 }
@@ -128,6 +179,8 @@ pub struct DeepAgentBuilder {
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
     model_options: ModelOptions,
+    processors: Vec<Arc<dyn HistoryProcessor>>,
+    prices: Option<PriceTable>,
 }
 
 impl DeepAgentBuilder {
@@ -332,6 +385,96 @@ impl DeepAgentBuilder {
         self
     }
 
+    /// Adds a synchronous [history processor](HistoryProcessor): it sees
+    /// the conversation before every model request of the main agent
+    /// (and of subagents without processors of their own) and may
+    /// rewrite it in place.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, TestModel};
+    ///
+    /// // Keep the first message (the task) and the last 20.
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor(|_ctx, messages: &mut Vec<Message>| {
+    ///         if messages.len() > 21 {
+    ///             // A real trimmer must not cut between a call and its result.
+    ///             let cut = messages.len() - 20;
+    ///             messages.drain(1..cut);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds an async [history processor](HistoryProcessor) (one that asks
+    /// a model for a summary, say). It gets the run's context and the
+    /// messages to rewrite in place, and returns a boxed future (the
+    /// borrow of the messages lasts as long as it; nothing is copied). An
+    /// error ends the run, its state keeping the messages as the
+    /// processor left them.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, TestModel};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor_async(|ctx, messages| {
+    ///         Box::pin(async move {
+    ///             if ctx.depth > 0 {
+    ///                 messages.retain(|m| !matches!(m, Message::User { content } if content.is_empty()));
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor_async<F>(self, f: F) -> Self
+    where
+        F: for<'a> Fn(
+                ProcessorContext,
+                &'a mut Vec<Message>,
+            ) -> futures::future::BoxFuture<'a, Result<(), AgentError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.history_processor_impl(history::from_async(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] object.
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.processors.push(p);
+        self
+    }
+
+    /// The prices runs are costed at (default: the built-in
+    /// [`PriceTable`], see [`BUILTIN_PRICES_JSON`](crate::models::BUILTIN_PRICES_JSON)).
+    pub fn price_table(mut self, table: PriceTable) -> Self {
+        self.prices = Some(table);
+        self
+    }
+
+    /// Sets one model's price (by name as the model reports it, e.g.
+    /// `openai:gpt-4.1`, or without the provider), on top of the table.
+    pub fn model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+        self.prices
+            .get_or_insert_with(PriceTable::default)
+            .set(model, price);
+        self
+    }
+
     /// Checks the configuration and builds the agent.
     pub fn build(self) -> Result<DeepAgent, AgentError> {
         let model = match (self.model, self.model_spec) {
@@ -374,6 +517,20 @@ impl DeepAgentBuilder {
                 )));
             }
         }
+        let prices = self.prices.unwrap_or_default();
+        if self.limits.cost_limit_usd.is_some() {
+            let models = std::iter::once(&model)
+                .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()));
+            for m in models {
+                if prices.get(&m.name()).is_none() {
+                    return Err(AgentError::Config(format!(
+                        "a cost limit is set but the model {:?} has no price, so its spending could not be counted; add one with .model_price({:?}, ModelPrice {{ .. }})",
+                        m.name(),
+                        m.name()
+                    )));
+                }
+            }
+        }
         let interrupt_on: HashSet<String> = self.interrupt_on;
         check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
         Ok(DeepAgent {
@@ -395,6 +552,8 @@ impl DeepAgentBuilder {
                 limits: self.limits,
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+                processors: self.processors,
+                prices,
             }),
         })
     }

@@ -14,14 +14,19 @@ use crate::deps::{DeepAgentDeps, Todo};
 use crate::error::RunError;
 use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
-use crate::models::{infer_model_configured, Model, ModelOptions, ResponseAccumulator};
+use crate::models::{
+    infer_model_configured, Model, ModelOptions, ModelPrice, PriceTable, ResponseAccumulator,
+};
 use crate::prompt::{self, PromptParts};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
 use crate::AgentError;
 
 mod builder;
 mod call;
+mod history;
 mod run;
+
+pub use history::{HistoryProcessor, ProcessorContext};
 
 pub use builder::{create_deep_agent, DeepAgentBuilder, SubAgent, UsageLimits};
 pub(crate) use run::{run_loop, Begin, Budget};
@@ -110,6 +115,8 @@ pub(crate) struct AgentCore {
     limits: UsageLimits,
     pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
+    pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
+    prices: PriceTable,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -119,6 +126,8 @@ pub(crate) struct Profile {
     pub tools: Vec<Arc<dyn Tool>>,
     pub model: Arc<dyn Model>,
     pub depth: usize,
+    /// Run before each of this agent's model requests.
+    pub processors: Vec<Arc<dyn HistoryProcessor>>,
 }
 
 /// What tools of one run share.
@@ -361,6 +370,7 @@ impl DeepAgent {
             tools: self.core.tools.clone(),
             model: self.core.model.clone(),
             depth: 0,
+            processors: self.core.processors.clone(),
         }
     }
 }

@@ -24,8 +24,9 @@ impl Budget {
         *self.lock()
     }
 
-    /// Claims the next model request, or says which limit forbids it.
-    fn reserve(&self, core: &AgentCore) -> Result<(), AgentError> {
+    /// Claims the next model request, whose prompt is estimated to cost
+    /// `estimate_usd`, or says which limit forbids it.
+    fn reserve(&self, core: &AgentCore, estimate_usd: f64) -> Result<(), AgentError> {
         let mut u = self.lock();
         if u.requests >= core.max_steps {
             return Err(AgentError::StepLimit {
@@ -39,14 +40,34 @@ impl Budget {
         }
         // Tokens a subagent spent may already be over a limit.
         core.limits.check_tokens(&u)?;
+        if let Some(cap) = core
+            .limits
+            .cost_limit_usd
+            .filter(|cap| u.cost_usd + estimate_usd > *cap)
+        {
+            return Err(AgentError::UsageLimit(format!(
+                "the next model request (about ${estimate_usd:.4} for its prompt) would take the cost from ${:.4} past the cost limit of ${cap:.4}",
+                u.cost_usd
+            )));
+        }
         u.requests += 1;
         Ok(())
     }
 
-    fn add_tokens(&self, core: &AgentCore, turn: Usage) -> Result<(), AgentError> {
+    /// Adds a turn's tokens, priced at `price` (none: counted as
+    /// unpriced).
+    fn add_tokens(
+        &self,
+        core: &AgentCore,
+        mut turn: Usage,
+        price: Option<&ModelPrice>,
+    ) -> Result<(), AgentError> {
+        // The request was counted by `reserve`.
+        turn.requests = 0;
+        turn.cost_usd = price.map_or(0.0, |p| p.cost(&turn));
+        turn.unpriced_requests = u64::from(price.is_none());
         let mut u = self.lock();
-        u.input_tokens += turn.input_tokens;
-        u.output_tokens += turn.output_tokens;
+        u.add(turn);
         core.limits.check_tokens(&u)
     }
 }
@@ -266,11 +287,42 @@ pub(crate) async fn run_loop(
         }
     }
     let mut empty_answers = 0;
+    let model_name = profile.model.name();
+    let price = core.prices.get(&model_name);
+    let tools_chars: usize = request
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len())
+        .sum();
+    // Prompt tokens the provider reported for the previous request.
+    let mut last_prompt_tokens: Option<u64> = None;
+    // What the previous request's prompt and answer came to, in tokens,
+    // and how many messages it sent: the base of the next estimate.
+    let mut last_sent: Option<(u64, usize)> = None;
     loop {
         if cancel.is_cancelled() {
             return end(Err(AgentError::Cancelled), request.messages);
         }
-        if let Err(e) = budget.reserve(&core) {
+        if !profile.processors.is_empty() {
+            let ctx = ProcessorContext {
+                usage: budget.get(),
+                model: model_name.clone(),
+                depth: profile.depth,
+                last_prompt_tokens,
+            };
+            if let Err(e) = history::apply(&profile.processors, &ctx, &mut request.messages).await {
+                return end(Err(e), request.messages);
+            }
+        }
+        let estimate_usd = match (&price, core.limits.cost_limit_usd) {
+            (Some(p), Some(_)) => {
+                let tokens = prompt_estimate(&request, tools_chars, last_sent);
+                tokens as f64 * p.input / 1_000_000.0
+            }
+            _ => 0.0,
+        };
+        let sent_len = request.messages.len();
+        if let Err(e) = budget.reserve(&core, estimate_usd) {
             return end(Err(e), request.messages);
         }
         let turn = async {
@@ -294,7 +346,12 @@ pub(crate) async fn run_loop(
             Ok(r) => r,
             Err(e) => return end(Err(e), request.messages),
         };
-        let over = budget.add_tokens(&core, response.usage);
+        last_prompt_tokens = Some(response.usage.input_tokens);
+        last_sent = Some((
+            response.usage.input_tokens + response.usage.output_tokens,
+            sent_len,
+        ));
+        let over = budget.add_tokens(&core, response.usage, price.as_ref());
         let ModelResponse {
             text,
             tool_calls,
@@ -379,6 +436,44 @@ pub(crate) async fn run_loop(
                 messages: request.messages,
                 pending,
             };
+        }
+    }
+}
+
+/// About 4 characters a token: close enough to keep a budget, and free.
+const CHARS_PER_TOKEN: usize = 4;
+
+/// The prompt tokens `request` will likely cost: the previous request's
+/// reported prompt and answer plus the messages added since, or (first
+/// request, or a history a processor shortened) the whole request
+/// estimated from its length. Cache discounts are ignored, so the
+/// estimate errs high.
+fn prompt_estimate(request: &ModelRequest, tools_chars: usize, last: Option<(u64, usize)>) -> u64 {
+    let chars = |ms: &[Message]| -> usize {
+        ms.iter()
+            .map(|m| match m {
+                Message::User { content } => content.len(),
+                Message::Assistant {
+                    content,
+                    tool_calls,
+                } => {
+                    content.len()
+                        + tool_calls
+                            .iter()
+                            .map(|c| c.name.len() + c.arguments.len())
+                            .sum::<usize>()
+                }
+                Message::Tool { content, .. } => content.len(),
+            })
+            .sum()
+    };
+    match last {
+        Some((tokens, len)) if len <= request.messages.len() => {
+            tokens + (chars(&request.messages[len..]) / CHARS_PER_TOKEN) as u64
+        }
+        _ => {
+            let all = request.system.len() + tools_chars + chars(&request.messages);
+            (all / CHARS_PER_TOKEN) as u64
         }
     }
 }

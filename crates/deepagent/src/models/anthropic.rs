@@ -34,6 +34,7 @@ pub struct AnthropicModel {
     timeout: Duration,
     stream_idle_timeout: Duration,
     max_tokens: u32,
+    prompt_caching: bool,
 }
 
 impl AnthropicModel {
@@ -48,6 +49,7 @@ impl AnthropicModel {
             timeout: DEFAULT_TIMEOUT,
             stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
             max_tokens: 8192,
+            prompt_caching: true,
         }
     }
 
@@ -83,6 +85,16 @@ impl AnthropicModel {
     /// Caps the tokens of each answer (the API requires a cap; default 8192).
     pub fn max_tokens(mut self, n: u32) -> Self {
         self.max_tokens = n;
+        self
+    }
+
+    /// Marks prompt-cache breakpoints (`cache_control`) on the system
+    /// prompt, the tools and the latest turn, so each request reads the
+    /// conversation so far from Anthropic's prompt cache instead of paying
+    /// for it in full (on by default). Cache writes and reads come back in
+    /// [`Usage`](crate::Usage) and are priced apart.
+    pub fn prompt_caching(mut self, on: bool) -> Self {
+        self.prompt_caching = on;
         self
     }
 
@@ -146,17 +158,41 @@ impl AnthropicModel {
                 }
             }
         }
+        // Three of the four breakpoints the API allows: the prefix up to
+        // each is cached, and the latest turn's makes the next request
+        // read the whole conversation so far from the cache.
+        let breakpoint = json!({"type": "ephemeral"});
+        if self.prompt_caching {
+            if let Some(block) = messages
+                .last_mut()
+                .and_then(|m| m.get_mut("content"))
+                .and_then(Value::as_array_mut)
+                .and_then(|b| b.last_mut())
+            {
+                block["cache_control"] = breakpoint.clone();
+            }
+        }
         let mut body =
             json!({"model": self.model, "max_tokens": self.max_tokens, "messages": messages});
         if !request.system.is_empty() {
-            body["system"] = json!(request.system);
+            body["system"] = if self.prompt_caching {
+                json!([{"type": "text", "text": request.system, "cache_control": breakpoint}])
+            } else {
+                json!(request.system)
+            };
         }
         if !request.tools.is_empty() {
-            body["tools"] = request
+            let mut tools: Vec<Value> = request
                 .tools
                 .iter()
                 .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
                 .collect();
+            if self.prompt_caching {
+                if let Some(last) = tools.last_mut() {
+                    last["cache_control"] = breakpoint;
+                }
+            }
+            body["tools"] = Value::Array(tools);
         }
         if stream {
             body["stream"] = json!(true);
@@ -200,11 +236,20 @@ fn decode_err(message: impl Into<String>) -> ModelError {
     }
 }
 
+/// Anthropic's `input_tokens` leaves out the cached prompt tokens; they
+/// are added in so `input_tokens` is the whole prompt, as for OpenAI.
 fn usage_of(v: &Value) -> Usage {
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (write, read) = (
+        n("cache_creation_input_tokens"),
+        n("cache_read_input_tokens"),
+    );
     Usage {
-        requests: 0,
-        input_tokens: v.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: v.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+        input_tokens: n("input_tokens") + write + read,
+        output_tokens: n("output_tokens"),
+        cache_write_tokens: write,
+        cache_read_tokens: read,
+        ..Usage::default()
     }
 }
 

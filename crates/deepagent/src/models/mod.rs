@@ -18,12 +18,14 @@ pub mod demo;
 mod function;
 mod http;
 pub mod openai;
+mod pricing;
 mod scripted;
 mod sse;
 mod test_model;
 
 pub use function::FunctionModel;
 pub use http::RetryPolicy;
+pub use pricing::{ModelPrice, PriceTable, BUILTIN_PRICES_JSON};
 pub use scripted::ScriptedModel;
 pub use test_model::{example_for_schema, TestModel};
 
@@ -249,6 +251,12 @@ impl ResponseAccumulator {
                 }
                 if u.output_tokens > 0 {
                     self.usage.output_tokens = u.output_tokens;
+                }
+                if u.cache_write_tokens > 0 {
+                    self.usage.cache_write_tokens = u.cache_write_tokens;
+                }
+                if u.cache_read_tokens > 0 {
+                    self.usage.cache_read_tokens = u.cache_read_tokens;
                 }
             }
             StreamChunk::MaxTokens => self.truncated = true,

@@ -200,12 +200,16 @@ fn decode_err(message: impl Into<String>) -> ModelError {
 
 fn usage_of(v: &Value) -> Usage {
     Usage {
-        requests: 0,
         input_tokens: v.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
         output_tokens: v
             .get("completion_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+        cache_read_tokens: v
+            .pointer("/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        ..Usage::default()
     }
 }
 

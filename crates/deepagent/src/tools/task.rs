@@ -92,6 +92,7 @@ impl Tool for TaskTool {
                 tools: core.tools.clone(),
                 model: core.model.clone(),
                 depth,
+                processors: core.processors.clone(),
             }
         } else if let Some(s) = core.subagents.iter().find(|s| s.name == kind) {
             Profile {
@@ -99,6 +100,10 @@ impl Tool for TaskTool {
                 tools: s.tools.clone().unwrap_or_else(|| core.tools.clone()),
                 model: s.model.clone().unwrap_or_else(|| core.model.clone()),
                 depth,
+                processors: s
+                    .history_processors
+                    .clone()
+                    .unwrap_or_else(|| core.processors.clone()),
             }
         } else {
             return Err(ToolError::Retry(format!(
