@@ -6,8 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
-    sort_listing, Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery,
-    GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    sort_listing, Backend, BackendError, BackendInfo, Durability, EditResult, ExecuteResponse,
+    FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, Mount, ReadSlice, Result, Sandbox,
+    VPath, WriteResult,
 };
 
 use crate::builder::CompositeBuilder;
@@ -306,6 +307,32 @@ impl Backend for CompositeBackend {
 
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.default.as_sandbox().map(|_| self as &dyn Sandbox)
+    }
+
+    /// Each mount's info, and the default's as the mount at `/`. A
+    /// capability holds when every backend has it (a caller can rely on it
+    /// whatever the path), except `execute`, which is the default's;
+    /// limits are the default's.
+    fn info(&self) -> BackendInfo {
+        let default = self.default.info();
+        let mut capabilities = default.capabilities;
+        let mut durability = default.durability;
+        let mut mounts = Vec::with_capacity(self.routes.len() + 1);
+        for route in self.routes.iter() {
+            let info = route.backend.info();
+            capabilities = capabilities.intersect(info.capabilities);
+            capabilities.execute = default.capabilities.execute;
+            if info.durability != durability {
+                durability = Durability::Mixed;
+            }
+            mounts.push(Mount::new(format!("{}/", route.prefix), info));
+        }
+        let limits = default.limits;
+        mounts.push(Mount::new("/", default));
+        BackendInfo::new("CompositeBackend", durability)
+            .with_capabilities(capabilities)
+            .with_limits(limits)
+            .with_mounts(mounts)
     }
 }
 

@@ -44,6 +44,7 @@ mod backend;
 pub mod edit;
 mod error;
 pub mod glob;
+mod info;
 pub mod layers;
 pub mod listing;
 mod path;
@@ -55,7 +56,8 @@ pub mod conformance;
 
 pub use backend::{Backend, Sandbox};
 pub use bytes::Bytes;
-pub use error::{BackendError, ErrorKind, Result};
+pub use error::{BackendError, BoxError, ErrorKind, Result};
+pub use info::{BackendInfo, Capabilities, Durability, Limits, Mount};
 pub use path::VPath;
 pub use types::*;
 

@@ -313,6 +313,10 @@ impl Backend for DockerSandbox {
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         Some(self)
     }
+
+    fn info(&self) -> deepagent_core::BackendInfo {
+        crate::batch::info(self)
+    }
 }
 
 #[async_trait]

@@ -59,6 +59,7 @@
 
 mod archive;
 mod backend;
+mod batch;
 mod engine;
 mod exec;
 mod files;

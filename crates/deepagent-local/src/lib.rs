@@ -102,6 +102,7 @@ mod exec;
 mod files;
 mod jail;
 mod locks;
+mod ops;
 mod read;
 mod search;
 mod sweep;
@@ -113,8 +114,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, BackendInfo, EditResult, ExecuteResponse, FileInfo, GlobQuery,
+    GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
 
 pub use config::LocalBackendBuilder;
@@ -210,6 +211,10 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn name(&self) -> &str {
         "LocalBackend"
+    }
+
+    fn info(&self) -> BackendInfo {
+        ops::info(&self.config)
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {

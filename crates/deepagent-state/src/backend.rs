@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::glob::{file_filter, PathGlob};
 use deepagent_core::{
-    edit, listing, text, Backend, BackendError, EditResult, FileInfo, GlobQuery, GlobResult,
-    GrepMatch, GrepQuery, GrepResult, ReadSlice, Result, VPath, WriteResult,
+    edit, listing, text, Backend, BackendError, BackendInfo, Capabilities, Durability, EditResult,
+    FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, ReadSlice, Result, VPath,
+    WriteResult,
 };
 
 use crate::search::Searcher;
@@ -220,6 +221,12 @@ impl StateBackend {
 impl Backend for StateBackend {
     fn name(&self) -> &str {
         "StateBackend"
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo::new("StateBackend", Durability::Ephemeral)
+            .with_summary("in memory; gone when the program ends")
+            .with_capabilities(Capabilities::read_write())
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {

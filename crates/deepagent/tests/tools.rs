@@ -326,3 +326,32 @@ async fn function_model_sees_history_and_tool_definitions() {
         "ls said: /src/app.py (39 bytes)\n/src/util.py (27 bytes)"
     );
 }
+
+/// The mount description comes from `Backend::info`, so a composite behind
+/// an `Arc<dyn Backend>` or a layer is described too (0.1 downcast to
+/// `CompositeBackend` and missed both), and a read-only mount says so.
+#[test]
+fn mounts_are_described_through_arcs_and_layers() {
+    use deepagent::{CompositeBackend, DeepAgentDeps, StateBackend};
+    use deepagent_core::layers::ReadOnly;
+    let composite = CompositeBackend::builder(StateBackend::new())
+        .route("/docs/", ReadOnly::new(StateBackend::new()))
+        .build();
+    let shared: std::sync::Arc<dyn deepagent::Backend> = std::sync::Arc::new(composite.clone());
+    let deps = DeepAgentDeps::from_arc(shared);
+    assert_eq!(
+        deps.mounts_description(),
+        Some(
+            "- /docs/: StateBackend (in memory; gone when the program ends; read-only)\n\
+             - any other path: StateBackend (in memory; gone when the program ends)"
+        )
+    );
+    let layered = DeepAgentDeps::new(ReadOnly::new(composite));
+    assert!(layered.mounts_description().is_some_and(|d| d.contains(
+        "any other path: StateBackend (in memory; gone when the program ends; read-only)"
+    )));
+    assert_eq!(
+        DeepAgentDeps::new(StateBackend::new()).mounts_description(),
+        None
+    );
+}
