@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
     sort_listing, Backend, BackendError, BackendInfo, Durability, EditResult, ExecuteResponse,
-    FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, Mount, ReadSlice, Result, Sandbox,
-    VPath, WriteResult,
+    FileDownload, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, Mount, ReadSlice, Result,
+    Sandbox, VPath, WriteResult,
 };
 
 use crate::builder::CompositeBuilder;
@@ -333,6 +333,29 @@ impl Backend for CompositeBackend {
             .with_capabilities(capabilities)
             .with_limits(limits)
             .with_mounts(mounts)
+    }
+
+    /// Routed to the owning backend; a mount point, or a directory with a
+    /// mount below it, cannot be deleted.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        self.delete_routed(path, recursive).await
+    }
+
+    /// Within one mount, routed there (atomic where that backend's rename
+    /// is); across mounts, [`Unsupported`](BackendError::Unsupported): a
+    /// copy and a delete could not be atomic, so the caller decides.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_routed(from, to).await
+    }
+
+    /// One `upload` per backend involved, results in the caller's order.
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        self.upload_routed(files).await
+    }
+
+    /// One `download` per backend involved, results in the caller's order.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        self.download_routed(paths).await
     }
 }
 

@@ -254,3 +254,23 @@ fn permissioned_checks_each_file_of_a_batch() {
         assert_eq!(e.kind(), ErrorKind::PermissionDenied, "delete is a write");
     });
 }
+
+#[test]
+fn permissioned_recursive_delete_and_directory_rename_check_every_file_below() {
+    block_on(async {
+        let store = StateBackend::new();
+        store.write("/proj/src/a.rs", "a".into()).await.unwrap();
+        store.write("/proj/.env", "SECRET".into()).await.unwrap();
+        let mut rules = Ruleset::permissive();
+        rules.write.rules.push(Rule::deny("**/.env", "secrets"));
+        let guarded = Permissioned::new(store.clone(), rules).unwrap();
+        let e = guarded.delete("/proj", true).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("/proj/.env"), "{e}");
+        let e = guarded.rename("/proj", "/moved").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert!(store.exists("/proj/.env").await.unwrap(), "nothing removed");
+        guarded.delete("/proj/src", true).await.unwrap();
+        assert!(!store.exists("/proj/src/a.rs").await.unwrap());
+    });
+}

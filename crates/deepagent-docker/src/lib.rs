@@ -72,6 +72,7 @@ mod session;
 mod shell;
 mod shellfs;
 
+pub use batch::MAX_UPLOAD_BYTES;
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
 pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};

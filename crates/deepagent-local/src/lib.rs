@@ -217,6 +217,21 @@ impl Backend for LocalBackend {
         ops::info(&self.config)
     }
 
+    /// Through checked directory handles (`unlinkat`), never following a
+    /// link: a link is removed, not its target.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| ops::delete(cfg, &path, recursive))
+            .await
+    }
+
+    /// One `renameat` between checked directory handles: atomic on one
+    /// filesystem.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (VPath::new(from)?, VPath::new(to)?);
+        self.blocking(move |cfg| ops::rename(cfg, &from, &to)).await
+    }
+
     async fn exists(&self, path: &str) -> Result<bool> {
         let path = VPath::new(path)?;
         self.blocking(move |cfg| files::exists(cfg, &path)).await

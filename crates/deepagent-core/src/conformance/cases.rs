@@ -889,3 +889,169 @@ pub async fn concurrent_writes_distinct_files(b: B) {
     }
     assert_eq!(paths_of_glob(&b, "**/*.txt", "/par").await.len(), 40);
 }
+
+/// Prints why a case did not run, past the harness's capture, so a run
+/// shows it; see [`Capabilities`](crate::Capabilities).
+fn skipped_by_capability(b: &B, case: &str, capability: &str) -> bool {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "[{}] {case}: skipped-by-capability ({capability} not supported)",
+        b.name()
+    );
+    true
+}
+
+/// `delete` removes a file; a directory needs `recursive`; nothing else is
+/// touched; missing and `/` are errors.
+pub async fn delete_files_and_directories(b: B) {
+    if !b.info().capabilities.delete
+        && skipped_by_capability(&b, "delete_files_and_directories", "delete")
+    {
+        return;
+    }
+    put(&b, "/d/a.txt", "a").await;
+    put(&b, "/d/sub/b.txt", "b").await;
+    put(&b, "/keep.txt", "k").await;
+    put(&b, "/dx.txt", "sibling with a shared prefix").await;
+    ok(&b, "delete /d/a.txt", b.delete("/d/a.txt", false).await);
+    assert!(!ok(&b, "exists", b.exists("/d/a.txt").await));
+    expect_err(
+        &b,
+        "delete of a directory without recursive",
+        b.delete("/d", false).await,
+        ErrorKind::IsADirectory,
+    );
+    assert!(ok(&b, "exists", b.exists("/d/sub/b.txt").await));
+    ok(&b, "delete /d recursive", b.delete("d/", true).await);
+    expect_err(&b, "ls deleted dir", b.ls("/d").await, ErrorKind::NotFound);
+    assert_eq!(&get(&b, "/keep.txt").await[..], b"k");
+    assert_eq!(
+        &get(&b, "/dx.txt").await[..],
+        b"sibling with a shared prefix"
+    );
+    expect_err(
+        &b,
+        "delete missing",
+        b.delete("/missing.txt", false).await,
+        ErrorKind::NotFound,
+    );
+    expect_err(
+        &b,
+        "delete /",
+        b.delete("/", true).await,
+        ErrorKind::InvalidArgument,
+    );
+    expect_err(
+        &b,
+        "delete ../x",
+        b.delete("../x", true).await,
+        ErrorKind::InvalidPath,
+    );
+}
+
+/// `rename` moves files and directories, replaces a file, implies
+/// parents, and refuses directories in the way and moves into itself.
+pub async fn rename_files_and_directories(b: B) {
+    if !b.info().capabilities.rename
+        && skipped_by_capability(&b, "rename_files_and_directories", "rename")
+    {
+        return;
+    }
+    put(&b, "/a.txt", "first").await;
+    ok(&b, "rename", b.rename("/a.txt", "/new/dir/b.txt").await);
+    assert!(!ok(&b, "exists", b.exists("/a.txt").await));
+    assert_eq!(&get(&b, "/new/dir/b.txt").await[..], b"first");
+
+    put(&b, "/c.txt", "second").await;
+    ok(
+        &b,
+        "rename over a file",
+        b.rename("/c.txt", "/new/dir/b.txt").await,
+    );
+    assert_eq!(&get(&b, "/new/dir/b.txt").await[..], b"second");
+
+    put(&b, "/tree/x.txt", "x").await;
+    put(&b, "/tree/deep/y.txt", "y").await;
+    ok(&b, "rename a directory", b.rename("/tree", "/moved").await);
+    assert_eq!(&get(&b, "/moved/x.txt").await[..], b"x");
+    assert_eq!(&get(&b, "/moved/deep/y.txt").await[..], b"y");
+    expect_err(&b, "ls old dir", b.ls("/tree").await, ErrorKind::NotFound);
+
+    ok(&b, "rename onto itself", b.rename("/moved", "moved/").await);
+    expect_err(
+        &b,
+        "rename missing",
+        b.rename("/nope", "/x").await,
+        ErrorKind::NotFound,
+    );
+    expect_err(
+        &b,
+        "rename onto a directory",
+        b.rename("/new/dir/b.txt", "/moved").await,
+        ErrorKind::AlreadyExists,
+    );
+    expect_err(
+        &b,
+        "rename into itself",
+        b.rename("/moved", "/moved/inner").await,
+        ErrorKind::InvalidArgument,
+    );
+    expect_err(
+        &b,
+        "rename /",
+        b.rename("/", "/x").await,
+        ErrorKind::InvalidArgument,
+    );
+    assert_eq!(&get(&b, "/moved/x.txt").await[..], b"x");
+}
+
+/// `upload` writes many files in one call (normalized results, in order)
+/// and `download` reads them back, each file with its own result.
+pub async fn upload_and_download_batches(b: B) {
+    let files: Vec<(String, Bytes)> = (0..40)
+        .map(|i| {
+            (
+                format!("up/d{}/./f{i}.txt", i % 4),
+                Bytes::from(format!("file {i}\n")),
+            )
+        })
+        .collect();
+    let written = ok(&b, "upload", b.upload(files).await);
+    assert_eq!(written.len(), 40);
+    assert_eq!(written[5].path, "/up/d1/f5.txt");
+    assert_eq!(written[5].size, 7);
+    let found = paths_of_glob(&b, "**/*.txt", "/up").await;
+    assert_eq!(found.len(), 40);
+
+    let got = ok(
+        &b,
+        "download",
+        b.download(&["/up/d1/f5.txt", "/up/missing.txt", "up/d2/f2.txt", "/up"])
+            .await,
+    );
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].path, "/up/d1/f5.txt");
+    assert_eq!(got[0].content.as_deref().ok(), Some(&b"file 5\n"[..]));
+    match &got[1].content {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::NotFound, "{e}"),
+        Ok(c) => panic!("[{}] download of a missing file gave {c:?}", b.name()),
+    }
+    assert_eq!(got[2].path, "/up/d2/f2.txt");
+    assert_eq!(got[2].content.as_deref().ok(), Some(&b"file 2\n"[..]));
+    assert!(got[3].content.is_err(), "a directory is not a file");
+
+    // An invalid path refuses the whole batch before anything is written.
+    expect_err(
+        &b,
+        "upload with an invalid path",
+        b.upload(vec![
+            ("/up/ok.txt".into(), Bytes::from_static(b"1")),
+            ("../escape".into(), Bytes::from_static(b"2")),
+        ])
+        .await,
+        ErrorKind::InvalidPath,
+    );
+    assert!(!ok(&b, "exists", b.exists("/up/ok.txt").await));
+    assert!(ok(&b, "empty upload", b.upload(Vec::new()).await).is_empty());
+}

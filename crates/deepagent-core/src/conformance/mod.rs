@@ -142,6 +142,9 @@ pub const CASE_NAMES: &[&str] = &[
     "write_onto_directory_fails",
     "concurrent_edits_lose_nothing",
     "concurrent_writes_distinct_files",
+    "delete_files_and_directories",
+    "rename_files_and_directories",
+    "upload_and_download_batches",
 ];
 
 /// Generates one `#[test]` per conformance case for a backend factory.
@@ -207,6 +210,9 @@ macro_rules! conformance_tests {
             write_onto_directory_fails,
             concurrent_edits_lose_nothing,
             concurrent_writes_distinct_files,
+            delete_files_and_directories,
+            rename_files_and_directories,
+            upload_and_download_batches,
         );
     };
 }
