@@ -70,7 +70,7 @@ async fn test_model_calls_every_tool_with_schema_valid_arguments() {
     }
     assert_eq!(summary["write_file"], "Wrote 1 bytes to /a");
     assert_eq!(summary["execute"], "ran: a\n[exit code: 0]");
-    assert!(backend.commands.lock().unwrap().contains(&"a".to_owned()));
+    assert!(backend.ran().contains(&"a".to_owned()));
     // 1 request for the calls + 1 for the answer, plus the subagent's 2.
     assert_eq!(result.usage.requests, 4);
 }
