@@ -259,7 +259,7 @@ fn main() -> Result<()> {
 #[cfg(test)]
 mod conformance {
     use super::MapBackend;
-    use deepagent_core::conformance::Fixture;
+    use deepagent_testkit::Fixture;
 
-    deepagent_core::conformance_tests!(|| async { Fixture::new(MapBackend::default()) });
+    deepagent_testkit::conformance_tests!(|| async { Fixture::new(MapBackend::default()) });
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
-    sort_listing, Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery,
-    GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    sort_listing, Backend, BackendError, BackendInfo, Durability, EditResult, ExecuteResponse,
+    FileDownload, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, Mount, ReadSlice, Result,
+    Sandbox, VPath, WriteResult,
 };
 
 use crate::builder::CompositeBuilder;
@@ -350,6 +351,55 @@ impl Backend for CompositeBackend {
 
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.default.as_sandbox().map(|_| self as &dyn Sandbox)
+    }
+
+    /// Each mount's info, and the default's as the mount at `/`. A
+    /// capability holds when every backend has it (a caller can rely on it
+    /// whatever the path), except `execute`, which is the default's;
+    /// limits are the default's.
+    fn info(&self) -> BackendInfo {
+        let default = self.default.info();
+        let mut capabilities = default.capabilities;
+        let mut durability = default.durability;
+        let mut mounts = Vec::with_capacity(self.routes.len() + 1);
+        for route in self.routes.iter() {
+            let info = route.backend.info();
+            capabilities = capabilities.intersect(info.capabilities);
+            capabilities.execute = default.capabilities.execute;
+            if info.durability != durability {
+                durability = Durability::Mixed;
+            }
+            mounts.push(Mount::new(format!("{}/", route.prefix), info));
+        }
+        let limits = default.limits;
+        mounts.push(Mount::new("/", default));
+        BackendInfo::new("CompositeBackend", durability)
+            .with_capabilities(capabilities)
+            .with_limits(limits)
+            .with_mounts(mounts)
+    }
+
+    /// Routed to the owning backend; a mount point, or a directory with a
+    /// mount below it, cannot be deleted.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        self.delete_routed(path, recursive).await
+    }
+
+    /// Within one mount, routed there (atomic where that backend's rename
+    /// is); across mounts, [`Unsupported`](BackendError::Unsupported): a
+    /// copy and a delete could not be atomic, so the caller decides.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_routed(from, to).await
+    }
+
+    /// One `upload` per backend involved, results in the caller's order.
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        self.upload_routed(files).await
+    }
+
+    /// One `download` per backend involved, results in the caller's order.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        self.download_routed(paths).await
     }
 }
 

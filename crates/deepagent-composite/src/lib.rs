@@ -54,6 +54,7 @@
 
 mod builder;
 mod composite;
+mod ops;
 mod rebase;
 mod route;
 mod search;

@@ -763,3 +763,69 @@ fn one_part_holding_everything_reports_truncation() {
         }
     });
 }
+
+/// A rename within one mount is routed there; across mounts it is a clear
+/// `Unsupported` (a copy and a delete could not be atomic); a mount point
+/// cannot be deleted or moved; batches are split per mount and answered
+/// in the caller's order.
+#[test]
+fn new_operations_route_by_mount() {
+    use deepagent_core::{Backend, Bytes, ErrorKind};
+    use deepagent_state::StateBackend;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let project = StateBackend::new();
+        let memory = StateBackend::new();
+        let c = deepagent_composite::CompositeBackend::builder(memory.clone())
+            .route("/project/", project.clone())
+            .build();
+        c.write("/project/a.txt", "a".into()).await.unwrap();
+        c.rename("/project/a.txt", "/project/src/b.txt")
+            .await
+            .unwrap();
+        assert_eq!(project.paths(), ["/src/b.txt"]);
+
+        let e = c
+            .rename("/project/src/b.txt", "/tmp/b.txt")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.to_string().contains("cannot be atomic"), "{e}");
+        assert!(
+            c.exists("/project/src/b.txt").await.unwrap(),
+            "nothing moved"
+        );
+
+        for e in [
+            c.delete("/project", true).await.unwrap_err(),
+            c.rename("/project", "/elsewhere").await.unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        }
+
+        let written = c
+            .upload(vec![
+                ("/tmp/1.txt".into(), Bytes::from("1")),
+                ("/project/2.txt".into(), Bytes::from("2")),
+                ("/tmp/3.txt".into(), Bytes::from("3")),
+            ])
+            .await
+            .unwrap();
+        let paths: Vec<&str> = written.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["/tmp/1.txt", "/project/2.txt", "/tmp/3.txt"]);
+        assert_eq!(memory.paths(), ["/tmp/1.txt", "/tmp/3.txt"]);
+        let got = c
+            .download(&["/project/2.txt", "/tmp/3.txt", "/project/none"])
+            .await
+            .unwrap();
+        assert_eq!(got[0].content.as_deref().ok(), Some(&b"2"[..]));
+        assert_eq!(got[1].content.as_deref().ok(), Some(&b"3"[..]));
+        let missing = got[2].content.as_ref().unwrap_err();
+        assert!(missing.to_string().contains("/project/none"), "{missing}");
+
+        c.delete("/project/src", true).await.unwrap();
+        assert_eq!(project.paths(), ["/2.txt"]);
+    });
+}

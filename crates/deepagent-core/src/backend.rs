@@ -7,10 +7,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::info::{BackendInfo, Capabilities, Durability};
 use crate::types::{
-    EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, ReadSlice,
-    WriteResult,
+    EditResult, ExecuteResponse, FileDownload, FileInfo, GlobQuery, GlobResult, GrepQuery,
+    GrepResult, ReadSlice, WriteResult,
 };
+use crate::{BackendError, VPath};
 
 /// A file store an agent works through.
 ///
@@ -115,6 +117,109 @@ pub trait Backend: Send + Sync {
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         None
     }
+
+    /// What this backend is and what it supports: its kind, whether its
+    /// files outlive the program, which optional operations work, its size
+    /// limits and, for a router, its mounts.
+    ///
+    /// Ask this instead of matching [`Backend::name`] or downcasting.
+    /// The default describes a backend that implements only the required
+    /// methods: kind = `name()`, durability unknown, reads and writes,
+    /// `execute` when [`Backend::as_sandbox`] is `Some`, no `delete` or
+    /// `rename`. Override it when you implement more.
+    ///
+    /// ```
+    /// use deepagent_core::{Backend, Capabilities};
+    /// fn can_clean_up(backend: &dyn Backend) -> bool {
+    ///     backend.info().capabilities.delete
+    /// }
+    /// ```
+    fn info(&self) -> BackendInfo {
+        let mut capabilities = Capabilities::read_write();
+        if self.as_sandbox().is_some() {
+            capabilities = capabilities.with_execute();
+        }
+        BackendInfo::new(self.name(), Durability::Unknown).with_capabilities(capabilities)
+    }
+
+    /// Removes the file at `path`; a directory (and everything below it)
+    /// only with `recursive`.
+    ///
+    /// Errors: [`NotFound`](BackendError::NotFound) when nothing is there,
+    /// [`IsADirectory`](BackendError::IsADirectory) for a directory without
+    /// `recursive`, [`InvalidArgument`](BackendError::InvalidArgument) for
+    /// `/` (delete its entries instead). A recursive delete that fails part
+    /// way may leave some entries behind, never anything outside `path`.
+    ///
+    /// The default is [`Unsupported`](BackendError::Unsupported) (after
+    /// checking the path), and [`Capabilities::delete`] says whether a
+    /// backend overrides it.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let _ = recursive;
+        VPath::new(path)?;
+        Err(BackendError::unsupported("delete", self.name()))
+    }
+
+    /// Moves the file or directory at `from` to `to` within this backend;
+    /// parents of `to` are implied, as for `write`.
+    ///
+    /// An existing file at `to` is replaced (atomically where
+    /// [`Capabilities::atomic_rename`] says so); an existing directory at
+    /// `to`, or a file there when `from` is a directory, is
+    /// [`AlreadyExists`](BackendError::AlreadyExists). Renaming a path onto
+    /// itself does nothing; into its own subtree, or renaming `/`, is
+    /// [`InvalidArgument`](BackendError::InvalidArgument).
+    ///
+    /// The default is [`Unsupported`](BackendError::Unsupported) (after
+    /// checking both paths); see [`Capabilities::rename`].
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        VPath::new(from)?;
+        VPath::new(to)?;
+        Err(BackendError::unsupported("rename", self.name()))
+    }
+
+    /// Writes many files in one call; returns one [`WriteResult`] per file,
+    /// in order. A later entry for the same path wins.
+    ///
+    /// Every path is checked before anything is written, so an invalid
+    /// path fails the whole batch untouched. The batch is not a
+    /// transaction: when one write fails, files before it stay written and
+    /// the error names the failing path.
+    ///
+    /// The default writes one file after another; a backend with a cheaper
+    /// bulk path (one archive, one lock) overrides it and sets
+    /// [`Capabilities::native_batch`].
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        for (path, _) in &files {
+            VPath::new(path)?;
+        }
+        let mut written = Vec::with_capacity(files.len());
+        for (path, content) in files {
+            written.push(self.write(&path, content).await?);
+        }
+        Ok(written)
+    }
+
+    /// Reads many files in one call: one [`FileDownload`] per path, in
+    /// order, each with its content or its own error (a missing file does
+    /// not fail the others). The outer error is for the backend itself
+    /// failing (an engine that does not answer).
+    ///
+    /// The default reads one file after another.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for path in paths {
+            let (path, content) = match VPath::new(path) {
+                Ok(p) => {
+                    let content = self.read_bytes(p.as_str()).await;
+                    (p.into_string(), content)
+                }
+                Err(e) => ((*path).to_owned(), Err(e)),
+            };
+            out.push(FileDownload { path, content });
+        }
+        Ok(out)
+    }
 }
 
 /// A backend that can also run shell commands.
@@ -153,6 +258,19 @@ macro_rules! forward_backend {
                 (**self).resolve_links(paths).await
             }
             fn as_sandbox(&self) -> Option<&dyn Sandbox> { (**self).as_sandbox() }
+            fn info(&self) -> BackendInfo { (**self).info() }
+            async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+                (**self).delete(path, recursive).await
+            }
+            async fn rename(&self, from: &str, to: &str) -> Result<()> {
+                (**self).rename(from, to).await
+            }
+            async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+                (**self).upload(files).await
+            }
+            async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+                (**self).download(paths).await
+            }
         }
     )*};
 }

@@ -139,10 +139,51 @@ pub enum BackendError {
         #[source]
         source: std::io::Error,
     },
-    /// Any other backend failure (an engine error, a protocol error, ...).
+    /// A service the backend depends on (a container engine, a remote
+    /// store) did not answer. Retrying later may succeed
+    /// ([`BackendError::is_temporary`] is true).
+    #[error("{message}")]
+    Unavailable {
+        /// What could not be reached and how to bring it back.
+        message: String,
+        /// The transport error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The sandbox this backend runs in (a container) has died or was
+    /// removed; its files went with it. Retrying does not help: create a
+    /// new sandbox.
+    #[error("{message}")]
+    SandboxGone {
+        /// The sandbox's id or name.
+        sandbox: String,
+        /// What happened and what to do, naming the sandbox.
+        message: String,
+    },
+    /// Any other backend failure (an engine error, a protocol error, ...),
+    /// with the error that caused it when there is one.
+    ///
+    /// Build it with [`BackendError::other`] or
+    /// [`BackendError::other_with_source`].
+    #[error("{message}")]
+    Other {
+        /// What failed, naming the path or sandbox.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The 0.1 catch-all, a message without a source. Kept so 0.1 code
+    /// compiles; new code uses [`BackendError::other`], and this variant
+    /// goes in 0.3. [`BackendError::kind`] reports it as
+    /// [`ErrorKind::Other`].
     #[error("{0}")]
     Backend(String),
 }
+
+/// A boxed error that can cross threads: the `source` of the catch-all
+/// and service variants.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl BackendError {
     /// A [`BackendError::NotFound`] for `path`.
@@ -199,9 +240,111 @@ impl BackendError {
         }
     }
 
+    /// A [`BackendError::Other`] without a source.
+    ///
+    /// ```
+    /// use deepagent_core::{BackendError, ErrorKind};
+    /// let e = BackendError::other("the engine sent a malformed answer for /a.txt");
+    /// assert_eq!(e.kind(), ErrorKind::Other);
+    /// ```
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A [`BackendError::Other`] caused by `source`, which stays reachable
+    /// through [`std::error::Error::source`].
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use deepagent_core::BackendError;
+    /// let io = std::io::Error::other("socket closed");
+    /// let e = BackendError::other_with_source("list of /src failed", io);
+    /// assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("socket closed"));
+    /// ```
+    pub fn other_with_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Other {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A [`BackendError::Unavailable`]: `message` names the service and
+    /// says how to bring it back.
+    ///
+    /// ```
+    /// use deepagent_core::BackendError;
+    /// let e = BackendError::unavailable("the engine at unix:///run/docker.sock is not reachable", None);
+    /// assert!(e.is_temporary());
+    /// ```
+    pub fn unavailable(message: impl Into<String>, source: Option<BoxError>) -> Self {
+        Self::Unavailable {
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// A [`BackendError::SandboxGone`] for `sandbox`; `message` says what
+    /// happened and what to do.
+    ///
+    /// ```
+    /// use deepagent_core::{BackendError, ErrorKind};
+    /// let e = BackendError::sandbox_gone("box-1", "sandbox box-1 is no longer running; create a new one");
+    /// assert_eq!(e.kind(), ErrorKind::SandboxGone);
+    /// assert!(!e.is_temporary());
+    /// ```
+    pub fn sandbox_gone(sandbox: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::SandboxGone {
+            sandbox: sandbox.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The [`BackendError::InvalidArgument`] for `delete` or `rename` of
+    /// `/`, which no backend does: the root is where everything else lives.
+    pub fn refused_on_root(operation: &str) -> Self {
+        Self::InvalidArgument {
+            message: format!(
+                "{operation} of / refused: the root cannot be removed or moved; {operation} the entries below it instead"
+            ),
+        }
+    }
+
     /// True for [`BackendError::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+
+    /// True when the same call may succeed if retried later: a service
+    /// that did not answer, an operation that ran out of time, or an I/O
+    /// error of a transient kind (interrupted, timed out, connection
+    /// reset). Everything else fails the same way again until something
+    /// changes, including [`BackendError::SandboxGone`] (a new sandbox is
+    /// needed, not a retry).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use deepagent_core::BackendError;
+    /// assert!(BackendError::Timeout { operation: "read /a".into(), after: Duration::from_secs(1) }.is_temporary());
+    /// assert!(!BackendError::not_found("/a").is_temporary());
+    /// ```
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Self::Unavailable { .. } | Self::Timeout { .. } => true,
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::BrokenPipe
+            ),
+            _ => false,
+        }
     }
 
     /// The kind of error, for matching without destructuring.
@@ -222,7 +365,9 @@ impl BackendError {
             Self::Unsupported { .. } => ErrorKind::Unsupported,
             Self::Timeout { .. } => ErrorKind::Timeout,
             Self::Io { .. } => ErrorKind::Io,
-            Self::Backend(_) => ErrorKind::Backend,
+            Self::Unavailable { .. } => ErrorKind::Unavailable,
+            Self::SandboxGone { .. } => ErrorKind::SandboxGone,
+            Self::Other { .. } | Self::Backend(_) => ErrorKind::Other,
         }
     }
 
@@ -292,5 +437,11 @@ pub enum ErrorKind {
     Unsupported,
     Timeout,
     Io,
-    Backend,
+    /// A service did not answer ([`BackendError::Unavailable`]).
+    Unavailable,
+    /// The sandbox died ([`BackendError::SandboxGone`]).
+    SandboxGone,
+    /// The catch-all ([`BackendError::Other`], and the 0.1
+    /// [`BackendError::Backend`]).
+    Other,
 }

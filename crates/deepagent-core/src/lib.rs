@@ -12,8 +12,10 @@
 //!   what to do;
 //! - [`edit`], [`text`], [`glob`], [`listing`]: the shared edit logic, line
 //!   slicing and rendering, glob rules and flat-map listings;
-//! - `conformance` (cargo feature `conformance`): the behaviour suite every
-//!   backend runs.
+//! - [`BackendInfo`]: what a backend is and supports ([`Backend::info`]).
+//!
+//! The behaviour suite every backend runs lives in the `deepagent-testkit`
+//! crate.
 //!
 //! ## Writing a backend
 //!
@@ -21,8 +23,8 @@
 //! [`VPath::new`], then run the suite in your tests:
 //!
 //! ```ignore
-//! deepagent_core::conformance_tests!(|| async {
-//!     deepagent_core::conformance::Fixture::new(MyBackend::new())
+//! deepagent_testkit::conformance_tests!(|| async {
+//!     deepagent_testkit::Fixture::new(MyBackend::new())
 //! });
 //! ```
 //!
@@ -44,23 +46,16 @@ mod backend;
 pub mod edit;
 mod error;
 pub mod glob;
+mod info;
 pub mod layers;
 pub mod listing;
 mod path;
 pub mod text;
 mod types;
 
-#[cfg(feature = "conformance")]
-pub mod conformance;
-
 pub use backend::{Backend, Sandbox};
 pub use bytes::Bytes;
-pub use error::{BackendError, ErrorKind, Result};
+pub use error::{BackendError, BoxError, ErrorKind, Result};
+pub use info::{BackendInfo, Capabilities, Durability, Limits, Mount};
 pub use path::VPath;
 pub use types::*;
-
-#[doc(hidden)]
-pub mod __private {
-    #[cfg(feature = "conformance")]
-    pub use tokio;
-}

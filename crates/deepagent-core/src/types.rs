@@ -364,3 +364,14 @@ impl ExecuteResponse {
         }
     }
 }
+
+/// One file of a [`download`](crate::Backend::download): its path in the
+/// caller's terms (normalized when it could be) and its content, or why it
+/// could not be read. One missing file does not fail the batch.
+#[derive(Debug)]
+pub struct FileDownload {
+    /// The path asked for, normalized.
+    pub path: String,
+    /// The whole file, byte-exact, or this file's error.
+    pub content: crate::Result<bytes::Bytes>,
+}

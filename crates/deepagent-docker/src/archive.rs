@@ -128,6 +128,36 @@ pub(crate) fn single_file(
         .map_err(|e| BackendError::io(format!("/{relative_path}"), e))
 }
 
+/// An archive of many files (relative paths, parents implied) for one
+/// upload at `/`; `total` is the content size, to allocate once. A later
+/// entry for the same path wins when the engine extracts it.
+pub(crate) fn many_files<'a>(
+    files: impl Iterator<Item = (&'a str, &'a [u8])>,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    total: u64,
+) -> Result<Vec<u8>> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut builder = tar::Builder::new(Vec::with_capacity(total as usize + 4096));
+    for (relative_path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(mode);
+        header.set_uid(uid);
+        header.set_gid(gid);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mtime(now);
+        builder
+            .append_data(&mut header, relative_path, content)
+            .map_err(|e| BackendError::io(format!("/{relative_path}"), e))?;
+    }
+    builder.into_inner().map_err(|e| BackendError::io("/", e))
+}
+
 fn cstr(field: &[u8]) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()

@@ -592,6 +592,25 @@ impl Backend for DockerSandbox {
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         Some(self)
     }
+
+    fn info(&self) -> deepagent_core::BackendInfo {
+        crate::batch::info(self)
+    }
+
+    /// Through the in-container shell, the path as a positional argument.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        self.delete_in_container(path, recursive).await
+    }
+
+    /// `mv` in the container: atomic within one filesystem.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_in_container(from, to).await
+    }
+
+    /// One tar, one request.
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        self.upload_archive(files).await
+    }
 }
 
 #[async_trait]

@@ -24,10 +24,13 @@ pub async fn connect() -> Result<Docker, BackendError> {
     match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
         Ok(Ok(docker)) => Ok(docker),
         Ok(Err(e)) => Err(unreachable(&address, &e)),
-        Err(_) => Err(BackendError::Backend(format!(
-            "Docker engine at {address} did not answer within {}s (is it running? start one with `dockerd --bridge=none --iptables=false &` or set DOCKER_HOST)",
-            CONNECT_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(BackendError::unavailable(
+            format!(
+                "Docker engine at {address} did not answer within {}s (is it running? start one with `dockerd --bridge=none --iptables=false &` or set DOCKER_HOST)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            None,
+        )),
     }
 }
 
@@ -36,10 +39,18 @@ pub async fn engine_available() -> bool {
     connect().await.is_ok()
 }
 
-fn unreachable(address: &str, e: &dyn std::fmt::Display) -> BackendError {
-    BackendError::Backend(format!(
-        "Docker engine at {address} is not reachable: {e} (start one with `dockerd --bridge=none --iptables=false &` or set DOCKER_HOST)"
-    ))
+fn unreachable(address: &str, e: &DockerError) -> BackendError {
+    BackendError::unavailable(
+        format!(
+            "Docker engine at {address} is not reachable: {e} (start one with `dockerd --bridge=none --iptables=false &` or set DOCKER_HOST)"
+        ),
+        Some(Box::new(clone_error(e))),
+    )
+}
+
+/// bollard's errors are not `Clone`; a source only needs the message.
+fn clone_error(e: &DockerError) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }
 
 /// The HTTP status and message of an engine error, when it is one.
@@ -69,28 +80,67 @@ pub(crate) fn engine_error(operation: &str, name: &str, e: DockerError) -> Backe
         return container_gone(name, &e.to_string());
     }
     match &e {
-        DockerError::DockerResponseServerError { .. } => {
-            BackendError::Backend(format!("{operation} in container {name} failed: {e}"))
-        }
-        _ => BackendError::Backend(format!(
-            "{operation} in container {name} failed: the Docker engine at {} did not answer: {e}",
-            engine_address()
-        )),
+        DockerError::DockerResponseServerError { .. } => BackendError::other_with_source(
+            format!("{operation} in container {name} failed: {e}"),
+            e,
+        ),
+        _ => BackendError::unavailable(
+            format!(
+                "{operation} in container {name} failed: the Docker engine at {} did not answer: {e}",
+                engine_address()
+            ),
+            Some(Box::new(e)),
+        ),
     }
 }
 
-/// True for the error `container_gone` makes.
+/// True for the error `container_gone` makes: decided by its kind, never
+/// by its text.
 pub(crate) fn is_gone_error(e: &BackendError) -> bool {
-    matches!(e, BackendError::Backend(m) if m.contains(GONE_MARK))
+    e.kind() == deepagent_core::ErrorKind::SandboxGone
 }
-
-/// The phrase that marks a `container_gone` error (`explain` and the
-/// file path look for it).
-pub(crate) const GONE_MARK: &str = "is no longer running";
 
 /// The error for a container that died or was removed under us.
 pub(crate) fn container_gone(name: &str, detail: &str) -> BackendError {
-    BackendError::Backend(format!(
-        "sandbox container {name} {GONE_MARK} ({detail}); its files are gone with it. This sandbox does not restart it: create a new one (a SessionManager replaces dead sandboxes on its own)"
-    ))
+    BackendError::sandbox_gone(
+        name,
+        format!(
+            "sandbox container {name} is no longer running ({detail}); its files are gone with it. This sandbox does not restart it: create a new one (a SessionManager replaces dead sandboxes on its own)"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepagent_core::ErrorKind;
+
+    // The gone check used to search the message for a phrase; it is the
+    // kind now, so rewording the message cannot break it.
+    #[test]
+    fn gone_is_a_kind_not_a_phrase() {
+        let gone = container_gone("box-1", "exit 137");
+        assert_eq!(gone.kind(), ErrorKind::SandboxGone);
+        assert!(is_gone_error(&gone));
+        assert!(gone.to_string().contains("box-1 is no longer running"));
+        let look_alike = BackendError::other("sandbox container x is no longer running");
+        assert!(!is_gone_error(&look_alike));
+    }
+
+    #[test]
+    fn an_engine_that_does_not_answer_is_temporary() {
+        let e = engine_error("exec", "box-1", DockerError::RequestTimeoutError);
+        assert_eq!(e.kind(), ErrorKind::Unavailable);
+        assert!(e.is_temporary());
+        let refused = engine_error(
+            "exec",
+            "box-1",
+            DockerError::DockerResponseServerError {
+                status_code: 500,
+                message: "boom".into(),
+            },
+        );
+        assert_eq!(refused.kind(), ErrorKind::Other);
+        assert!(std::error::Error::source(&refused).is_some());
+    }
 }

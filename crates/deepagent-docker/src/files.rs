@@ -152,6 +152,18 @@ impl DockerSandbox {
         });
         let relative = &path.as_str()[1..];
         let tar = archive::single_file(relative, content, mode, uid, gid)?;
+        self.upload_tar(tar, path, "write").await
+    }
+
+    /// Uploads `tar` at `/` (so the engine creates missing parents) and
+    /// maps the engine's refusals onto `path`'s errors. `write` and the
+    /// batch `upload` both come here.
+    pub(crate) async fn upload_tar(
+        &self,
+        tar: Vec<u8>,
+        path: &VPath,
+        operation: &str,
+    ) -> Result<()> {
         let target = self.target().await?;
         let res = target
             .docker
@@ -168,7 +180,7 @@ impl DockerSandbox {
             .await;
         match res {
             Ok(()) => Ok(()),
-            Err(e) if is_container_gone(&e) => Err(engine_error("write", target.name, e)),
+            Err(e) if is_container_gone(&e) => Err(engine_error(operation, target.name, e)),
             Err(e) => {
                 let msg = status_of(&e).map(|(_, m)| m.to_owned()).unwrap_or_default();
                 if msg.contains("cannot overwrite directory") {
@@ -182,7 +194,12 @@ impl DockerSandbox {
                 } else if msg.contains("ermission denied") || msg.contains("read-only") {
                     Err(BackendError::permission_denied(path.as_str(), msg))
                 } else {
-                    Err(engine_error(&format!("writing {path}"), target.name, e))
+                    let what = if operation == "write" {
+                        format!("writing {path}")
+                    } else {
+                        format!("{operation} with {path}")
+                    };
+                    Err(engine_error(&what, target.name, e))
                 }
             }
         }

@@ -104,6 +104,7 @@
 
 mod archive;
 mod backend;
+mod batch;
 mod engine;
 mod exec;
 mod files;
@@ -120,6 +121,7 @@ mod shellfs;
 mod tarstream;
 mod userfs;
 
+pub use batch::MAX_UPLOAD_BYTES;
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
 pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};

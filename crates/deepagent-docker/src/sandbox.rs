@@ -336,14 +336,12 @@ impl DockerSandbox {
     /// Turns a "container gone" into a check: when the engine says the
     /// container is not running, the error says so plainly.
     pub(crate) async fn explain(&self, err: BackendError) -> BackendError {
-        if let BackendError::Backend(msg) = &err {
-            if engine::is_gone_error(&err) {
-                return err;
-            }
-            // Only the engine's own word counts: an engine that does not
-            // answer keeps its "not reachable" error.
+        // Decided by kind: a gone container is already typed, and an
+        // engine that does not answer keeps its "not reachable" error.
+        if matches!(err.kind(), deepagent_core::ErrorKind::Other) {
+            // Only the engine's own word counts.
             if self.running().await == Some(false) {
-                return container_gone(&self.inner.name, msg);
+                return container_gone(&self.inner.name, &err.to_string());
             }
         }
         err

@@ -111,9 +111,10 @@ impl DockerSandbox {
                 Err(e) => {
                     // The server's own complaint (no sh, no writable temp
                     // dir) will not go away: stop paying for a start per
-                    // call. Engine errors (a dead container) are for the
+                    // call. A temporary failure (an engine that did not
+                    // answer) may, so it keeps the shell path on. Engine errors (a dead container) are for the
                     // archive path to report.
-                    if matches!(&e, BackendError::Backend(m) if m.starts_with("shell")) {
+                    if !e.is_temporary() {
                         self.inner.shell_files_off.store(true, Ordering::Relaxed);
                     }
                     return Ok(None);

@@ -192,3 +192,48 @@ async fn bench_shell_vs_archive_by_size() {
     shell.shutdown().await.expect("shutdown");
     archive.shutdown().await.expect("shutdown");
 }
+
+/// The README row for issue 13: 1,000 small files into a sandbox with one
+/// `upload` (one tar, one request) against one `write` per file.
+/// `cargo test -p deepagent-docker --test bench -- --ignored --nocapture bench_upload`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: prints timings"]
+async fn bench_upload_vs_writes() {
+    let Some((sandbox, _cleanup)) = common::busybox().await else {
+        return;
+    };
+    let files: Vec<(String, deepagent_core::Bytes)> = (0..FILES)
+        .map(|i| {
+            (
+                format!("/bench/up/d{}/f{i}.txt", i % 10),
+                format!("small file {i}\n").into(),
+            )
+        })
+        .collect();
+    // Warm the container and the shell path first.
+    sandbox
+        .write("/bench/warm.txt", "w".into())
+        .await
+        .expect("warm");
+    let start = Instant::now();
+    for (path, content) in &files {
+        let path = path.replace("/up/", "/writes/");
+        sandbox.write(&path, content.clone()).await.expect("write");
+    }
+    let writes = start.elapsed();
+    let start = Instant::now();
+    let written = sandbox.upload(files).await.expect("upload");
+    let upload = start.elapsed();
+    assert_eq!(written.len(), FILES);
+    let check = sandbox
+        .read_bytes("/bench/up/d7/f997.txt")
+        .await
+        .expect("uploaded file reads back");
+    assert_eq!(&check[..], b"small file 997\n");
+    println!(
+        "{FILES} small files: per-file write {:.0} ms, one upload {:.0} ms ({:.1}x faster)",
+        ms(writes),
+        ms(upload),
+        writes.as_secs_f64() / upload.as_secs_f64()
+    );
+}

@@ -15,13 +15,13 @@ mod common;
 mod suite {
     use std::sync::Arc;
 
-    use deepagent_core::conformance::Fixture;
     use deepagent_core::layers::Scoped;
     use deepagent_docker::{DockerSandbox, RuntimeConfig};
+    use deepagent_testkit::Fixture;
 
     use super::common;
 
-    deepagent_core::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(|| async {
         if !common::ready(&common::busybox_image()).await {
             panic!("{}", common::SKIP_NO_ENGINE);
         }

@@ -22,12 +22,12 @@ use crate::jail::TEMP_PREFIX;
 
 /// A name as the C string the calls take; a NUL byte is refused (never
 /// produced by a virtual path, but host names are checked anyway).
-fn c_name(name: &OsStr) -> io::Result<CString> {
+pub(crate) fn c_name(name: &OsStr) -> io::Result<CString> {
     CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// Turns a `-1` return into the `errno` error.
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+pub(crate) fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret == -1 {
         Err(io::Error::last_os_error())
     } else {

@@ -285,7 +285,7 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
 /// before and without following links: `create_dir_all` by path would
 /// follow a directory swapped for a link and create directories outside.
 /// `dir` is already resolved, so a link met here appeared since; refused.
-fn open_dirs_inside(cfg: &Config, path: &VPath, dir: &Path) -> Result<fs::File> {
+pub(crate) fn open_dirs_inside(cfg: &Config, path: &VPath, dir: &Path) -> Result<fs::File> {
     let root = cfg.jail.root();
     let rel = dir.strip_prefix(root).map_err(|_| {
         BackendError::permission_denied(path.as_str(), "outside the backend's root")

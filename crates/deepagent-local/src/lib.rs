@@ -170,6 +170,7 @@ mod files;
 mod ignores;
 mod jail;
 mod locks;
+mod ops;
 mod read;
 mod search;
 #[cfg(target_os = "linux")]
@@ -184,8 +185,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, BackendInfo, EditResult, ExecuteResponse, FileInfo, GlobQuery,
+    GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
 
 pub use config::LocalBackendBuilder;
@@ -281,6 +282,25 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn name(&self) -> &str {
         "LocalBackend"
+    }
+
+    fn info(&self) -> BackendInfo {
+        ops::info(&self.config)
+    }
+
+    /// Through checked directory handles (`unlinkat`), never following a
+    /// link: a link is removed, not its target.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let path = VPath::new(path)?;
+        self.blocking(move |cfg| ops::delete(cfg, &path, recursive))
+            .await
+    }
+
+    /// One `renameat` between checked directory handles: atomic on one
+    /// filesystem.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (VPath::new(from)?, VPath::new(to)?);
+        self.blocking(move |cfg| ops::rename(cfg, &from, &to)).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {

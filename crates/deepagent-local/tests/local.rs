@@ -546,3 +546,42 @@ fn capped_results_are_the_first_in_order() {
         assert_eq!(some.truncated, cap < 300, "glob cap {cap}");
     }
 }
+
+/// `delete` and `rename` go through directory handles and never follow a
+/// link: deleting a link (or a tree holding one) removes the link, and the
+/// directory it points to outside the root is untouched.
+#[test]
+fn delete_and_rename_never_follow_links_out_of_the_root() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "keep me").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = LocalBackend::new(dir.path()).unwrap();
+    std::fs::create_dir(dir.path().join("tree")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("tree/out")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        backend.delete("/link", false).await.unwrap();
+        assert!(!dir.path().join("link").exists());
+        backend.delete("/tree", true).await.unwrap();
+        assert!(!dir.path().join("tree").exists());
+        // Renaming through a link that leads outside is refused.
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link2")).unwrap();
+        let e = backend
+            .rename("/link2/secret.txt", "/stolen.txt")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), deepagent_core::ErrorKind::PermissionDenied, "{e}");
+        let e = backend
+            .delete("/link2/secret.txt", false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), deepagent_core::ErrorKind::PermissionDenied, "{e}");
+    });
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("secret.txt")).unwrap(),
+        "keep me"
+    );
+}

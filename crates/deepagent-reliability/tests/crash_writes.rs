@@ -93,16 +93,8 @@ fn parse_counter(c: &[u8]) -> Option<u64> {
         .ok()
 }
 
-/// A small xorshift: random kill moments without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+/// Random kill moments from the testkit's seeded generator.
+use deepagent_testkit::rng::Rng;
 
 fn walk_all(backend: &LocalBackend, rt: &tokio::runtime::Runtime) -> Vec<FileInfo> {
     rt.block_on(async {
@@ -152,7 +144,7 @@ fn sigkill_mid_write_never_tears_a_file() {
     let backend = LocalBackend::new(dir.path()).unwrap();
     let rt = rt();
     let (a, b) = (content(true), content(false));
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()));
     let started = Instant::now();
     let (mut last_counter, mut progressed, mut max_debris) = (0u64, 0u32, 0usize);
     for i in 0..iterations {
@@ -170,7 +162,7 @@ fn sigkill_mid_write_never_tears_a_file() {
             .expect("spawn child");
         // The child's first write starts after a few ms of startup; kill
         // anywhere from before it to several writes in.
-        std::thread::sleep(Duration::from_micros(20_000 + rng.next() % 400_000));
+        std::thread::sleep(Duration::from_micros(20_000 + rng.next_u64() % 400_000));
         if let Ok(Some(status)) = child.try_wait() {
             let mut err = String::new();
             std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).ok();

@@ -19,24 +19,9 @@ use deepagent_reliability::probe::{probe, Forbidden, Tally};
 use deepagent_reliability::yard::{Yard, SENTINEL_CONTENT};
 use deepagent_state::StateBackend;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::TestRunner;
 
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// proptest's config without failure files (the test binaries have no
-/// source path to put them next to).
-fn quiet(cases: u32) -> Config {
-    Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use deepagent_testkit::prop::{cases, quiet};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

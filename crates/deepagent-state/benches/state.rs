@@ -9,18 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use deepagent_core::{text, Backend, GlobQuery, GrepQuery};
 use deepagent_state::StateBackend;
 
-/// A fixed-seed generator, so every run sees the same content.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-}
+/// A fixed-seed generator (the testkit's), so every run sees the same content.
+use deepagent_testkit::rng::Rng;
 
 const WORDS: [&str; 8] = [
     "alpha", "beta", "value", "result", "buffer", "index", "state", "config",
@@ -51,7 +41,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn benches(c: &mut Criterion) {
     let rt = runtime();
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
 
     let files: Vec<(String, String)> = (0..1_000)
         .map(|i| (format!("/d{:02}/f{i:05}.txt", i % 20), text(&mut rng, 100)))

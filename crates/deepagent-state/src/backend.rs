@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use deepagent_core::glob::{file_filter, PathGlob};
 use deepagent_core::{
-    edit, listing, text, Backend, BackendError, EditResult, FileInfo, GlobQuery, GlobResult,
-    GrepMatch, GrepQuery, GrepResult, ReadSlice, Result, VPath, WriteResult,
+    edit, listing, text, Backend, BackendError, BackendInfo, Capabilities, Durability, EditResult,
+    FileDownload, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, ReadSlice,
+    Result, VPath, WriteResult,
 };
 
 use crate::search::Searcher;
@@ -220,6 +221,66 @@ impl StateBackend {
 impl Backend for StateBackend {
     fn name(&self) -> &str {
         "StateBackend"
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo::new("StateBackend", Durability::Ephemeral)
+            .with_summary("in memory; gone when the program ends")
+            .with_capabilities(
+                Capabilities::read_write()
+                    .with_delete()
+                    .with_atomic_rename()
+                    .with_native_batch(),
+            )
+    }
+
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let path = VPath::new(path)?;
+        crate::ops::delete(&mut self.write_map(), &path, recursive)
+    }
+
+    /// Atomic: one lock covers the whole move, also of a directory.
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (VPath::new(from)?, VPath::new(to)?);
+        crate::ops::rename(&mut self.write_map(), &from, &to)
+    }
+
+    /// One lock for the whole batch: no other operation sees it half done
+    /// (a failing file still leaves the ones before it written).
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        let checked = files
+            .into_iter()
+            .map(|(p, c)| Ok((VPath::new(&p)?, c)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut map = self.write_map();
+        let mut written = Vec::with_capacity(checked.len());
+        for (path, content) in checked {
+            let size = content.len() as u64;
+            store::write(&mut map, &path, content)?;
+            written.push(WriteResult {
+                path: path.into_string(),
+                size,
+            });
+        }
+        Ok(written)
+    }
+
+    /// One read lock: a consistent snapshot of every file asked for.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        let map = self.read_map();
+        Ok(paths
+            .iter()
+            .map(|p| match VPath::new(p) {
+                Ok(path) => FileDownload {
+                    content: store::file(&map, &path).map(|e| e.data.content.clone()),
+                    path: path.into_string(),
+                },
+                Err(e) => FileDownload {
+                    path: (*p).to_owned(),
+                    content: Err(e),
+                },
+            })
+            .collect())
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {

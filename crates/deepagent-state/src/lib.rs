@@ -38,6 +38,7 @@
 
 mod backend;
 mod line_index;
+mod ops;
 mod search;
 mod store;
 

@@ -118,19 +118,12 @@ impl LineIndexSlot {
 mod tests {
     use super::*;
 
-    /// xorshift64: deterministic inputs without a dev-dependency.
-    struct Rng(u64);
+    /// Deterministic inputs from the testkit's seeded generator.
+    struct Rng(deepagent_testkit::rng::Rng);
 
     impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
+            self.0.below(n as u64) as usize
         }
     }
 
@@ -184,7 +177,7 @@ mod tests {
 
     #[test]
     fn index_reads_equal_read_slice() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(deepagent_testkit::rng::Rng::new(0x9E37_79B9_7F4A_7C15));
         for case in 0..60 {
             let lines = match case % 4 {
                 0 => rng.below(10),

@@ -1,6 +1,6 @@
 //! The shared behaviour suite, run against `StateBackend`.
 
-use deepagent_core::conformance::Fixture;
 use deepagent_state::StateBackend;
+use deepagent_testkit::Fixture;
 
-deepagent_core::conformance_tests!(|| async { Fixture::new(StateBackend::new()) });
+deepagent_testkit::conformance_tests!(|| async { Fixture::new(StateBackend::new()) });

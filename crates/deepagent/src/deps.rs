@@ -1,10 +1,8 @@
 //! What a run works with: the backend and the todo list.
 
+use std::any::Any;
 use std::sync::{Arc, Mutex};
 
-use std::any::Any;
-
-use deepagent_composite::CompositeBackend;
 use deepagent_core::Backend;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -47,30 +45,45 @@ pub fn render_todos(todos: &[Todo]) -> String {
         .join("\n")
 }
 
-/// One line per mount of a composite, then the default, with what the
-/// known backends mean for persistence:
+/// One line per mount of a router (a [`CompositeBackend`], or anything
+/// whose [`info`](Backend::info) lists mounts), then the default, each
+/// with what its backend says about where the files live:
 ///
 /// ```text
 /// - /project/: LocalBackend (files on disk; they persist)
 /// - any other path: StateBackend (in memory; gone when the program ends)
 /// ```
-pub fn describe_mounts(composite: &CompositeBackend) -> String {
-    let kind = |name: &str| match name {
-        "LocalBackend" => format!("{name} (files on disk; they persist)"),
-        "StateBackend" => format!("{name} (in memory; gone when the program ends)"),
-        "DockerSandbox" => format!("{name} (inside a container)"),
-        other => other.to_owned(),
-    };
-    let mut lines: Vec<String> = composite
-        .mounts()
+///
+/// `None` for a backend without mounts. Layers forward the info, so a
+/// composite behind `Arc<dyn Backend>`, `Permissioned` or `ReadOnly` is
+/// described too (a read-only mount says so).
+///
+/// ```
+/// use deepagent::{describe_mounts, CompositeBackend, StateBackend};
+/// let c = CompositeBackend::builder(StateBackend::new())
+///     .route("/memories/", StateBackend::new())
+///     .build();
+/// assert_eq!(
+///     describe_mounts(&c).as_deref(),
+///     Some("- /memories/: StateBackend (in memory; gone when the program ends)\n\
+///           - any other path: StateBackend (in memory; gone when the program ends)")
+/// );
+/// assert_eq!(describe_mounts(&StateBackend::new()), None);
+/// ```
+pub fn describe_mounts(backend: &dyn Backend) -> Option<String> {
+    let info = backend.info();
+    if info.mounts.is_empty() {
+        return None;
+    }
+    let (defaults, mounts): (Vec<_>, Vec<_>) = info.mounts.iter().partition(|m| m.is_default());
+    let mut lines: Vec<String> = mounts
         .iter()
-        .map(|m| format!("- {}: {}", m.prefix, kind(&m.backend)))
+        .map(|m| format!("- {}: {}", m.prefix, m.info.describe()))
         .collect();
-    lines.push(format!(
-        "- any other path: {}",
-        kind(composite.default_backend().name())
-    ));
-    lines.join("\n")
+    for m in defaults {
+        lines.push(format!("- any other path: {}", m.info.describe()));
+    }
+    Some(lines.join("\n"))
 }
 
 /// A shared, cloneable todo list.
@@ -116,27 +129,26 @@ pub struct DeepAgentDeps {
 impl DeepAgentDeps {
     /// Deps over a backend.
     ///
-    /// A [`CompositeBackend`] is recognised, and its mounts are described
-    /// to the model (see [`describe_mounts`]).
-    /// An `Arc<dyn Backend>` is used as is (no second pointer).
+    /// A backend with mounts (a
+    /// [`CompositeBackend`](deepagent_composite::CompositeBackend), also
+    /// behind layers) has them described to the model (see
+    /// [`describe_mounts`]). An `Arc<dyn Backend>` is used as is (no second
+    /// pointer).
     pub fn new<B: Backend + 'static>(backend: B) -> Self {
-        let any = &backend as &dyn Any;
-        if let Some(shared) = any.downcast_ref::<Arc<dyn Backend>>() {
+        if let Some(shared) = (&backend as &dyn Any).downcast_ref::<Arc<dyn Backend>>() {
             return Self::from_arc(shared.clone());
         }
-        let mounts = any.downcast_ref::<CompositeBackend>().map(describe_mounts);
-        DeepAgentDeps {
-            mounts,
-            ..Self::from_arc(Arc::new(backend))
-        }
+        Self::from_arc(Arc::new(backend))
     }
 
-    /// Deps over a backend already behind an `Arc`.
+    /// Deps over a backend already behind an `Arc`; its mounts are
+    /// described as for [`DeepAgentDeps::new`].
     pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        let mounts = describe_mounts(backend.as_ref());
         DeepAgentDeps {
             backend,
             todos: Todos::default(),
-            mounts: None,
+            mounts,
             cancel: CancellationToken::new(),
         }
     }

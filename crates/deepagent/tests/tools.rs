@@ -70,7 +70,7 @@ async fn test_model_calls_every_tool_with_schema_valid_arguments() {
     }
     assert_eq!(summary["write_file"], "Wrote 1 bytes to /a");
     assert_eq!(summary["execute"], "ran: a\n[exit code: 0]");
-    assert!(backend.commands.lock().unwrap().contains(&"a".to_owned()));
+    assert!(backend.ran().contains(&"a".to_owned()));
     // 1 request for the calls + 1 for the answer, plus the subagent's 2.
     assert_eq!(result.usage.requests, 4);
 }
@@ -324,5 +324,34 @@ async fn function_model_sees_history_and_tool_definitions() {
     assert_eq!(
         r.output,
         "ls said: /src/app.py (39 bytes)\n/src/util.py (27 bytes)"
+    );
+}
+
+/// The mount description comes from `Backend::info`, so a composite behind
+/// an `Arc<dyn Backend>` or a layer is described too (0.1 downcast to
+/// `CompositeBackend` and missed both), and a read-only mount says so.
+#[test]
+fn mounts_are_described_through_arcs_and_layers() {
+    use deepagent::{CompositeBackend, DeepAgentDeps, StateBackend};
+    use deepagent_core::layers::ReadOnly;
+    let composite = CompositeBackend::builder(StateBackend::new())
+        .route("/docs/", ReadOnly::new(StateBackend::new()))
+        .build();
+    let shared: std::sync::Arc<dyn deepagent::Backend> = std::sync::Arc::new(composite.clone());
+    let deps = DeepAgentDeps::from_arc(shared);
+    assert_eq!(
+        deps.mounts_description(),
+        Some(
+            "- /docs/: StateBackend (in memory; gone when the program ends; read-only)\n\
+             - any other path: StateBackend (in memory; gone when the program ends)"
+        )
+    );
+    let layered = DeepAgentDeps::new(ReadOnly::new(composite));
+    assert!(layered.mounts_description().is_some_and(|d| d.contains(
+        "any other path: StateBackend (in memory; gone when the program ends; read-only)"
+    )));
+    assert_eq!(
+        DeepAgentDeps::new(StateBackend::new()).mounts_description(),
+        None
     );
 }

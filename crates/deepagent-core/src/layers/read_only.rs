@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, BackendInfo, EditResult, ExecuteResponse, FileDownload, FileInfo,
+    GlobQuery, GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
 
 /// The error every read-only rule returns, so `ReadOnly` and
@@ -26,11 +26,12 @@ pub fn read_only_denial(operation: &str, target: &str) -> BackendError {
 
 /// Wraps any backend so that it can be read but never changed.
 ///
-/// Reads, `ls`, `glob` and `grep` pass through; `write`, `edit` and
-/// `execute` fail with [`BackendError::PermissionDenied`] before the inner
+/// Reads, `ls`, `glob`, `grep` and `download` pass through; `write`,
+/// `edit`, `delete`, `rename`, `upload` and `execute` fail with [`BackendError::PermissionDenied`] before the inner
 /// backend is touched. The layer does not advertise itself as a sandbox
 /// (`as_sandbox()` is `None`), so an agent is never offered a command tool
-/// that could only fail.
+/// that could only fail, and its [`info`](Backend::info) says it cannot
+/// write, delete, rename or execute.
 ///
 /// ```
 /// use deepagent_core::layers::ReadOnly;
@@ -97,6 +98,28 @@ impl<B: Backend> Backend for ReadOnly<B> {
     }
     async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
         self.inner.resolve_links(paths).await
+    }
+    fn info(&self) -> BackendInfo {
+        self.inner.info().into_read_only()
+    }
+    async fn delete(&self, path: &str, _recursive: bool) -> Result<()> {
+        Err(refuse("delete", path))
+    }
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        VPath::new(to)?;
+        Err(refuse("rename", from))
+    }
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        for (path, _) in &files {
+            VPath::new(path)?;
+        }
+        match files.first() {
+            Some((path, _)) => Err(refuse("upload", path)),
+            None => Ok(Vec::new()),
+        }
+    }
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        self.inner.download(paths).await
     }
 }
 

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
-    Backend, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult,
-    ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, BackendInfo, EditResult, ExecuteResponse, FileDownload, FileInfo,
+    GlobQuery, GlobResult, GrepQuery, GrepResult, Mount, ReadSlice, Result, Sandbox, VPath,
+    WriteResult,
 };
 
 /// Presents one directory of the inner backend as `/`: the inverse of a
@@ -56,6 +57,48 @@ impl Scoped {
 
     fn out_err(&self, e: crate::BackendError) -> crate::BackendError {
         e.map_path(|p| self.outward(p))
+    }
+
+    /// The inner path of a `delete`/`rename` argument; `/` here is the
+    /// scope's directory there, which these operations must not remove.
+    fn inward_not_root(&self, operation: &str, path: &str) -> Result<String> {
+        let p = VPath::new(path)?;
+        if p.is_root() {
+            return Err(BackendError::refused_on_root(operation));
+        }
+        Ok(p.under(&self.dir).into_string())
+    }
+
+    /// The inner backend's mounts as seen from the scope: those below the
+    /// directory, re-rooted; the one holding the directory becomes `/`.
+    fn scoped_mounts(&self, mounts: Vec<Mount>) -> Vec<Mount> {
+        let mut out = Vec::new();
+        let mut holder: Option<(usize, BackendInfo)> = None;
+        for mount in mounts {
+            let Ok(prefix) = VPath::new(&mount.prefix) else {
+                continue;
+            };
+            if let Some(inner) = prefix.strip_prefix(&self.dir) {
+                if !inner.is_root() {
+                    out.push(Mount::new(format!("{inner}/"), mount.info));
+                    continue;
+                }
+            }
+            if self.dir.starts_with(&prefix) {
+                let depth = prefix.components().count();
+                let deeper = match &holder {
+                    Some((d, _)) => depth >= *d,
+                    None => true,
+                };
+                if deeper {
+                    holder = Some((depth, mount.info));
+                }
+            }
+        }
+        if let Some((_, info)) = holder {
+            out.push(Mount::new("/", info));
+        }
+        out
     }
 }
 
@@ -144,6 +187,54 @@ impl Backend for Scoped {
     }
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.inner.as_sandbox().map(|_| self as &dyn Sandbox)
+    }
+    fn info(&self) -> BackendInfo {
+        let mut info = self.inner.info();
+        let mounts = std::mem::take(&mut info.mounts);
+        if mounts.is_empty() {
+            return info;
+        }
+        let mounts = self.scoped_mounts(mounts);
+        info.with_mounts(mounts)
+    }
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let p = self.inward_not_root("delete", path)?;
+        self.inner
+            .delete(&p, recursive)
+            .await
+            .map_err(|e| self.out_err(e))
+    }
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let from = self.inward_not_root("rename", from)?;
+        let to = self.inward_not_root("rename", to)?;
+        self.inner
+            .rename(&from, &to)
+            .await
+            .map_err(|e| self.out_err(e))
+    }
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        let files = files
+            .into_iter()
+            .map(|(path, content)| Ok((self.inward(&path)?, content)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut written = self
+            .inner
+            .upload(files)
+            .await
+            .map_err(|e| self.out_err(e))?;
+        for w in &mut written {
+            w.path = self.outward(&w.path);
+        }
+        Ok(written)
+    }
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        let prepared = paths.iter().map(|p| self.inward(p)).collect();
+        super::download_prepared(self.inner.as_ref(), paths, prepared, |f| FileDownload {
+            path: self.outward(&f.path),
+            content: f.content.map_err(|e| self.out_err(e)),
+        })
+        .await
+        .map_err(|e| self.out_err(e))
     }
 }
 

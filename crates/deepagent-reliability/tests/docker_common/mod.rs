@@ -5,43 +5,13 @@
 
 use std::process::Command;
 
-/// The busybox test image built by `cargo xtask test-docker`.
-pub fn busybox_image() -> String {
-    std::env::var("DEEPAGENT_TEST_IMAGE")
-        .unwrap_or_else(|_| "deepagent-test/busybox:current".into())
-}
+pub use deepagent_testkit::docker::busybox_image;
 
-fn required() -> bool {
-    std::env::var("DEEPAGENT_REQUIRE_DOCKER").is_ok_and(|v| v == "1")
-}
-
-/// True when the engine answers and has the busybox image.
+/// True when the engine answers and has the busybox image (the testkit's
+/// gate).
 pub async fn ready() -> bool {
-    if !deepagent_docker::engine_available().await {
-        if required() {
-            panic!(
-                "DEEPAGENT_REQUIRE_DOCKER=1 but no Docker engine answers at {}",
-                deepagent_docker::engine_address()
-            );
-        }
-        eprintln!("skipped: no Docker engine");
-        return false;
-    }
-    let image = busybox_image();
-    let present = Command::new("docker")
-        .args(["image", "inspect", &image])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !present {
-        if required() {
-            panic!("DEEPAGENT_REQUIRE_DOCKER=1 but test image {image} is missing (run cargo xtask test-docker)");
-        }
-        eprintln!(
-            "skipped: no Docker engine image {image} (build it with: cargo xtask test-docker)"
-        );
-        return false;
-    }
-    true
+    let up = deepagent_docker::engine_available().await;
+    deepagent_testkit::docker::gate(up, &deepagent_docker::engine_address(), &busybox_image())
 }
 
 /// A runtime name unique to this process and test, so label filters find

@@ -3,69 +3,11 @@
 
 pub mod http;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use async_trait::async_trait;
-use deepagent::{
-    Backend, Bytes, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, Result, Sandbox, StateBackend, WriteResult,
-};
+use deepagent::{Backend, Bytes, StateBackend};
 
 /// A StateBackend that pretends to run commands: `execute` answers
-/// `ran: <command>` and records it.
-#[derive(Clone, Default)]
-pub struct EchoSandbox {
-    pub inner: StateBackend,
-    pub commands: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-#[async_trait]
-impl Backend for EchoSandbox {
-    fn name(&self) -> &str {
-        "EchoSandbox"
-    }
-    async fn exists(&self, path: &str) -> Result<bool> {
-        self.inner.exists(path).await
-    }
-    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        self.inner.ls(path).await
-    }
-    async fn read_bytes(&self, path: &str) -> Result<Bytes> {
-        self.inner.read_bytes(path).await
-    }
-    async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
-        self.inner.write(path, content).await
-    }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
-        self.inner.edit(path, old, new, all).await
-    }
-    async fn glob(&self, q: &GlobQuery) -> Result<GlobResult> {
-        self.inner.glob(q).await
-    }
-    async fn grep(&self, q: &GrepQuery) -> Result<GrepResult> {
-        self.inner.grep(q).await
-    }
-    fn as_sandbox(&self) -> Option<&dyn Sandbox> {
-        Some(self)
-    }
-}
-
-#[async_trait]
-impl Sandbox for EchoSandbox {
-    fn id(&self) -> &str {
-        "echo"
-    }
-    async fn execute(&self, command: &str, _timeout: Option<Duration>) -> Result<ExecuteResponse> {
-        self.commands.lock().unwrap().push(command.to_owned());
-        Ok(ExecuteResponse {
-            output: format!("ran: {command}"),
-            exit_code: 0,
-            truncated: false,
-            timed_out: false,
-        })
-    }
-}
+/// `ran: <command>` and records it (the testkit's double).
+pub type EchoSandbox = deepagent_testkit::recording::RecordingSandbox<StateBackend>;
 
 /// A StateBackend with a few files.
 pub async fn seeded() -> StateBackend {

@@ -12,9 +12,14 @@ use super::command::path_candidates;
 use super::policy::{Policy, Verdict};
 use super::rules::{Action, Operation, Ruleset};
 use crate::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
+    Backend, BackendError, BackendInfo, EditResult, ExecuteResponse, FileDownload, FileInfo,
+    GlobQuery, GlobResult, GrepQuery, GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult,
 };
+
+/// The most files below a directory that a recursive `delete` or a
+/// directory `rename` checks one by one; past it the operation is refused
+/// rather than allowed unchecked.
+const MAX_CHECKED_BELOW: usize = 100_000;
 
 /// How many times a filtered `glob`/`grep` re-asks the inner backend with
 /// a larger cap before it reports `truncated` without being sure.
@@ -262,6 +267,57 @@ impl<B: Backend> Permissioned<B> {
         }
     }
 
+    /// Refuses when any file below the directory `dir` is denied one of
+    /// `ops`, so a recursive delete or a directory rename cannot remove
+    /// or move a file the rules protect. `dest` re-roots each file to
+    /// check its new path too (a rename). A plain file has nothing below.
+    async fn refuse_denied_below(
+        &self,
+        dir: &VPath,
+        ops: &[Operation],
+        dest: Option<&VPath>,
+    ) -> Result<()> {
+        // `exists` is true for files only, and a file has nothing below.
+        if !dir.is_root() && self.inner.exists(dir.as_str()).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let found = match self
+            .inner
+            .glob(
+                &GlobQuery::new("**")
+                    .path(dir.as_str())
+                    .max_count(MAX_CHECKED_BELOW),
+            )
+            .await
+        {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if found.truncated {
+            return Err(BackendError::permission_denied(
+                dir.as_str(),
+                format!(
+                    "refused: more than {MAX_CHECKED_BELOW} files below it to check against the \
+                     permission rules; work on smaller directories"
+                ),
+            ));
+        }
+        for file in found.files {
+            let Ok(path) = VPath::new(&file.path) else {
+                continue;
+            };
+            for &op in ops {
+                self.refuse_if_denied(op, &path, None)?;
+            }
+            if let (Some(dest), Some(rel)) = (dest, path.relative_to(dir)) {
+                let moved = dest.join(rel)?;
+                self.refuse_if_denied(Operation::Write, &moved, None)?;
+            }
+        }
+        Ok(())
+    }
+
     fn hidden_path(&self, op: Operation, p: &VPath) -> bool {
         self.policy.denies(Operation::Read, p) || self.policy.denies(op, p)
     }
@@ -505,6 +561,75 @@ impl<B: Backend> Backend for Permissioned<B> {
 
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.inner.as_sandbox().map(|_| self as &dyn Sandbox)
+    }
+
+    /// The inner backend's: rules are per path, so every operation is
+    /// still supported where they allow it.
+    fn info(&self) -> BackendInfo {
+        self.inner.info()
+    }
+
+    /// Checked as a `write` of `path` and, when recursive, refused if any
+    /// file below is write-denied.
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let p = VPath::new(path)?;
+        let real = self.real_path(&p).await?;
+        self.check(Operation::Write, &p, real.as_ref()).await?;
+        if recursive {
+            self.refuse_denied_below(&p, &[Operation::Write], None)
+                .await?;
+        }
+        self.inner.delete(p.as_str(), recursive).await
+    }
+
+    /// Needs `read` and `write` of the source and `write` of the
+    /// destination; for a directory, every file below is checked the same
+    /// way (denials only: one approval covers the whole move).
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let src = VPath::new(from)?;
+        let dst = VPath::new(to)?;
+        let real = self.real_paths(&[src.clone(), dst.clone()]).await?;
+        let (real_src, real_dst) = (real[0].as_ref(), real[1].as_ref());
+        self.check(Operation::Read, &src, real_src).await?;
+        self.check(Operation::Write, &src, real_src).await?;
+        self.check(Operation::Write, &dst, real_dst).await?;
+        self.refuse_denied_below(&src, &[Operation::Read, Operation::Write], Some(&dst))
+            .await?;
+        self.inner.rename(src.as_str(), dst.as_str()).await
+    }
+
+    /// Every file is checked as a `write` before any is written.
+    async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
+        let mut spelled = Vec::with_capacity(files.len());
+        for (path, _) in &files {
+            spelled.push(VPath::new(path)?);
+        }
+        let real = self.real_paths(&spelled).await?;
+        let mut checked = Vec::with_capacity(files.len());
+        for ((p, real), (_, content)) in spelled.into_iter().zip(real).zip(files) {
+            self.check(Operation::Write, &p, real.as_ref()).await?;
+            checked.push((p.into_string(), content));
+        }
+        self.inner.upload(checked).await
+    }
+
+    /// Each path is checked as a `read`; a refused one gets its own
+    /// `PermissionDenied` and the rest are read in one call.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<FileDownload>> {
+        let mut prepared = Vec::with_capacity(paths.len());
+        for path in paths {
+            prepared.push(match VPath::new(path) {
+                Ok(p) => match self.real_path(&p).await {
+                    Ok(real) => self
+                        .check(Operation::Read, &p, real.as_ref())
+                        .await
+                        .map(|()| p.into_string()),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            });
+        }
+        crate::layers::download_prepared(&self.inner, paths, prepared, |f| f).await
     }
 }
 
