@@ -15,7 +15,9 @@
 //!    instead of skipping (`--bench` adds the ignored timing test).
 //! 4. Runs the Docker tests of deepagent-reliability (killed container,
 //!    engine down, 20 sessions, fork bomb, panicking holder + reaper,
-//!    container lifecycle leaks, timeout kills, hardened defaults) with
+//!    lying container tools, file tools as the command user, 1 GiB files
+//!    under a host memory bound, container lifecycle leaks, timeout kills,
+//!    hardened defaults) with
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
@@ -90,7 +92,7 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 15] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 19] = [
     "test",
     "-p",
     "deepagent-reliability",
@@ -100,6 +102,10 @@ const RELIABILITY_DOCKER_TESTS: [&str; 15] = [
     "docker_engine_down",
     "--test",
     "docker_panic_reaper",
+    "--test",
+    "docker_host_trust",
+    "--test",
+    "docker_large_files",
     "--test",
     "docker_lifecycle",
     "--test",

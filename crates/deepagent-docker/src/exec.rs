@@ -33,6 +33,7 @@ use bollard::Docker;
 use deepagent_core::text::OutputCap;
 use deepagent_core::{BackendError, ExecuteResponse, Result};
 use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
 
 use crate::engine::{container_gone, engine_error};
 
@@ -137,20 +138,75 @@ impl Target<'_> {
     }
 }
 
-/// Runs `argv` as root and collects all of stdout.
+/// The most stdout a helper may print before the host stops reading: a
+/// listing of a large tree is a few MiB, so this is far above any honest
+/// answer, and it keeps a container whose tools print without end from
+/// filling the host's memory.
+pub(crate) const HELPER_OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Runs `argv` as root and collects stdout, at most
+/// [`HELPER_OUTPUT_LIMIT`] bytes of it.
 pub(crate) async fn capture(target: &Target<'_>, argv: Vec<String>) -> Result<Captured> {
+    capture_as(target, argv, "0", HELPER_OUTPUT_LIMIT).await
+}
+
+/// Runs `argv` as `user` and collects stdout. More than `limit` bytes is
+/// an error naming the container: the bytes come from the container, and
+/// the host never holds more than it asked for.
+pub(crate) async fn capture_as(
+    target: &Target<'_>,
+    argv: Vec<String>,
+    user: &str,
+    limit: usize,
+) -> Result<Captured> {
+    let mut stdout = Vec::new();
+    let mut over = false;
+    let done = stream_as(target, argv, user, |chunk| {
+        if stdout.len() + chunk.len() > limit {
+            over = true;
+            return false;
+        }
+        stdout.extend_from_slice(chunk);
+        true
+    })
+    .await?;
+    match done {
+        Some((exit_code, stderr)) if !over => Ok(Captured {
+            stdout,
+            stderr,
+            exit_code,
+        }),
+        _ => Err(BackendError::Backend(format!(
+            "a helper command in container {} printed more than {limit} bytes; its tools may have been replaced (a lying `sh`, `stat` or `tar`), or the answer is too large to hold",
+            target.name
+        ))),
+    }
+}
+
+/// Runs `argv` as `user` and hands each piece of stdout to `sink` as it
+/// arrives, so the host holds one piece at a time however much the
+/// container prints. `sink` returns false to stop reading; the run then
+/// answers `None` (the command's exit code is not waited for). Otherwise
+/// the exit code and the first bytes of stderr.
+pub(crate) async fn stream_as(
+    target: &Target<'_>,
+    argv: Vec<String>,
+    user: &str,
+    mut sink: impl FnMut(&[u8]) -> bool,
+) -> Result<Option<(i64, String)>> {
     let (exec_id, started) = target
-        .start(argv, Vec::new(), Some("0".to_owned()), None)
+        .start(argv, Vec::new(), Some(user.to_owned()), None)
         .await?;
     let StartExecResults::Attached { mut output, input } = started else {
         return Err(BackendError::Backend("exec started detached".into()));
     };
-    let mut stdout = Vec::new();
     let mut stderr = OutputCap::new(HELPER_STDERR_LIMIT);
     while let Some(item) = output.next().await {
         match item.map_err(|e| engine_error("exec", target.name, e))? {
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                stdout.extend_from_slice(&message)
+                if !sink(&message) {
+                    return Ok(None);
+                }
             }
             LogOutput::StdErr { message } => stderr.push(&message),
             LogOutput::StdIn { .. } => {}
@@ -158,9 +214,75 @@ pub(crate) async fn capture(target: &Target<'_>, argv: Vec<String>) -> Result<Ca
     }
     drop(input);
     let exit_code = target.exit_code(&exec_id).await?;
+    Ok(Some((exit_code, stderr.finish().0)))
+}
+
+/// Runs `argv` as `user` with `content` on its stdin, collecting at most
+/// `limit` bytes of stdout (more is an error, as for [`capture_as`]). The
+/// content is written while the output is read, and writing stops when
+/// the command ends, so a command that exits without reading all of it
+/// never stalls the caller.
+pub(crate) async fn pipe_as(
+    target: &Target<'_>,
+    argv: Vec<String>,
+    user: &str,
+    content: &[u8],
+    limit: usize,
+) -> Result<Captured> {
+    let opts = CreateExecOptions {
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        cmd: Some(argv),
+        user: Some(user.to_owned()),
+        ..Default::default()
+    };
+    let (exec_id, started) = target.launch(opts).await?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err(BackendError::Backend("exec started detached".into()));
+    };
+    let write = async {
+        // Errors are the command's to report (it ended early).
+        let _ = input.write_all(content).await;
+        let _ = input.flush().await;
+    };
+    let read = async {
+        let mut stdout = Vec::new();
+        let mut stderr = OutputCap::new(HELPER_STDERR_LIMIT);
+        while let Some(item) = output.next().await {
+            match item.map_err(|e| engine_error("exec", target.name, e))? {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    if stdout.len() + message.len() > limit {
+                        return Err(BackendError::Backend(format!(
+                            "a helper command in container {} printed more than {limit} bytes",
+                            target.name
+                        )));
+                    }
+                    stdout.extend_from_slice(&message)
+                }
+                LogOutput::StdErr { message } => stderr.push(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok((stdout, stderr.finish().0))
+    };
+    tokio::pin!(read, write);
+    let mut written = false;
+    let (stdout, stderr) = loop {
+        tokio::select! {
+            res = &mut read => break res?,
+            _ = &mut write, if !written => written = true,
+        }
+    };
+    let exit_code = target.exit_code(&exec_id).await?;
     Ok(Captured {
         stdout,
-        stderr: stderr.finish().0,
+        stderr,
         exit_code,
     })
 }

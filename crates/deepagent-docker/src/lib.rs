@@ -37,6 +37,20 @@
 //!   `grep` list files with busybox-compatible `find`/`stat`, NUL-separated,
 //!   paths always passed as arguments, never spliced into a script; grep
 //!   matches in Rust with the shared regex syntax.
+//! - **The file tools act as the command user**: with
+//!   [`RuntimeConfig::run_as_uid`], reads, writes, edits and searches run
+//!   as that uid inside the container (the archive API, which acts as
+//!   root, is used only when that user is root), so they can touch
+//!   exactly what a command can. `write` replaces a symlink at the path
+//!   instead of writing through it; `edit` follows one, as that user.
+//! - **Nothing the container says is trusted for memory**: counts, sizes
+//!   and lengths printed by its `sh`, `find`, `stat` or `tar` are checked
+//!   against the bytes that back them, and output is capped, so a hostile
+//!   image gets an error naming the container, never an abort of the host.
+//!   Large files are never pulled whole: `read` cuts its line slice inside
+//!   the container, and grep streams each file's content line by line (a
+//!   file with a line over 8 MiB is skipped, as `LocalBackend` does), so
+//!   one line of a 1 GiB file costs one line of host memory.
 //! - **Commands**: `execute` runs `sh -c` in a long-lived shell inside the
 //!   container (one exec per shell, reused; a plain exec per command when
 //!   no shell can start), output capped at 100,000 bytes, and a timeout
@@ -76,6 +90,7 @@ mod backend;
 mod engine;
 mod exec;
 mod files;
+mod grepscan;
 mod hash;
 mod image;
 mod owner;
@@ -85,6 +100,8 @@ mod scan;
 mod session;
 mod shell;
 mod shellfs;
+mod tarstream;
+mod userfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;

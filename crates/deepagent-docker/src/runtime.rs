@@ -76,6 +76,9 @@ pub struct RuntimeConfig {
     /// Where relative paths and commands start (default `/workspace`).
     pub work_dir: String,
     /// Run commands as this uid (default 65534; `None`: the image's user).
+    /// The file tools (`read`, `write`, `edit`, `grep`, `ls`, `glob`) act
+    /// as this uid too, so they can touch exactly what a command can;
+    /// without it they act as root.
     pub run_as_uid: Option<u32>,
     /// Give the container a network (default false: `network_mode = none`).
     pub network_enabled: bool,
@@ -236,7 +239,7 @@ impl RuntimeConfig {
         self
     }
 
-    /// Runs commands as `uid`.
+    /// Runs commands, and the file tools, as `uid`.
     pub fn run_as_uid(mut self, uid: u32) -> Self {
         self.run_as_uid = Some(uid);
         self

@@ -119,7 +119,9 @@ do_write() {
   fi
   tmp=$d/.deepagent-w-$tok
   if ! cat "$in" >"$tmp"; then rm -f "$tmp"; why; return; fi
-  if { [ "$own" = "$me:0" ] || chown "$own" "$tmp"; } &&
+  # Only root can give a file away; any other user's files are its own,
+  # as a command's would be.
+  if { [ "$own" = "$me:0" ] || [ "$me" != 0 ] || chown "$own" "$tmp"; } &&
     { [ "$mode:$um" = 644:0022 ] || chmod "$mode" "$tmp"; } &&
     mv -f -- "$tmp" "$p"; then
     return 0
@@ -192,6 +194,11 @@ done
 
 /// How long a shell may take to answer once its command was killed.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
+
+/// The longest header line a shell may send (`<token> <code> <size>` is
+/// under 100 bytes): a shell that streams bytes without a newline is
+/// dropped instead of growing the host's buffer without end.
+const MAX_HEADER: usize = 4096;
 
 /// How long a new shell may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -330,6 +337,13 @@ impl Shell {
                     return Ok(shell);
                 }
                 return Err(BackendError::Backend("shell did not start".into()));
+            }
+            if shell.buf.len() > MAX_HEADER {
+                return Err(BackendError::Backend(format!(
+                    "the shell in container {} sent {} bytes without saying it is ready",
+                    target.name,
+                    shell.buf.len()
+                )));
             }
             if !shell.fill(Some(ready_by)).await? {
                 return Err(BackendError::Backend("shell did not start in time".into()));
@@ -513,6 +527,12 @@ impl Shell {
                 return parsed.map(Some).ok_or_else(|| {
                     BackendError::Backend(format!("shell sent a bad header {text:?}"))
                 });
+            }
+            if self.buf.len() > MAX_HEADER {
+                return Err(BackendError::Backend(format!(
+                    "a shell sent {} bytes without a header line; dropping it",
+                    self.buf.len()
+                )));
             }
             if !self.fill(Some(deadline)).await? {
                 return Ok(None);
