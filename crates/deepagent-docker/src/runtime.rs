@@ -77,8 +77,8 @@ pub struct RuntimeConfig {
     pub work_dir: String,
     /// Run commands as this uid (default 65534; `None`: the image's user).
     /// The file tools (`read`, `write`, `edit`, `grep`, `ls`, `glob`) act
-    /// as this uid too, so they can touch exactly what a command can;
-    /// without it they act as root.
+    /// as this uid too, so they can touch exactly what a command can; with
+    /// `None` they act as root.
     pub run_as_uid: Option<u32>,
     /// Give the container a network (default false: `network_mode = none`).
     pub network_enabled: bool,
