@@ -491,7 +491,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
                 "mkdir -p \"$1\" && chown \"$2\" \"$1\"".into(),
                 "sh".into(),
                 rt.work_dir.clone(),
-                uid.to_string(),
+                format!("{uid}:{uid}"),
             ],
         )
         .await?;

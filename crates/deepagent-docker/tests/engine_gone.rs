@@ -73,7 +73,7 @@ async fn engine_going_away_is_an_error_not_a_hang() {
     let sandbox =
         DockerSandbox::new(RuntimeConfig::new("engine-gone", common::busybox_image())).unwrap();
     let name = sandbox.container_name().to_owned();
-    sandbox.write("/x.txt", "x".into()).await.unwrap();
+    sandbox.write("/workspace/x.txt", "x".into()).await.unwrap();
     let running = {
         let sandbox = sandbox.clone();
         tokio::spawn(async move {
@@ -91,9 +91,12 @@ async fn engine_going_away_is_an_error_not_a_hang() {
         .expect("the command in flight hung after the engine went away")
         .unwrap();
     assert!(in_flight.is_err(), "{in_flight:?}");
-    let next = tokio::time::timeout(Duration::from_secs(30), sandbox.read_bytes("/x.txt"))
-        .await
-        .expect("the next call hung after the engine went away");
+    let next = tokio::time::timeout(
+        Duration::from_secs(30),
+        sandbox.read_bytes("/workspace/x.txt"),
+    )
+    .await
+    .expect("the next call hung after the engine went away");
     let err = next.unwrap_err().to_string();
     assert!(
         err.contains("engine.sock"),

@@ -18,14 +18,14 @@ async fn reap_orphans_removes_leftovers_but_not_own_sandboxes() {
     // crash; the drop-time cleanup is skipped by leaking it).
     let orphan = DockerSandbox::for_session(runtime.clone(), "crashed").unwrap();
     let _guard = common::Cleanup(orphan.container_name().to_owned());
-    orphan.write("/x", "1".into()).await.unwrap();
+    orphan.write("/workspace/x", "1".into()).await.unwrap();
     let orphan_name = orphan.container_name().to_owned();
     std::mem::forget(orphan);
 
     let sessions = SessionManager::new(runtime, Duration::from_secs(600));
     let own = sessions.get("live").await.unwrap();
     let _own_guard = common::Cleanup(own.container_name().to_owned());
-    own.write("/y", "1".into()).await.unwrap();
+    own.write("/workspace/y", "1".into()).await.unwrap();
     let reaped = sessions.reap_orphans().await.unwrap();
     assert!(reaped.contains(&orphan_name), "{reaped:?}");
     assert!(!reaped.contains(&own.container_name().to_owned()));

@@ -90,14 +90,14 @@ async fn hostile_names_round_trip_through_every_operation() {
         return;
     };
     let names = [
-        "/h/with space.txt",
-        "/h/quote'single.txt",
-        "/h/quote\"double.txt",
-        "/h/$(touch pwned).txt",
-        "/h/`touch pwned2`.txt",
-        "/h/new\nline.txt",
-        "/h/-rf.txt",
-        "/h/dir with space/inner;rm -rf.txt",
+        "/workspace/h/with space.txt",
+        "/workspace/h/quote'single.txt",
+        "/workspace/h/quote\"double.txt",
+        "/workspace/h/$(touch pwned).txt",
+        "/workspace/h/`touch pwned2`.txt",
+        "/workspace/h/new\nline.txt",
+        "/workspace/h/-rf.txt",
+        "/workspace/h/dir with space/inner;rm -rf.txt",
     ];
     for (i, name) in names.iter().enumerate() {
         sb.write(name, format!("needle {i}\n").into())
@@ -111,25 +111,28 @@ async fn hostile_names_round_trip_through_every_operation() {
         );
         assert!(sb.exists(name).await.unwrap(), "{name:?}");
     }
-    let found = sb.glob(&GlobQuery::new("**").path("/h")).await.unwrap();
+    let found = sb
+        .glob(&GlobQuery::new("**").path("/workspace/h"))
+        .await
+        .unwrap();
     let mut expected: Vec<&str> = names.to_vec();
     expected.sort();
     let got: Vec<&str> = found.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(got, expected);
     let hits = sb
-        .grep(&GrepQuery::new(r"needle \d").path("/h"))
+        .grep(&GrepQuery::new(r"needle \d").path("/workspace/h"))
         .await
         .unwrap();
     let got: Vec<&str> = hits.matches.iter().map(|m| m.path.as_str()).collect();
     assert_eq!(got, expected);
-    let ls = sb.ls("/h").await.unwrap();
+    let ls = sb.ls("/workspace/h").await.unwrap();
     assert_eq!(ls.len(), names.len());
     assert!(ls[0].is_dir && ls[0].name == "dir with space");
-    sb.edit("/h/new\nline.txt", "needle", "pin", false)
+    sb.edit("/workspace/h/new\nline.txt", "needle", "pin", false)
         .await
         .unwrap();
     assert_eq!(
-        sb.read_bytes("/h/new\nline.txt").await.unwrap(),
+        sb.read_bytes("/workspace/h/new\nline.txt").await.unwrap(),
         "pin 5\n".as_bytes()
     );
     // Nothing was executed by a name.
@@ -149,26 +152,31 @@ async fn binary_is_exact_and_edit_keeps_the_mode() {
         return;
     };
     let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
-    sb.write("/bin.dat", bytes.clone().into()).await.unwrap();
-    assert_eq!(sb.read_bytes("/bin.dat").await.unwrap(), bytes);
+    sb.write("/workspace/bin.dat", bytes.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(sb.read_bytes("/workspace/bin.dat").await.unwrap(), bytes);
     let sum = sb
-        .execute("md5sum /bin.dat | cut -d' ' -f1", None)
+        .execute("md5sum /workspace/bin.dat | cut -d' ' -f1", None)
         .await
         .unwrap();
     assert_eq!(sum.output.trim().len(), 32);
-    sb.write("/run.sh", "#!/bin/sh\necho one\n".into())
+    sb.write("/workspace/run.sh", "#!/bin/sh\necho one\n".into())
         .await
         .unwrap();
-    sb.execute("chmod 750 /run.sh", None).await.unwrap();
-    sb.edit("/run.sh", "one", "two", false).await.unwrap();
+    sb.execute("chmod 750 /workspace/run.sh", None)
+        .await
+        .unwrap();
+    sb.edit("/workspace/run.sh", "one", "two", false)
+        .await
+        .unwrap();
     let res = sb
-        .execute("stat -c %a /run.sh && /run.sh", None)
+        .execute("stat -c %a /workspace/run.sh && /workspace/run.sh", None)
         .await
         .unwrap();
     assert_eq!(res.output, "750\ntwo\n");
-    // Symlinks are followed for reads and edits. (Commands run as uid
-    // 65534, which may write the work dir but not `/`.)
-    sb.execute("ln -s /run.sh /workspace/link.sh", None)
+    // Symlinks are followed for reads and edits.
+    sb.execute("ln -s /workspace/run.sh /workspace/link.sh", None)
         .await
         .unwrap();
     assert!(sb
@@ -185,7 +193,7 @@ async fn dead_container_is_reported_and_shutdown_is_final() {
         return;
     };
     assert!(!sb.is_started());
-    sb.write("/x.txt", "x".into()).await.unwrap();
+    sb.write("/workspace/x.txt", "x".into()).await.unwrap();
     assert!(sb.is_started() && sb.is_alive().await);
     // Kill the container behind the sandbox's back.
     let status = std::process::Command::new("docker")
@@ -193,7 +201,11 @@ async fn dead_container_is_reported_and_shutdown_is_final() {
         .output()
         .expect("docker CLI");
     assert!(status.status.success());
-    let err = sb.read_bytes("/x.txt").await.unwrap_err().to_string();
+    let err = sb
+        .read_bytes("/workspace/x.txt")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no longer running"), "{err}");
     let err = sb.execute("true", None).await.unwrap_err().to_string();
     assert!(err.contains("no longer running"), "{err}");
@@ -304,7 +316,7 @@ async fn session_manager_reuses_replaces_and_reaps() {
     );
     let a = sessions.get("alice").await.unwrap();
     let _ca = common::Cleanup(a.container_name().to_owned());
-    a.write("/a.txt", "1".into()).await.unwrap();
+    a.write("/workspace/a.txt", "1".into()).await.unwrap();
     let again = sessions.get("alice").await.unwrap();
     assert_eq!(again.container_name(), a.container_name());
     let b = sessions.get("bob").await.unwrap();
@@ -319,7 +331,10 @@ async fn session_manager_reuses_replaces_and_reaps() {
     let replaced = sessions.get("alice").await.unwrap();
     let _cr = common::Cleanup(replaced.container_name().to_owned());
     assert_ne!(replaced.container_name(), a.container_name());
-    replaced.write("/r.txt", "1".into()).await.unwrap();
+    replaced
+        .write("/workspace/r.txt", "1".into())
+        .await
+        .unwrap();
     b.exists("/started").await.unwrap();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     // Bob was used just now; alice's sandbox has been idle past 3 s.
