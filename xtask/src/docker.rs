@@ -54,8 +54,10 @@ pub fn test_docker(args: &[String]) -> crate::Result {
         remove_containers(&leftovers)?;
     }
 
+    // Every test binary runs, so one report shows every failure.
     let mut test_args = vec![
         "test",
+        "--no-fail-fast",
         "-p",
         "deepagent-docker",
         "--features",
@@ -92,8 +94,9 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 19] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 22] = [
     "test",
+    "--no-fail-fast",
     "-p",
     "deepagent-reliability",
     "--test",
@@ -112,6 +115,8 @@ const RELIABILITY_DOCKER_TESTS: [&str; 19] = [
     "docker_kill_tree",
     "--test",
     "docker_hardening",
+    "--test",
+    "docker_permissions",
 ];
 
 /// `cargo <args>` with the variables that make the Docker tests use the

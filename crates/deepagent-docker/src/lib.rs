@@ -29,8 +29,11 @@
 //!   [`SessionManager::reap_orphans`] removes what a killed process left,
 //!   sparing live owners' sandboxes. [`SessionManager`] keeps one sandbox
 //!   per session and reaps idle ones.
-//! - **Paths**: relative paths resolve against the runtime's `work_dir`
-//!   (default `/workspace`); absolute paths are container paths. Small
+//! - **Paths**: paths are container paths, and a relative path is taken
+//!   from `/` as on every backend (`src/a.py` is `/src/a.py`); the
+//!   runtime's `work_dir` (default `/workspace`) is where commands start.
+//!   To give the file tools the work dir as `/`, wrap the sandbox in
+//!   [`Scoped`](deepagent_core::layers::Scoped) (see below). Small
 //!   files are read and written through a long-lived shell in the
 //!   container (a round trip, not an engine call), larger ones as tar
 //!   archives; both byte-exact, writes atomic, modes kept by `edit`. `ls`, `glob` and
@@ -70,16 +73,30 @@
 //!
 //! # async fn demo() -> deepagent_core::Result<()> {
 //! let sandbox = DockerSandbox::new(RuntimeConfig::builtin("python-minimal")?)?;
-//! sandbox.write("hello.py", "print('hi')\n".into()).await?; // /workspace/hello.py
-//! let run = sandbox.execute("python3 hello.py", None).await?;
+//! sandbox.write("/workspace/hello.py", "print('hi')\n".into()).await?;
+//! let run = sandbox.execute("python3 hello.py", None).await?; // runs in /workspace
 //! assert_eq!(run.output, "hi\n");
 //! sandbox.shutdown().await?;
 //! # Ok(()) }
 //! ```
 //!
-//! To run the conformance suite (which works from `/`) against a
-//! container, scope it to a fresh directory with
-//! [`Scoped`](deepagent_core::layers::Scoped).
+//! To show an agent the work dir as its whole filesystem, scope the
+//! sandbox to it; commands still start there:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use deepagent_core::{layers::Scoped, Backend};
+//! use deepagent_docker::{DockerSandbox, RuntimeConfig};
+//!
+//! # async fn demo() -> deepagent_core::Result<()> {
+//! let sandbox = DockerSandbox::new(RuntimeConfig::builtin("python-minimal")?)?;
+//! let workspace = Scoped::new(Arc::new(sandbox), "/workspace")?;
+//! workspace.write("hello.py", "print('hi')\n".into()).await?; // /workspace/hello.py
+//! # Ok(()) }
+//! ```
+//!
+//! The conformance suite passes on the sandbox as it is (its `/` is the
+//! container's) and through `Scoped`.
 //!
 //! [bollard]: https://docs.rs/bollard
 

@@ -73,7 +73,9 @@ pub struct RuntimeConfig {
     pub setup_commands: Vec<String>,
     /// Environment variables for the container (and the build).
     pub env_vars: Vec<(String, String)>,
-    /// Where relative paths and commands start (default `/workspace`).
+    /// Where commands start (default `/workspace`). File paths are not
+    /// relative to it: a relative path is taken from `/` on every backend;
+    /// wrap the sandbox in `Scoped` to present this directory as `/`.
     pub work_dir: String,
     /// Run commands as this uid (default 65534; `None`: the image's user).
     /// The file tools (`read`, `write`, `edit`, `grep`, `ls`, `glob`) act
@@ -233,7 +235,7 @@ impl RuntimeConfig {
         self
     }
 
-    /// Sets the working directory.
+    /// Sets the directory commands start in (see [`RuntimeConfig::work_dir`](Self#structfield.work_dir)).
     pub fn work_dir(mut self, dir: impl Into<String>) -> Self {
         self.work_dir = dir.into();
         self

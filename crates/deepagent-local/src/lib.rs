@@ -338,6 +338,18 @@ impl Backend for LocalBackend {
             .await
     }
 
+    /// Resolves through the same path jail every operation uses: each
+    /// link on the way is followed, and the answer is the virtual path of
+    /// where it lands. A link leading out of the root (or the allowed
+    /// directories) is `None`: every operation refuses it anyway.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| VPath::new(p))
+            .collect::<Result<Vec<_>>>()?;
+        self.blocking(move |cfg| Ok(real_vpaths(cfg, &paths))).await
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         if self.config.enable_execute {
             Some(self)
@@ -355,6 +367,53 @@ impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }
+}
+
+/// The virtual path `path` really names: the jail's resolution mapped back
+/// below the root, or `None` when it leads outside (or cannot be named).
+fn real_vpath(cfg: &config::Config, path: &VPath) -> Option<(VPath, std::path::PathBuf)> {
+    let host = cfg.jail.resolve(path, jail::Reach::Browse).ok()?.host;
+    let rel = host.strip_prefix(cfg.jail.root()).ok()?;
+    Some((jail::join_relative(&VPath::root(), rel)?, host))
+}
+
+/// [`real_vpath`] of each path. Siblings (what an `ls` lists) share their
+/// parent's resolution and an open handle on it, so each costs one
+/// `fstatat` unless it is itself a link (or not a file or directory),
+/// which the jail then resolves in full. Only without allowed
+/// directories: with them, every path takes the jail's full check.
+fn real_vpaths(cfg: &config::Config, paths: &[VPath]) -> Vec<Option<String>> {
+    let shortcut = cfg.jail.inside(&VPath::root());
+    let mut parent: Option<(VPath, Option<(VPath, std::fs::File)>)> = None;
+    paths
+        .iter()
+        .map(|p| {
+            if let (true, Some(dir), Some(name)) = (shortcut, p.parent(), p.file_name()) {
+                if parent.as_ref().map(|(d, _)| d) != Some(&dir) {
+                    let opened = real_vpath(cfg, &dir).and_then(|(real, host)| {
+                        let handle = std::fs::File::open(host).ok()?;
+                        // The handle is where the jail said, not a link
+                        // swapped in since.
+                        cfg.jail
+                            .verify_open(&dir, &handle, jail::Reach::Browse)
+                            .ok()?;
+                        Some((real, handle))
+                    });
+                    parent = Some((dir, opened));
+                }
+                if let Some((_, Some((real_dir, handle)))) = &parent {
+                    // Nothing there yet is nothing to follow: the jail
+                    // would append it as is.
+                    if let Ok(dirfd::Entry::Dir | dirfd::Entry::File(_) | dirfd::Entry::Missing) =
+                        dirfd::entry_at(handle, std::ffi::OsStr::new(name))
+                    {
+                        return Some(real_dir.child(name).into_string());
+                    }
+                }
+            }
+            real_vpath(cfg, p).map(|(v, _)| v.into_string())
+        })
+        .collect()
 }
 
 #[async_trait]

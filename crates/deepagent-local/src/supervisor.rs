@@ -58,6 +58,9 @@ const MAX_PROCS: usize = 1 << 16;
 /// Rounds of scan-and-kill before the supervisor gives up (a fork bomb
 /// faster than SIGKILL, which does not happen in practice).
 const MAX_KILL_ROUNDS: usize = 10_000;
+/// How long the caller waits for the supervisor to finish before killing
+/// it; its kill walk takes milliseconds.
+const REAP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A command running under its own supervisor.
 pub(crate) struct Supervised {
@@ -301,18 +304,38 @@ impl Supervised {
         }
     }
 
+    /// Waits for the supervisor to exit. It normally does at once (or
+    /// after its kill walk), but a command can stop it (`kill -STOP
+    /// $PPID`): past [`REAP_GRACE`] it is killed, with the shell's process
+    /// group as the fallback, so a call can never hang on it.
     fn reap(&mut self) {
         if self.reaped {
             return;
         }
         self.ctrl = None;
+        let deadline = std::time::Instant::now() + REAP_GRACE;
         let mut status = 0;
+        let mut pause = std::time::Duration::from_micros(50);
         loop {
-            // SAFETY: waits for our own child; `status` is writable.
-            let r = unsafe { libc::waitpid(self.supervisor, &mut status, 0) };
-            if r != -1 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            // SAFETY: polls our own child; `status` is writable.
+            let r = unsafe { libc::waitpid(self.supervisor, &mut status, libc::WNOHANG) };
+            if r != 0 {
+                // Exited (or already reaped / not ours: nothing to wait for).
+                if r == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
                 break;
             }
+            if std::time::Instant::now() >= deadline {
+                self.kill_group();
+                // SAFETY: only signals our own child, which is not yet reaped.
+                unsafe { libc::kill(self.supervisor, libc::SIGKILL) };
+                // SAFETY: waits for our own child; `status` is writable.
+                unsafe { libc::waitpid(self.supervisor, &mut status, 0) };
+                break;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(5));
         }
         self.reaped = true;
     }
@@ -419,17 +442,33 @@ unsafe fn supervise(p: &mut Prepared, ctrl: RawFd, status: RawFd, output: RawFd)
     close_others(&mut [ctrl, status, output, devnull]);
     let sigfd = libc::signalfd(-1, &chld, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
 
-    let shell = libc::fork();
+    // The shell waits on `go` until its pid is reported: a command that
+    // stops or kills this process at once must not keep the caller
+    // waiting for the pid, or leave it without one.
+    let mut go = [-1 as libc::c_int; 2];
+    let go_ok = libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) == 0;
+    let shell = if go_ok && sigfd >= 0 {
+        libc::fork()
+    } else {
+        -1
+    };
     if shell == 0 {
+        libc::close(go[1]);
+        let mut byte = 0u8;
+        while libc::read(go[0], (&mut byte as *mut u8).cast(), 1) == -1
+            && *libc::__errno_location() == libc::EINTR
+        {}
         exec_shell(p, output, devnull);
     }
     libc::close(output);
     libc::close(devnull);
-    if shell < 0 || sigfd < 0 {
+    libc::close(go[0]);
+    if shell < 0 {
         write_all(status, &(-1i32).to_ne_bytes());
         libc::_exit(1);
     }
     write_all(status, &shell.to_ne_bytes());
+    libc::close(go[1]);
 
     let mut shell_done = false;
     loop {

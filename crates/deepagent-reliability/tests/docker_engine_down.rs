@@ -32,7 +32,7 @@ async fn unreachable_engine_fails_fast_naming_the_address() {
         let r = tokio::time::timeout(Duration::from_secs(30), async {
             match op {
                 0 => sb.execute("true", None).await.map(|_| ()),
-                1 => sb.read_bytes("/x").await.map(|_| ()),
+                1 => sb.read_bytes("/workspace/x").await.map(|_| ()),
                 2 => sb.write("/workspace/x", "1".into()).await.map(|_| ()),
                 3 => sb.ls("/").await.map(|_| ()),
                 _ => sessions.reap_orphans().await.map(|_| ()),

@@ -706,3 +706,48 @@ fn a_dropped_execute_kills_the_whole_tree_within_a_second() {
         rt.shutdown_timeout(Duration::from_millis(100));
     }
 }
+
+/// The supervisor runs as the same user as the command, which can stop or
+/// kill it. Neither may hang the call or break the timeout: the caller
+/// kills a supervisor that does not finish, and falls back to the shell's
+/// process group. (Guards the supervisor itself; on a build without one,
+/// `$PPID` is this test process and is left alone.)
+#[test]
+fn a_command_that_stops_or_kills_its_supervisor_cannot_hang_the_call() {
+    let me = std::process::id();
+    for (how, cmd, timeout) in [
+        (
+            "stop",
+            format!("[ $PPID != {me} ] && kill -STOP $PPID; echo $$ > p-shell; sleep 30"),
+            Duration::from_secs(1),
+        ),
+        (
+            "kill",
+            format!("[ $PPID != {me} ] && kill -KILL $PPID; echo $$ > p-shell; sleep 30"),
+            Duration::from_secs(1),
+        ),
+        (
+            "kill then exit",
+            format!("[ $PPID != {me} ] && kill -KILL $PPID; echo $$ > p-shell; echo bye"),
+            Duration::from_secs(30),
+        ),
+    ] {
+        let yard = Yard::new().unwrap();
+        let root = yard.root().to_path_buf();
+        let backend = local(&root);
+        let start = Instant::now();
+        let b = backend.clone();
+        let res = within(how, Duration::from_secs(20), &[], move || {
+            rt().block_on(async move { b.as_sandbox().unwrap().execute(&cmd, Some(timeout)).await })
+        })
+        .unwrap();
+        let took = start.elapsed();
+        eprintln!("{how}: returned after {took:?}: {res:?}");
+        assert!(took < timeout + Duration::from_secs(4), "{how}: {took:?}");
+        let pids = pids(&root, &["p-shell"], Duration::from_secs(1));
+        assert!(
+            survivors(&pids, Duration::from_secs(1)).is_empty(),
+            "{how}: the shell survived"
+        );
+    }
+}

@@ -33,6 +33,11 @@ pub enum Message {
         name: String,
         /// The result text (errors are text too, starting with `Error:`).
         content: String,
+        /// True when the call failed (a tool error, a refused or invalid
+        /// call); Anthropic is told so with `is_error`. Histories saved
+        /// before this field existed read as `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
     },
 }
 
@@ -49,6 +54,20 @@ impl Message {
         Message::Assistant {
             content: content.into(),
             tool_calls: Vec::new(),
+        }
+    }
+
+    /// A successful tool result.
+    pub fn tool_result(
+        tool_call_id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Message::Tool {
+            tool_call_id: tool_call_id.into(),
+            name: name.into(),
+            content: content.into(),
+            is_error: false,
         }
     }
 }
@@ -88,15 +107,42 @@ pub struct ToolDef {
     pub parameters: Value,
 }
 
-/// Token and request counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Token and request counts, and what they cost.
+///
+/// `input_tokens` counts every prompt token, cached or not, for every
+/// provider (Anthropic reports cache writes and reads apart from its
+/// `input_tokens`; they are added in), so token limits and context
+/// measures mean the same everywhere. `cache_write_tokens` and
+/// `cache_read_tokens` say how many of them went through the prompt cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     /// Model requests made.
     pub requests: u64,
-    /// Prompt tokens the provider reported.
+    /// Prompt tokens the provider reported, cache writes and reads
+    /// included.
     pub input_tokens: u64,
     /// Completion tokens the provider reported.
     pub output_tokens: u64,
+    /// Prompt tokens written to the prompt cache (Anthropic
+    /// `cache_creation_input_tokens`).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Prompt tokens read from the prompt cache (Anthropic
+    /// `cache_read_input_tokens`, OpenAI
+    /// `prompt_tokens_details.cached_tokens`).
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// What the run spent in USD, each request priced by its model's
+    /// [`ModelPrice`](crate::ModelPrice) (the agent's
+    /// [`PriceTable`](crate::PriceTable)). Requests to a model without a
+    /// price count in [`unpriced_requests`](Self::unpriced_requests), not
+    /// here.
+    #[serde(default)]
+    pub cost_usd: f64,
+    /// Requests whose model has no price in the table: when not 0,
+    /// [`cost_usd`](Self::cost_usd) is a lower bound.
+    #[serde(default)]
+    pub unpriced_requests: u64,
 }
 
 impl Usage {
@@ -105,6 +151,16 @@ impl Usage {
         self.requests += other.requests;
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cost_usd += other.cost_usd;
+        self.unpriced_requests += other.unpriced_requests;
+    }
+
+    /// What these tokens cost at `price`, in USD (the cached ones at the
+    /// cache prices).
+    pub fn cost(&self, price: &crate::ModelPrice) -> f64 {
+        price.cost(self)
     }
 
     /// Input plus output tokens.
@@ -168,6 +224,11 @@ pub struct ModelResponse {
     pub tool_calls: Vec<ToolCall>,
     /// Tokens reported for this turn (`requests` is counted by the loop).
     pub usage: Usage,
+    /// The provider stopped the answer at its output token cap
+    /// (`finish_reason: "length"`, `stop_reason: "max_tokens"`): the text
+    /// or the last tool call's arguments are cut off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl ModelResponse {

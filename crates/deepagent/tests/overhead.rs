@@ -3,7 +3,9 @@
 //!
 //! - framework overhead per tool call: 10,000 steps of a no-op tool driven
 //!   by a FunctionModel (one model request + one tool call per step);
-//! - peak memory (VmHWM) of a 1,000-step run.
+//! - peak memory (VmHWM) of a 1,000-step run;
+//! - the per-step cost of a history processor (issue 16): 2,000 steps
+//!   with no processor, a no-op sync one, and a no-op async one.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +17,10 @@ use deepagent::{
 use serde_json::json;
 
 fn looping_agent(steps: usize) -> DeepAgent {
+    looping_builder(steps).build().unwrap()
+}
+
+fn looping_builder(steps: usize) -> deepagent::DeepAgentBuilder {
     let model = FunctionModel::new(move |req| {
         // Count turns from the end of the history cheaply: the tool-call
         // id carries the step number.
@@ -37,8 +43,6 @@ fn looping_agent(steps: usize) -> DeepAgent {
         .model_impl(Arc::new(model))
         .tool(noop)
         .max_steps(steps as u64 + 10)
-        .build()
-        .unwrap()
 }
 
 fn vm_hwm_kib() -> Option<u64> {
@@ -76,5 +80,36 @@ async fn peak_memory_of_a_1000_step_run() {
         "1000-step run: VmHWM before {} KiB, after {} KiB",
         before.unwrap_or(0),
         vm_hwm_kib().unwrap_or(0)
+    );
+}
+
+#[tokio::test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+async fn history_processor_cost_per_step() {
+    let steps = 2_000;
+    let time = |agent: DeepAgent| async move {
+        let deps = DeepAgentDeps::new(StateBackend::new());
+        let start = Instant::now();
+        let r = agent.run("loop", &deps).await.unwrap();
+        assert_eq!(r.usage.requests as usize, steps + 1);
+        start.elapsed().as_secs_f64() * 1e6 / steps as f64
+    };
+    let none = time(looping_agent(steps)).await;
+    let sync = time(
+        looping_builder(steps)
+            .history_processor(|_ctx, _messages: &mut Vec<deepagent::Message>| {})
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let asynchronous = time(
+        looping_builder(steps)
+            .history_processor_async(|_ctx, _messages| Box::pin(async { Ok(()) }))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    println!(
+        "{steps} steps, us per step: no processor {none:.2}, no-op sync processor {sync:.2}, no-op async processor {asynchronous:.2}"
     );
 }

@@ -295,7 +295,7 @@ async fn other_http_errors_surface_the_provider_message_without_retry() {
         .run("hi", &DeepAgentDeps::new(StateBackend::new()))
         .await
         .unwrap_err();
-    match err {
+    match err.error {
         AgentError::Model(ModelError::Http {
             status, message, ..
         }) => {
@@ -315,7 +315,7 @@ async fn malformed_json_is_a_decode_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AgentError::Model(ModelError::Decode { .. })),
+        matches!(err.error, AgentError::Model(ModelError::Decode { .. })),
         "{err:?}"
     );
     assert!(err.to_string().contains("invalid JSON"), "{err}");
@@ -368,7 +368,10 @@ async fn anthropic_round_trip_uses_tool_use_and_tool_result_blocks() {
     assert_eq!(reqs[0].header("x-api-key"), Some("ak-test"));
     assert_eq!(reqs[0].header("anthropic-version"), Some("2023-06-01"));
     let first = &reqs[0].body;
-    assert!(first["system"].as_str().unwrap().contains("## Files"));
+    assert!(first["system"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("## Files"));
     assert_eq!(first["max_tokens"], 8192);
     assert_eq!(first["messages"][0]["role"], "user");
     assert!(first["tools"]

@@ -3,8 +3,22 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// Caps on what a run may spend; `None` means no cap.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Caps on what a run may spend; `None` means no cap. They hold for the
+/// whole run tree (subagents spend from the same budget) and are checked
+/// before each model request.
+///
+/// ```
+/// use std::sync::Arc;
+/// use deepagent::{create_deep_agent, TestModel, UsageLimits};
+/// let agent = create_deep_agent()
+///     .model("anthropic:claude-sonnet-4-5")
+/// #   .model_impl(Arc::new(TestModel::new())).model_price("test", deepagent::ModelPrice { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 })
+///     .usage_limits(UsageLimits { cost_limit_usd: Some(2.50), ..UsageLimits::default() })
+///     .build()?;
+/// # let _ = agent;
+/// # Ok::<(), deepagent::AgentError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UsageLimits {
     /// Most model requests (in addition to `max_steps`).
     pub request_limit: Option<u64>,
@@ -14,6 +28,15 @@ pub struct UsageLimits {
     pub output_tokens_limit: Option<u64>,
     /// Most tokens in all.
     pub total_tokens_limit: Option<u64>,
+    /// Most USD the run tree may spend, at the agent's
+    /// [`PriceTable`](crate::PriceTable). Before each request the cost so
+    /// far plus an estimate of the coming prompt (the previous prompt's
+    /// reported size plus what was added since, uncached) is checked, so
+    /// the run stops before the request that would pass the cap; it ends
+    /// with [`AgentError::UsageLimit`] and its state kept. Every model of
+    /// the agent needs a price, or [`build`](DeepAgentBuilder::build)
+    /// fails.
+    pub cost_limit_usd: Option<f64>,
 }
 
 impl UsageLimits {
@@ -26,7 +49,14 @@ impl UsageLimits {
         };
         over("input tokens", u.input_tokens, self.input_tokens_limit)?;
         over("output tokens", u.output_tokens, self.output_tokens_limit)?;
-        over("tokens", u.total_tokens(), self.total_tokens_limit)
+        over("tokens", u.total_tokens(), self.total_tokens_limit)?;
+        match self.cost_limit_usd {
+            Some(cap) if u.cost_usd > cap => Err(AgentError::UsageLimit(format!(
+                "${:.4} spent, over the cost limit of ${cap:.4}",
+                u.cost_usd
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -52,6 +82,9 @@ pub struct SubAgent {
     pub tools: Option<Vec<Arc<dyn Tool>>>,
     /// Its model; `None` means the main agent's.
     pub model: Option<Arc<dyn Model>>,
+    /// Its [history processors](HistoryProcessor); `None` means the main
+    /// agent's.
+    pub history_processors: Option<Vec<Arc<dyn HistoryProcessor>>>,
 }
 
 impl SubAgent {
@@ -67,6 +100,7 @@ impl SubAgent {
             instructions: instructions.into(),
             tools: None,
             model: None,
+            history_processors: None,
         }
     }
 
@@ -79,6 +113,23 @@ impl SubAgent {
     /// Gives it its own model.
     pub fn model(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
+        self
+    }
+
+    /// Adds a synchronous [history processor](HistoryProcessor) of its
+    /// own. A subagent with processors of its own does not run the main
+    /// agent's; one without runs the main agent's.
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] of its own (see
+    /// [`history_processor`](Self::history_processor)).
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.history_processors.get_or_insert_with(Vec::new).push(p);
         self
     }
 }
@@ -121,12 +172,15 @@ pub struct DeepAgentBuilder {
     include_execute: Option<bool>,
     interrupt_on: HashSet<String>,
     approval: Option<ApprovalFn>,
+    pause_for_approval: bool,
     retries: Option<usize>,
     max_steps: Option<u64>,
     limits: UsageLimits,
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
     model_options: ModelOptions,
+    processors: Vec<Arc<dyn HistoryProcessor>>,
+    prices: Option<PriceTable>,
 }
 
 impl DeepAgentBuilder {
@@ -253,7 +307,10 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// Tools whose calls wait for the approval callback.
+    /// Tools whose calls wait for a human: the approval callback, or a
+    /// pause (see [`pause_for_approval`](Self::pause_for_approval)). Every
+    /// name must be a tool the agent can have, or [`build`](Self::build)
+    /// fails: a typo must not turn the gate off.
     pub fn interrupt_on<I, S>(mut self, tools: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -264,7 +321,9 @@ impl DeepAgentBuilder {
     }
 
     /// The approval callback for [`interrupt_on`](Self::interrupt_on)
-    /// tools. Without one, such calls are denied with a message saying so.
+    /// tools. Without one (and without
+    /// [`pause_for_approval`](Self::pause_for_approval)), such calls are
+    /// denied with a message saying so.
     pub fn on_approval<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(PendingCall) -> Fut + Send + Sync + 'static,
@@ -274,19 +333,39 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// How many invalid-argument retries each tool gets per run (default 3).
+    /// Makes calls to [`interrupt_on`](Self::interrupt_on) tools stop the
+    /// run instead of asking a callback: the other calls of the turn run,
+    /// then the run ends with a [`RunError`](crate::RunError) whose error
+    /// is [`AgentError::Paused`] and whose state lists the calls in
+    /// [`RunState::pending`]. Save the state (it is serde), decide later,
+    /// perhaps in another process, and continue with
+    /// [`DeepAgent::resume`]; see there for an example.
+    ///
+    /// Subagents cannot pause: their calls to these tools still go to the
+    /// [`on_approval`](Self::on_approval) callback, or are refused
+    /// without one.
+    pub fn pause_for_approval(mut self) -> Self {
+        self.pause_for_approval = true;
+        self
+    }
+
+    /// How many invalid-argument retries each tool gets in a row (default
+    /// 3); a turn in which the tool gets valid arguments starts the count
+    /// again. Empty answers from the model get as many nudges.
     pub fn retries(mut self, n: usize) -> Self {
         self.retries = Some(n);
         self
     }
 
-    /// Most model requests per run (default 100).
+    /// Most model requests per run (default 100), subagents' requests
+    /// included: the run tree shares one budget, checked before each
+    /// request, like the [`usage_limits`](Self::usage_limits).
     pub fn max_steps(mut self, n: u64) -> Self {
         self.max_steps = Some(n);
         self
     }
 
-    /// Token and request caps.
+    /// Token and request caps for the whole run, subagents included.
     pub fn usage_limits(mut self, limits: UsageLimits) -> Self {
         self.limits = limits;
         self
@@ -303,6 +382,96 @@ impl DeepAgentBuilder {
     /// once more).
     pub fn max_subagent_depth(mut self, n: usize) -> Self {
         self.max_subagent_depth = Some(n);
+        self
+    }
+
+    /// Adds a synchronous [history processor](HistoryProcessor): it sees
+    /// the conversation before every model request of the main agent
+    /// (and of subagents without processors of their own) and may
+    /// rewrite it in place.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, TestModel};
+    ///
+    /// // Keep the first message (the task) and the last 20.
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor(|_ctx, messages: &mut Vec<Message>| {
+    ///         if messages.len() > 21 {
+    ///             // A real trimmer must not cut between a call and its result.
+    ///             let cut = messages.len() - 20;
+    ///             messages.drain(1..cut);
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor<F>(self, f: F) -> Self
+    where
+        F: Fn(&ProcessorContext, &mut Vec<Message>) + Send + Sync + 'static,
+    {
+        self.history_processor_impl(history::from_sync(f))
+    }
+
+    /// Adds an async [history processor](HistoryProcessor) (one that asks
+    /// a model for a summary, say). It gets the run's context and the
+    /// messages to rewrite in place, and returns a boxed future (the
+    /// borrow of the messages lasts as long as it; nothing is copied). An
+    /// error ends the run, its state keeping the messages as the
+    /// processor left them.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Message, TestModel};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .history_processor_async(|ctx, messages| {
+    ///         Box::pin(async move {
+    ///             if ctx.depth > 0 {
+    ///                 messages.retain(|m| !matches!(m, Message::User { content } if content.is_empty()));
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = agent;
+    /// ```
+    pub fn history_processor_async<F>(self, f: F) -> Self
+    where
+        F: for<'a> Fn(
+                ProcessorContext,
+                &'a mut Vec<Message>,
+            ) -> futures::future::BoxFuture<'a, Result<(), AgentError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.history_processor_impl(history::from_async(f))
+    }
+
+    /// Adds a [`HistoryProcessor`] object.
+    pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
+        self.processors.push(p);
+        self
+    }
+
+    /// The prices runs are costed at (default: the built-in
+    /// [`PriceTable`], see [`BUILTIN_PRICES_JSON`](crate::models::BUILTIN_PRICES_JSON)).
+    pub fn price_table(mut self, table: PriceTable) -> Self {
+        self.prices = Some(table);
+        self
+    }
+
+    /// Sets one model's price (by name as the model reports it, e.g.
+    /// `openai:gpt-4.1`, or without the provider), on top of the table.
+    pub fn model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+        self.prices
+            .get_or_insert_with(PriceTable::default)
+            .set(model, price);
         self
     }
 
@@ -326,11 +495,17 @@ impl DeepAgentBuilder {
         };
         let mut names = HashSet::new();
         for t in &self.tools {
+            check_tool_name(t.name())?;
             if !names.insert(t.name().to_owned()) {
                 return Err(AgentError::Config(format!(
                     "two tools are named {:?}",
                     t.name()
                 )));
+            }
+        }
+        for s in &self.subagents {
+            for t in s.tools.iter().flatten() {
+                check_tool_name(t.name())?;
             }
         }
         let mut sub_names = HashSet::new();
@@ -342,7 +517,22 @@ impl DeepAgentBuilder {
                 )));
             }
         }
+        let prices = self.prices.unwrap_or_default();
+        if self.limits.cost_limit_usd.is_some() {
+            let models = std::iter::once(&model)
+                .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()));
+            for m in models {
+                if prices.get(&m.name()).is_none() {
+                    return Err(AgentError::Config(format!(
+                        "a cost limit is set but the model {:?} has no price, so its spending could not be counted; add one with .model_price({:?}, ModelPrice {{ .. }})",
+                        m.name(),
+                        m.name()
+                    )));
+                }
+            }
+        }
         let interrupt_on: HashSet<String> = self.interrupt_on;
+        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
         Ok(DeepAgent {
             core: Arc::new(AgentCore {
                 model,
@@ -356,12 +546,62 @@ impl DeepAgentBuilder {
                 include_execute: self.include_execute,
                 interrupt_on,
                 approval: self.approval,
+                pause_for_approval: self.pause_for_approval,
                 retries: self.retries.unwrap_or(3),
                 max_steps: self.max_steps.unwrap_or(100),
                 limits: self.limits,
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+                processors: self.processors,
+                prices,
             }),
         })
     }
+}
+
+/// Providers accept tool names of 1 to 64 letters, digits, `_` and `-`;
+/// another name would fail every request of every run, so it fails here.
+fn check_tool_name(name: &str) -> Result<(), AgentError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AgentError::Config(format!(
+            "the tool name {name:?} is not accepted by model providers: use 1 to 64 letters, digits, '_' or '-'"
+        )))
+    }
+}
+
+/// Every `interrupt_on` name must be a tool the agent can have: a typo
+/// would otherwise silently turn the approval gate off.
+fn check_interrupt_on(
+    names: &HashSet<String>,
+    tools: &[Arc<dyn Tool>],
+    subagents: &[SubAgent],
+) -> Result<(), AgentError> {
+    let mut known: HashSet<&str> = builtin::FILESYSTEM_TOOLS.into_iter().collect();
+    known.extend(["execute", "write_todos", "read_todos", "task"]);
+    known.extend(tools.iter().map(|t| t.name()));
+    for s in subagents {
+        known.extend(s.tools.iter().flatten().map(|t| t.name()));
+    }
+    let mut unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_unstable();
+    let mut all: Vec<&str> = known.into_iter().collect();
+    all.sort_unstable();
+    Err(AgentError::Config(format!(
+        "interrupt_on names {} that no tool of this agent has, so nothing would wait for approval; the tools are: {}",
+        unknown.join(", "),
+        all.join(", ")
+    )))
 }

@@ -34,6 +34,7 @@ pub struct AnthropicModel {
     timeout: Duration,
     stream_idle_timeout: Duration,
     max_tokens: u32,
+    prompt_caching: bool,
 }
 
 impl AnthropicModel {
@@ -48,6 +49,7 @@ impl AnthropicModel {
             timeout: DEFAULT_TIMEOUT,
             stream_idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
             max_tokens: 8192,
+            prompt_caching: true,
         }
     }
 
@@ -86,6 +88,16 @@ impl AnthropicModel {
         self
     }
 
+    /// Marks prompt-cache breakpoints (`cache_control`) on the system
+    /// prompt, the tools and the latest turn, so each request reads the
+    /// conversation so far from Anthropic's prompt cache instead of paying
+    /// for it in full (on by default). Cache writes and reads come back in
+    /// [`Usage`](crate::Usage) and are priced apart.
+    pub fn prompt_caching(mut self, on: bool) -> Self {
+        self.prompt_caching = on;
+        self
+    }
+
     /// The JSON body for a request.
     pub fn body(&self, request: &ModelRequest, stream: bool) -> Value {
         let mut messages: Vec<Value> = Vec::new();
@@ -112,15 +124,20 @@ impl AnthropicModel {
                             json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
                         );
                     }
-                    messages.push(json!({"role": "assistant", "content": blocks}));
+                    // The API refuses an empty `content`; an empty turn
+                    // (from an old history) carries nothing to keep.
+                    if !blocks.is_empty() {
+                        messages.push(json!({"role": "assistant", "content": blocks}));
+                    }
                 }
                 Message::Tool {
                     tool_call_id,
                     content,
+                    is_error,
                     ..
                 } => {
                     let block = json!({"type": "tool_result", "tool_use_id": tool_call_id, "content": content,
-                                       "is_error": content.starts_with("Error:")});
+                                       "is_error": is_error});
                     // Results of one turn travel together in one user message.
                     let merge = messages.last().is_some_and(|last| {
                         last["role"] == "user"
@@ -141,17 +158,41 @@ impl AnthropicModel {
                 }
             }
         }
+        // Three of the four breakpoints the API allows: the prefix up to
+        // each is cached, and the latest turn's makes the next request
+        // read the whole conversation so far from the cache.
+        let breakpoint = json!({"type": "ephemeral"});
+        if self.prompt_caching {
+            if let Some(block) = messages
+                .last_mut()
+                .and_then(|m| m.get_mut("content"))
+                .and_then(Value::as_array_mut)
+                .and_then(|b| b.last_mut())
+            {
+                block["cache_control"] = breakpoint.clone();
+            }
+        }
         let mut body =
             json!({"model": self.model, "max_tokens": self.max_tokens, "messages": messages});
         if !request.system.is_empty() {
-            body["system"] = json!(request.system);
+            body["system"] = if self.prompt_caching {
+                json!([{"type": "text", "text": request.system, "cache_control": breakpoint}])
+            } else {
+                json!(request.system)
+            };
         }
         if !request.tools.is_empty() {
-            body["tools"] = request
+            let mut tools: Vec<Value> = request
                 .tools
                 .iter()
                 .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
                 .collect();
+            if self.prompt_caching {
+                if let Some(last) = tools.last_mut() {
+                    last["cache_control"] = breakpoint;
+                }
+            }
+            body["tools"] = Value::Array(tools);
         }
         if stream {
             body["stream"] = json!(true);
@@ -195,11 +236,20 @@ fn decode_err(message: impl Into<String>) -> ModelError {
     }
 }
 
+/// Anthropic's `input_tokens` leaves out the cached prompt tokens; they
+/// are added in so `input_tokens` is the whole prompt, as for OpenAI.
 fn usage_of(v: &Value) -> Usage {
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (write, read) = (
+        n("cache_creation_input_tokens"),
+        n("cache_read_input_tokens"),
+    );
     Usage {
-        requests: 0,
-        input_tokens: v.get("input_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: v.get("output_tokens").and_then(Value::as_u64).unwrap_or(0),
+        input_tokens: n("input_tokens") + write + read,
+        output_tokens: n("output_tokens"),
+        cache_write_tokens: write,
+        cache_read_tokens: read,
+        ..Usage::default()
     }
 }
 
@@ -240,6 +290,7 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
         text,
         tool_calls,
         usage: v.get("usage").map(usage_of).unwrap_or_default(),
+        truncated: v.get("stop_reason").and_then(Value::as_str) == Some("max_tokens"),
     })
 }
 
@@ -294,22 +345,36 @@ pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
             _ => vec![],
         },
         Some("message_delta") => {
-            let out = v
-                .pointer("/usage/output_tokens")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            vec![StreamChunk::Usage(Usage {
-                requests: 0,
-                input_tokens: 0,
-                output_tokens: out,
-            })]
+            // Running totals; newer API versions repeat input_tokens here.
+            let mut out = vec![StreamChunk::Usage(
+                v.get("usage").map(usage_of).unwrap_or_default(),
+            )];
+            if v.pointer("/delta/stop_reason").and_then(Value::as_str) == Some("max_tokens") {
+                out.push(StreamChunk::MaxTokens);
+            }
+            out
         }
         Some("error") => {
+            // An error event mid-stream carries no HTTP status; give it the
+            // one the same error has as a response, so an overloaded or
+            // rate-limited stream is retried like a 529 or a 429.
+            let status = match v.pointer("/error/type").and_then(Value::as_str) {
+                Some("overloaded_error") => 529,
+                Some("api_error") => 500,
+                Some("rate_limit_error") => 429,
+                Some("timeout_error") => 504,
+                Some("invalid_request_error") => 400,
+                Some("authentication_error") => 401,
+                Some("permission_error") => 403,
+                Some("not_found_error") => 404,
+                Some("request_too_large") => 413,
+                _ => 200,
+            };
             return Err(ModelError::Http {
                 provider: PROVIDER.to_owned(),
-                status: 200,
+                status,
                 message: http::error_message(&v.to_string()),
-            })
+            });
         }
         _ => vec![],
     })

@@ -103,8 +103,17 @@ impl OpenAiModel {
         for m in &request.messages {
             messages.push(match m {
                 Message::User { content } => json!({"role": "user", "content": content}),
-                Message::Assistant { content, tool_calls } => {
-                    let mut msg = json!({"role": "assistant", "content": if content.is_empty() { Value::Null } else { json!(content) }});
+                Message::Assistant {
+                    content,
+                    tool_calls,
+                } => {
+                    // `null` content is accepted only beside tool calls.
+                    let text = if content.is_empty() && !tool_calls.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(content)
+                    };
+                    let mut msg = json!({"role": "assistant", "content": text});
                     if !tool_calls.is_empty() {
                         msg["tool_calls"] = tool_calls
                             .iter()
@@ -191,12 +200,16 @@ fn decode_err(message: impl Into<String>) -> ModelError {
 
 fn usage_of(v: &Value) -> Usage {
     Usage {
-        requests: 0,
         input_tokens: v.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
         output_tokens: v
             .get("completion_tokens")
             .and_then(Value::as_u64)
             .unwrap_or(0),
+        cache_read_tokens: v
+            .pointer("/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        ..Usage::default()
     }
 }
 
@@ -238,6 +251,10 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
         text,
         tool_calls,
         usage: v.get("usage").map(usage_of).unwrap_or_default(),
+        truncated: v
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+            == Some("length"),
     })
 }
 
@@ -274,6 +291,12 @@ pub fn parse_stream_event(v: &Value) -> Vec<StreamChunk> {
     }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         out.push(StreamChunk::Usage(usage_of(u)));
+    }
+    if v.pointer("/choices/0/finish_reason")
+        .and_then(Value::as_str)
+        == Some("length")
+    {
+        out.push(StreamChunk::MaxTokens);
     }
     out
 }
