@@ -625,7 +625,7 @@ impl Sandbox for DockerSandbox {
             Err(e) => return Err(self.explain(e).await),
         };
         let timeout = timeout.unwrap_or(DEFAULT_EXECUTE_TIMEOUT);
-        let user = self.inner.runtime.run_as_uid.map(|u| u.to_string());
+        let user = self.inner.runtime.run_as_uid.map(|u| format!("{u}:{u}"));
         let work_dir = self.inner.work_dir.as_str();
         let limit = self.inner.output_limit;
         // Fast path: an idle shell, or a new one.

@@ -309,8 +309,10 @@ setup_launch() {
   fi
   drop=
   if [ -n "$run_as" ] && [ "$(id -u)" = 0 ] && [ "$run_as" != 0 ]; then
-    g=$(sed -n "s/^[^:]*:[^:]*:$run_as:\([0-9]*\):.*/\1/p" /etc/passwd 2>/dev/null | head -n 1)
-    [ -n "$g" ] || g=$run_as
+    # The group of the same number, as the file tools and new files get
+    # it (never the root group an exec gets for a uid without a passwd
+    # entry).
+    g=$run_as
     if nsenter -S "$run_as" -G "$g" -- true 2>/dev/null; then
       drop="nsenter -S $run_as -G $g --"
     elif setpriv --reuid="$run_as" --regid="$g" --clear-groups true 2>/dev/null; then

@@ -206,10 +206,14 @@ impl DockerSandbox {
     }
 
     /// The user the file tools act as: the commands' user
-    /// (`run_as_uid`), else root. A file tool never reads or writes what
-    /// a command could not.
+    /// (`run_as_uid`, with the group of the same number, as commands get
+    /// it and as new files are owned), else root. A file tool never reads
+    /// or writes what a command could not.
     pub(crate) fn file_user(&self) -> String {
-        self.inner.runtime.run_as_uid.unwrap_or(0).to_string()
+        match self.inner.runtime.run_as_uid {
+            Some(uid) => format!("{uid}:{uid}"),
+            None => "0".to_owned(),
+        }
     }
 
     /// Whether the file tools act as root, so the engine's archive API

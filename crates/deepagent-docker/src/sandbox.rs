@@ -300,7 +300,18 @@ impl DockerSandbox {
                 return Err(shut_down_error(&inner.name));
             }
             inner.start_attempted.store(true, Ordering::SeqCst);
-            let id = create_and_start(&docker, &inner).await?;
+            let id = match create_and_start(&docker, &inner).await {
+                Ok(id) => id,
+                Err(e) => {
+                    // Every request of the failed start has been answered:
+                    // once nothing by this name is left, there is nothing
+                    // for shutdown or the drop to remove.
+                    if remove_by_id(&docker, &inner.name).await.is_ok() {
+                        inner.start_attempted.store(false, Ordering::SeqCst);
+                    }
+                    return Err(e);
+                }
+            };
             // `shutdown` waits for this lock and then removes the
             // container by name; set the id first so it uses it.
             let _ = inner.container.set(id);
@@ -478,7 +489,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
                 "mkdir -p \"$1\" && chown \"$2\" \"$1\"".into(),
                 "sh".into(),
                 rt.work_dir.clone(),
-                uid.to_string(),
+                format!("{uid}:{uid}"),
             ],
         )
         .await?;

@@ -522,7 +522,7 @@ async fn read_slices_in_the_container_agree_with_core() {
     all.push(("gnu archive", &gnu));
     for (mode, sb) in all {
         for (i, content) in cases.iter().enumerate() {
-            let path = format!("/slices/{i}.txt");
+            let path = format!("/workspace/slices/{i}.txt");
             sb.write(&path, Bytes::from(content.to_vec()))
                 .await
                 .unwrap();
@@ -546,12 +546,15 @@ async fn read_slices_in_the_container_agree_with_core() {
                 }
             }
         }
-        let err = sb.read("/slices/missing.txt", 0, 1).await.unwrap_err();
+        let err = sb
+            .read("/workspace/slices/missing.txt", 0, 1)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, BackendError::NotFound { .. }),
             "{mode}: {err:?}"
         );
-        let err = sb.read("/slices", 0, 1).await.unwrap_err();
+        let err = sb.read("/workspace/slices", 0, 1).await.unwrap_err();
         assert!(
             matches!(err, BackendError::IsADirectory { .. }),
             "{mode}: {err:?}"

@@ -19,7 +19,9 @@ async fn root_sandbox(test: &str) -> Option<(DockerSandbox, Sweep)> {
     }
     let name = runtime_name(test);
     let sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    // The image's user (root): the file tools plant the lying tools.
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     Some((sb, sweep))
 }
 

@@ -48,9 +48,9 @@ async fn a_1_gib_file_is_never_pulled_whole() {
     // 1 GiB (and 4 bytes) of 17-byte lines, then one line grep must find at the end.
     let made = sb
         .execute(
-            "mkdir -p /big && yes 0123456789abcdef | head -n 63161284 > /big/huge.txt && \
-             echo 'needle at the end' >> /big/huge.txt && echo 'a needle' > /big/small.txt && \
-             wc -c < /big/huge.txt",
+            "mkdir -p /workspace/big && yes 0123456789abcdef | head -n 63161284 > /workspace/big/huge.txt && \
+             echo 'needle at the end' >> /workspace/big/huge.txt && echo 'a needle' > /workspace/big/small.txt && \
+             wc -c < /workspace/big/huge.txt",
             Some(std::time::Duration::from_secs(300)),
         )
         .await
@@ -59,9 +59,9 @@ async fn a_1_gib_file_is_never_pulled_whole() {
     assert_eq!(made.output.trim(), "1073741846");
     // Warm up: the container's shells and the runtime's first allocations
     // are not what is measured.
-    sb.read("/big/small.txt", 0, 1).await.unwrap();
+    sb.read("/workspace/big/small.txt", 0, 1).await.unwrap();
 
-    let (slice, rss, took) = measure(sb.read("/big/huge.txt", 0, 1)).await;
+    let (slice, rss, took) = measure(sb.read("/workspace/big/huge.txt", 0, 1)).await;
     let slice = slice.unwrap();
     eprintln!("read(1 GiB file, 0, 1): {took:.2?}, host peak RSS +{rss} KiB");
     assert_eq!(slice.lines, ["0123456789abcdef"]);
@@ -71,12 +71,14 @@ async fn a_1_gib_file_is_never_pulled_whole() {
         "read of one line of a 1 GiB file raised the host's peak RSS by {rss} KiB"
     );
 
-    let (last, rss, took) = measure(sb.read("/big/huge.txt", slice.total_lines - 1, 5)).await;
+    let (last, rss, took) =
+        measure(sb.read("/workspace/big/huge.txt", slice.total_lines - 1, 5)).await;
     eprintln!("read(1 GiB file, last line): {took:.2?}, host peak RSS +{rss} KiB");
     assert_eq!(last.unwrap().lines, ["needle at the end"]);
     assert!(rss < RSS_BOUND_KIB, "+{rss} KiB");
 
-    let (hits, rss, took) = measure(sb.grep(&GrepQuery::new("needle").path("/big"))).await;
+    let (hits, rss, took) =
+        measure(sb.grep(&GrepQuery::new("needle").path("/workspace/big"))).await;
     let hits = hits.unwrap();
     eprintln!("grep over a directory with a 1 GiB file: {took:.2?}, host peak RSS +{rss} KiB");
     let found: Vec<(&str, u64)> = hits
@@ -84,7 +86,13 @@ async fn a_1_gib_file_is_never_pulled_whole() {
         .iter()
         .map(|m| (m.path.as_str(), m.line_number))
         .collect();
-    assert_eq!(found, [("/big/huge.txt", 63161285), ("/big/small.txt", 1)]);
+    assert_eq!(
+        found,
+        [
+            ("/workspace/big/huge.txt", 63161285),
+            ("/workspace/big/small.txt", 1)
+        ]
+    );
     assert!(
         rss < RSS_BOUND_KIB,
         "grep over a 1 GiB file raised the host's peak RSS by {rss} KiB"
