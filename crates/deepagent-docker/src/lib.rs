@@ -57,6 +57,11 @@
 
 #![warn(missing_docs)]
 
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod archive;
 mod backend;
 mod engine;

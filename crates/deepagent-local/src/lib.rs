@@ -96,6 +96,22 @@
 
 #![warn(missing_docs)]
 
+// The jail opens files relative to held directory handles without
+// following links (openat, O_NOFOLLOW, /proc/self/fd) and the shell runs in
+// its own process group: none of that exists off Unix, and a jail that
+// silently degraded would be worse than none.
+#[cfg(not(unix))]
+compile_error!(
+    "deepagent-local supports Unix targets only (Linux, macOS, the BSDs). \
+     On other platforms use deepagent-state or deepagent-docker, or build \
+     deepagent with `default-features = false` and without the `local` feature."
+);
+
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod config;
 mod dirfd;
 mod exec;

@@ -192,7 +192,7 @@ impl StateBackend {
             // A named file is searched even when hidden; the filter sees
             // its name, as it would in a walk of its directory.
             let name = base.file_name().unwrap_or_default();
-            if filter.as_ref().map_or(true, |g| g.is_match(name)) {
+            if filter.as_ref().is_none_or(|g| g.is_match(name)) {
                 search(&base, &e.data.content);
             }
         } else if store::is_dir(&map, &base) {

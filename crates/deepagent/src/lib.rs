@@ -60,6 +60,11 @@
 
 #![warn(missing_docs)]
 
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod agent;
 mod deps;
 mod error;
