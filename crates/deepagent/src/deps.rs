@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use std::any::Any;
 
+#[cfg(feature = "composite")]
 use deepagent_composite::CompositeBackend;
 use deepagent_core::Backend;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,7 @@ pub fn render_todos(todos: &[Todo]) -> String {
 /// - /project/: LocalBackend (files on disk; they persist)
 /// - any other path: StateBackend (in memory; gone when the program ends)
 /// ```
+#[cfg(feature = "composite")]
 pub fn describe_mounts(composite: &CompositeBackend) -> String {
     let kind = |name: &str| match name {
         "LocalBackend" => format!("{name} (files on disk; they persist)"),
@@ -122,7 +124,10 @@ impl DeepAgentDeps {
         if let Some(shared) = any.downcast_ref::<Arc<dyn Backend>>() {
             return Self::from_arc(shared.clone());
         }
+        #[cfg(feature = "composite")]
         let mounts = any.downcast_ref::<CompositeBackend>().map(describe_mounts);
+        #[cfg(not(feature = "composite"))]
+        let mounts = None;
         DeepAgentDeps {
             mounts,
             ..Self::from_arc(Arc::new(backend))

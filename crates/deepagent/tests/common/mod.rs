@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deepagent::{
-    Backend, Bytes, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, Result, Sandbox, StateBackend, WriteResult,
+    Backend, BackendResult as Result, Bytes, EditResult, ExecuteResponse, FileInfo, GlobQuery,
+    GlobResult, GrepQuery, GrepResult, Sandbox, StateBackend, WriteResult,
 };
 
 /// A StateBackend that pretends to run commands: `execute` answers
