@@ -39,7 +39,7 @@
 //! ## Routing rules
 //!
 //! - The **longest** matching prefix wins, whatever the order of
-//!   [`route`](CompositeBuilder::route) calls; `/foo` and `/foo/x` match
+//!   [`route`](CompositeBackendBuilder::route) calls; `/foo` and `/foo/x` match
 //!   the route `/foo/`, `/foobar` does not.
 //! - A route for `/` replaces the default backend.
 //! - A path with a mount below it is a directory of the composite, even if
@@ -63,5 +63,10 @@ mod rebase;
 mod route;
 mod search;
 
-pub use builder::CompositeBuilder;
+pub use builder::CompositeBackendBuilder;
+
+/// The 0.1 name of [`CompositeBackendBuilder`], renamed to match
+/// `LocalBackendBuilder` (`<Type>Builder` for the type it builds).
+#[deprecated(since = "0.2.0", note = "renamed CompositeBackendBuilder")]
+pub type CompositeBuilder = CompositeBackendBuilder;
 pub use composite::{CompositeBackend, Location, MountInfo};

@@ -77,9 +77,11 @@ mod shell;
 mod shellfs;
 
 pub use engine::{connect, engine_address, engine_available};
+#[allow(deprecated)]
 pub use exec::TIMEOUT_EXIT_CODE;
 pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};
 pub use sandbox::{
-    remove_container_blocking, DockerSandbox, RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
+    remove_container_blocking, DockerSandbox, DockerSandboxBuilder, RUNTIME_LABEL, SANDBOX_LABEL,
+    SESSION_LABEL,
 };
 pub use session::SessionManager;

@@ -15,9 +15,11 @@ use deepagent_docker::{DockerSandbox, RuntimeConfig};
 /// shell) and one that keeps every file operation on the archive API.
 async fn both() -> Option<Vec<(&'static str, DockerSandbox, common::Cleanup)>> {
     let (shell, c1) = common::busybox().await?;
-    let archive = DockerSandbox::new(RuntimeConfig::new("test-archive", common::busybox_image()))
-        .expect("runtime")
-        .with_shell_file_limits(0, 0);
+    let archive =
+        DockerSandbox::builder(RuntimeConfig::new("test-archive", common::busybox_image()))
+            .shell_file_limits(0, 0)
+            .build()
+            .expect("runtime");
     let c2 = common::Cleanup(archive.container_name().to_owned());
     Some(vec![("shell", shell, c1), ("archive", archive, c2)])
 }

@@ -132,9 +132,12 @@ pub type BackendResult<T> = deepagent_core::Result<T>;
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
 #[cfg(feature = "composite")]
-pub use deepagent_composite::{CompositeBackend, CompositeBuilder, Location, MountInfo};
+#[allow(deprecated)]
+pub use deepagent_composite::CompositeBuilder;
+#[cfg(feature = "composite")]
+pub use deepagent_composite::{CompositeBackend, CompositeBackendBuilder, Location, MountInfo};
 #[cfg(feature = "docker")]
-pub use deepagent_docker::{DockerSandbox, RuntimeConfig, SessionManager};
+pub use deepagent_docker::{DockerSandbox, DockerSandboxBuilder, RuntimeConfig, SessionManager};
 #[cfg(feature = "local")]
 pub use deepagent_local::{LocalBackend, LocalBackendBuilder};
 #[cfg(feature = "state")]

@@ -76,10 +76,20 @@ impl SubAgent {
         self
     }
 
-    /// Gives it its own model.
-    pub fn model(mut self, model: Arc<dyn Model>) -> Self {
+    /// Gives it its own model (the same name and argument as
+    /// [`DeepAgentBuilder::model_impl`]).
+    pub fn model_impl(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
         self
+    }
+
+    /// Gives it its own model.
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed model_impl: DeepAgentBuilder::model takes a model spec string"
+    )]
+    pub fn model(self, model: Arc<dyn Model>) -> Self {
+        self.model_impl(model)
     }
 }
 
