@@ -134,7 +134,7 @@ impl StateBackend {
         }
         let entries =
             store::descendants(&map, path).map(|(p, f)| (p, f.size(), Some(f.modified_at)));
-        listing::children_of(path, entries).ok_or_else(|| BackendError::not_found(path.as_str()))
+        listing::children_of(path, entries).ok_or_else(|| store::missing(&map, path))
     }
 
     fn edit_sync(&self, path: &VPath, old: &str, new: &str, replace_all: bool) -> Result<usize> {

@@ -91,11 +91,16 @@ pub(crate) async fn run_loop_counting(
             content: text,
             tool_calls: tool_calls.clone(),
         });
+        let todo_writes_in_turn = tool_calls
+            .iter()
+            .filter(|c| c.name == "write_todos")
+            .count();
         let outcomes = futures::future::join_all(tool_calls.iter().map(|call| {
             let ctx = ToolContext {
                 backend: deps.backend().clone(),
                 todos: deps.todo_handle().clone(),
                 call_id: call.id.clone(),
+                todo_writes_in_turn,
                 env: env.clone(),
             };
             handle_call(&core, &by_name, call, ctx)
