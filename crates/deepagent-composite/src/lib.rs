@@ -49,6 +49,12 @@
 //!   `**/*.py` in the backend at `/project/`); otherwise the mount is asked
 //!   for every file and the composite applies the original pattern. The
 //!   results are identical either way; only the work differs.
+//!
+//! ## Cancellation
+//!
+//! The composite adds no state of its own: a dropped call leaves what the
+//! mounted backend's call leaves (see each backend's crate docs). A dropped
+//! `glob`/`grep` fan-out drops every mount's search with it.
 
 #![warn(missing_docs)]
 

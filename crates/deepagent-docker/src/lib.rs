@@ -49,6 +49,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Cancellation
+//!
+//! What a dropped future leaves behind:
+//!
+//! - **Small writes and edits** (up to the shell limits, 4 MiB by default)
+//!   send the whole content to the in-container shell first; only then
+//!   does the shell write a temporary file next to the target and `mv` it
+//!   over. Dropped before the content is complete, nothing is written (the
+//!   shell is discarded); after, the `mv` happens or not. Never a torn
+//!   file.
+//! - **Large writes** go as a tar archive the engine unpacks in place.
+//!   Dropping the future closes the upload; a file the engine had started
+//!   to unpack can be left **truncated**. Cancel large writes only when
+//!   the file may be rewritten afterwards, or keep them under the shell
+//!   limit with [`DockerSandboxBuilder::shell_file_limits`].
+//! - **Commands**: dropping an `execute` future stops reading its output;
+//!   the command keeps running in the container until it exits or its
+//!   in-container `timeout` (a little after the caller's) kills it.
+//! - Reads, listings and searches change nothing.
+//!
 //! To run the conformance suite (which works from `/`) against a
 //! container, scope it to a fresh directory with
 //! [`Scoped`](deepagent_core::layers::Scoped).

@@ -93,6 +93,18 @@
 //!   async runtime is never blocked. Only tokio's `rt` feature is needed,
 //!   and no IO or time driver: any tokio runtime works (outside one, the
 //!   work runs inline on the calling thread).
+//!
+//! ## Cancellation
+//!
+//! Dropping a future does **not** stop the work it started: every
+//! operation runs on tokio's blocking pool, and a started `write` or
+//! `edit` finishes (temporary file, then rename) after its caller has
+//! gone. So a cancelled write leaves either the old file or the new one,
+//! never a torn one; the only leftover a crash (not a cancel) can leave is
+//! a `.deepagent-tmp-*` file, swept as described above. A dropped
+//! `execute` keeps running until the command exits or its timeout kills
+//! its process group; the output is discarded. Outside a tokio runtime
+//! the work runs inline, so it cannot be dropped half-way at all.
 
 #![warn(missing_docs)]
 

@@ -33,6 +33,13 @@
 //!
 //! The crate depends on no async runtime: every operation completes
 //! without waiting.
+//!
+//! ## Cancellation
+//!
+//! No operation awaits anything: each runs to completion on its first
+//! poll. A future dropped before that poll did nothing; one that was
+//! polled is done. Another task sees a file's old content or its new
+//! content, never a mix.
 
 #![warn(missing_docs)]
 
