@@ -115,8 +115,8 @@ pub use deepagent_core as core;
 pub use deepagent_core::{
     edit, glob, layers, listing, text, Backend, BackendError, Bytes, EditResult, ErrorKind,
     ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, ReadSlice,
-    Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT, DEFAULT_MAX_COUNT, DEFAULT_OUTPUT_LIMIT,
-    DEFAULT_READ_LIMIT,
+    Replace, Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT, DEFAULT_MAX_COUNT,
+    DEFAULT_OUTPUT_LIMIT, DEFAULT_READ_LIMIT,
 };
 
 /// What a [`Backend`] operation returns: `Ok(T)` or a [`BackendError`].
