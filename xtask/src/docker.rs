@@ -14,7 +14,10 @@
 //!    `DEEPAGENT_REQUIRE_DOCKER=1`, so a missing engine or image fails
 //!    instead of skipping (`--bench` adds the ignored timing test).
 //! 4. Runs the Docker tests of deepagent-reliability (killed container,
-//!    engine down, 20 sessions, fork bomb, panicking holder + reaper) with
+//!    engine down, 20 sessions, fork bomb, panicking holder + reaper,
+//!    lying container tools, file tools as the command user, 1 GiB files
+//!    under a host memory bound, container lifecycle leaks, timeout kills,
+//!    hardened defaults) with
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
@@ -89,7 +92,7 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 9] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 21] = [
     "test",
     "-p",
     "deepagent-reliability",
@@ -99,6 +102,18 @@ const RELIABILITY_DOCKER_TESTS: [&str; 9] = [
     "docker_engine_down",
     "--test",
     "docker_panic_reaper",
+    "--test",
+    "docker_host_trust",
+    "--test",
+    "docker_large_files",
+    "--test",
+    "docker_lifecycle",
+    "--test",
+    "docker_kill_tree",
+    "--test",
+    "docker_hardening",
+    "--test",
+    "docker_permissions",
 ];
 
 /// `cargo <args>` with the variables that make the Docker tests use the

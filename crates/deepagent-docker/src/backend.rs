@@ -7,23 +7,49 @@ use bytes::Bytes;
 use deepagent_core::edit::apply_edit;
 use deepagent_core::glob::{file_filter, PathGlob};
 use deepagent_core::sort_listing;
-use deepagent_core::text::{is_binary, lines};
+use deepagent_core::text::{check_offset, lines, read_slice};
 use deepagent_core::{
-    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepMatch,
-    GrepQuery, GrepResult, Result, Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT,
+    Backend, BackendError, EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery,
+    GrepResult, ReadSlice, Result, Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT,
 };
 
-use crate::archive::{self, EntryKind};
-use crate::exec::{run_command, CommandSpec};
+use crate::archive::EntryKind;
+use crate::exec::{run_command, stream_as, CommandSpec};
+use crate::files::helper_argv;
+use crate::grepscan::GrepSink;
 use crate::scan::{self, Stat};
 use crate::shell::{RunError, Shell};
 use crate::shellfs::{not_regular, Via};
+use crate::tarstream::TarStream;
 use crate::DockerSandbox;
+
+/// The most bytes one `read` slice may hold: a slice this big is a file
+/// of huge lines, better read with a smaller `limit` (or `read_bytes`).
+pub(crate) const READ_SLICE_MAX: usize = 32 * 1024 * 1024;
+
+/// The furthest line `read` asks the container's `tail` to start from.
+const TAIL_MAX_LINE: usize = u32::MAX as usize;
 
 /// Files per `tar` helper run when grep reads contents.
 const GREP_BATCH_FILES: usize = 256;
 /// Argument bytes per `tar` helper run (well under the kernel's limit).
 const GREP_BATCH_ARG_BYTES: usize = 96 * 1024;
+
+/// Where each argument really leads, NUL-terminated, in order: the longest
+/// part that exists resolved by `readlink -f` inside the container (so the
+/// container's own links, planted by a command or not, are what counts),
+/// the rest appended. An empty answer: it could not be resolved.
+const RESOLVE_SCRIPT: &str = r#"for a do
+  p=$a; rest=
+  while [ "$p" != / ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do
+    rest=/${p##*/}$rest; p=${p%/*}; [ -n "$p" ] || p=/
+  done
+  if r=$(readlink -f -- "$p" && echo x) && [ "$r" != x ]; then
+    printf '%s%s\0' "${r%?x}" "$rest"
+  else
+    printf '\0'
+  fi
+done"#;
 
 impl DockerSandbox {
     /// `edit` through the shell path: `None` when the file's content (old
@@ -47,9 +73,89 @@ impl DockerSandbox {
         }
     }
 
+    /// `read` of a file too big for the shell path: the slice is cut
+    /// inside the container (see [`scan::SLICE_SCRIPT`]), so reading one
+    /// line of a 1 GiB file moves one line, not the file. `None` when the
+    /// image lacks the tools.
+    async fn read_slice_in_container(
+        &self,
+        p: &VPath,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<ReadSlice>> {
+        // Bounded so busybox's `tail -n +N` and `head -n` parse them
+        // (its `tail` refuses 2^40; 2^32 - 1 works).
+        let first = offset.saturating_add(1).min(TAIL_MAX_LINE).to_string();
+        let count = limit.min(1 << 40).to_string();
+        let max = (READ_SLICE_MAX + 1).to_string();
+        let out = self
+            .helper(scan::SLICE_SCRIPT, &[p.as_str(), &first, &count, &max])
+            .await?;
+        match out.exit_code {
+            0 => {}
+            2 => return Err(BackendError::not_found(p.as_str())),
+            21 => {
+                return Err(BackendError::IsADirectory {
+                    path: p.to_string(),
+                })
+            }
+            22 => return Err(not_regular(p)),
+            13 => {
+                return Err(BackendError::permission_denied(
+                    p.as_str(),
+                    out.stderr.trim(),
+                ))
+            }
+            126 | 127 => return Ok(None),
+            code => {
+                return Err(BackendError::Backend(format!(
+                    "reading {p} in container {} failed (exit {code}): {}",
+                    self.inner.name,
+                    out.stderr.trim()
+                )))
+            }
+        }
+        let garbled = || {
+            BackendError::Backend(format!(
+                "reading {p} in container {}: its `wc`/`tail` answered with no line count; the container's tools do not behave as expected",
+                self.inner.name
+            ))
+        };
+        let nl = memchr::memchr(b'\n', &out.stdout).ok_or_else(garbled)?;
+        let total_lines: usize = std::str::from_utf8(&out.stdout[..nl])
+            .ok()
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(garbled)?;
+        let body = &out.stdout[nl + 1..];
+        if body.len() > READ_SLICE_MAX {
+            return Err(BackendError::Backend(format!(
+                "{p}: lines {}..{} hold more than {READ_SLICE_MAX} bytes; read fewer lines at a time",
+                offset + 1,
+                offset.saturating_add(limit)
+            )));
+        }
+        check_offset(p.as_str(), offset, total_lines)?;
+        if offset >= TAIL_MAX_LINE {
+            return Err(BackendError::Backend(format!(
+                "{p}: reading from line {} is past what `tail` in container {} can skip to; use read_bytes",
+                offset + 1,
+                self.inner.name
+            )));
+        }
+        Ok(Some(ReadSlice {
+            path: p.to_string(),
+            offset,
+            lines: lines(body)
+                .take(limit)
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect(),
+            total_lines,
+        }))
+    }
+
     async fn stat_listing(&self, script: &str, dir: &VPath) -> Result<(i64, Vec<Stat>, String)> {
         let out = self.helper(script, &[dir.as_str()]).await?;
-        let stats = scan::parse_batches(&out.stdout)?;
+        let stats = scan::parse_batches(&out.stdout, &self.inner.name)?;
         Ok((out.exit_code, stats, out.stderr))
     }
 
@@ -84,12 +190,12 @@ impl DockerSandbox {
             }
         }
         candidates.sort();
-        let mut matches = Vec::new();
+        let mut sink = GrepSink::new(&regex, query.max_count);
         let mut batch: Vec<String> = Vec::new();
         let mut idx = 0;
         // Files are read in path order, so once more than max_count lines
         // matched, later files cannot change the (sorted, capped) result.
-        while idx < candidates.len() && matches.len() <= query.max_count {
+        while idx < candidates.len() && !sink.full() {
             batch.clear();
             let mut batch_bytes = 0;
             while idx < candidates.len()
@@ -102,28 +208,86 @@ impl DockerSandbox {
                 idx += 1;
             }
             let args: Vec<&str> = batch.iter().map(String::as_str).collect();
-            let out = self.helper(scan::TAR_SCRIPT, &args).await?;
-            for (name, content) in archive::files(&out.stdout)? {
-                if is_binary(&content) {
-                    continue;
-                }
-                let Ok(path) = VPath::new(name.trim_start_matches("./")) else {
-                    continue;
-                };
-                for (i, line) in lines(&content).enumerate() {
-                    let text = String::from_utf8_lossy(line);
-                    if regex.is_match(&text) {
-                        matches.push(GrepMatch {
-                            path: path.as_str().to_owned(),
-                            line_number: i as u64 + 1,
-                            line: text.into_owned(),
-                        });
+            // The archive streams through: the host holds a piece and a
+            // line at a time, whatever the files' sizes or the headers say.
+            let target = self.target().await?;
+            let mut tar = TarStream::new(&self.inner.name, sink);
+            let mut failed = None;
+            let finished = stream_as(
+                &target,
+                helper_argv(scan::TAR_SCRIPT, &args),
+                &self.file_user(),
+                |chunk| match tar.feed(chunk) {
+                    Ok(more) => more,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
                     }
+                },
+            )
+            .await?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            sink = match finished {
+                Some(_) => tar.finish()?,
+                None => {
+                    let mut sink = tar.into_sink();
+                    sink.keep_open_file();
+                    sink
                 }
+            };
+        }
+        Ok(GrepResult::finish(sink.matches, query.max_count, false))
+    }
+
+    async fn resolve_links_inner(&self, paths: &[VPath]) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for batch in arg_batches(paths) {
+            let args: Vec<&str> = batch.iter().map(VPath::as_str).collect();
+            let res = self.helper(RESOLVE_SCRIPT, &args).await?;
+            let answers: Vec<&[u8]> = res.stdout.split(|&b| b == 0).collect();
+            // Every answer ends with NUL, so the split has one more piece.
+            if answers.len() != args.len() + 1 {
+                return Err(BackendError::Backend(format!(
+                    "DockerSandbox {}: resolving {} paths gave {} answers ({})",
+                    self.inner.name,
+                    args.len(),
+                    answers.len().saturating_sub(1),
+                    res.stderr.trim()
+                )));
+            }
+            for answer in &answers[..args.len()] {
+                out.push(
+                    std::str::from_utf8(answer)
+                        .ok()
+                        .filter(|a| a.starts_with('/'))
+                        .and_then(|a| VPath::new(a).ok())
+                        .map(VPath::into_string),
+                );
             }
         }
-        Ok(GrepResult::finish(matches, query.max_count, false))
+        Ok(out)
     }
+}
+
+/// `paths` cut into runs that fit one helper's argument list.
+fn arg_batches(paths: &[VPath]) -> Vec<&[VPath]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in paths.iter().enumerate() {
+        if i > start && bytes + p.as_str().len() + 1 > GREP_BATCH_ARG_BYTES {
+            batches.push(&paths[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += p.as_str().len() + 1;
+    }
+    if start < paths.len() {
+        batches.push(&paths[start..]);
+    }
+    batches
 }
 
 #[async_trait]
@@ -138,6 +302,12 @@ impl Backend for DockerSandbox {
             Ok(Via::Done(found)) => return Ok(found),
             Ok(Via::Archive) => {}
             Err(e) => return Err(self.explain(e).await),
+        }
+        if !self.files_as_root() {
+            return match self.exists_as_user(&p).await {
+                Ok(found) => Ok(found),
+                Err(e) => Err(self.explain(e).await),
+            };
         }
         let found = self.fetch(&p, false).await;
         match found {
@@ -184,12 +354,36 @@ impl Backend for DockerSandbox {
         }
     }
 
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
+        let p = self.resolve(path)?;
+        match self.read_via_shell(&p).await {
+            Ok(Via::Done(content)) => return read_slice(p.as_str(), &content, offset, limit),
+            Ok(Via::Archive) => {}
+            Err(e) => return Err(self.explain(e).await),
+        }
+        match self.read_slice_in_container(&p, offset, limit).await {
+            Ok(Some(slice)) => Ok(slice),
+            // No `wc`/`tail` in the image: the whole file it is.
+            Ok(None) => {
+                let content = self.read_bytes(p.as_str()).await?;
+                read_slice(p.as_str(), &content, offset, limit)
+            }
+            Err(e) => Err(self.explain(e).await),
+        }
+    }
+
     async fn read_bytes(&self, path: &str) -> Result<Bytes> {
         let p = self.resolve(path)?;
         match self.read_via_shell(&p).await {
             Ok(Via::Done(content)) => return Ok(Bytes::from(content)),
             Ok(Via::Archive) => {}
             Err(e) => return Err(self.explain(e).await),
+        }
+        if !self.files_as_root() {
+            return match self.read_as_user(&p).await {
+                Ok(content) => Ok(Bytes::from(content)),
+                Err(e) => Err(self.explain(e).await),
+            };
         }
         let fetched = match self.fetch(&p, true).await {
             Ok(f) => f,
@@ -215,7 +409,12 @@ impl Backend for DockerSandbox {
             Err(e) => return Err(self.explain(e).await),
         };
         if let Via::Archive = via {
-            if let Err(e) = self.put(&p, &content, 0o644, None).await {
+            let put = if self.files_as_root() {
+                self.put(&p, &content, 0o644, None).await
+            } else {
+                self.write_as_user(&p, &content, false).await
+            };
+            if let Err(e) = put {
                 return Err(self.explain(e).await);
             }
         }
@@ -245,6 +444,23 @@ impl Backend for DockerSandbox {
             }
             Ok(None) => {}
             Err(e) => return Err(self.explain(e).await),
+        }
+        if !self.files_as_root() {
+            let res = async {
+                let content = self.read_as_user(&p).await?;
+                let (updated, occurrences) =
+                    apply_edit(p.as_str(), &content, old, new, replace_all)?;
+                self.write_as_user(&p, &updated, true).await?;
+                Ok(occurrences)
+            }
+            .await;
+            return match res {
+                Ok(occurrences) => Ok(EditResult {
+                    path: p.into_string(),
+                    occurrences,
+                }),
+                Err(e) => Err(self.explain(e).await),
+            };
         }
         let fetched = match self.fetch(&p, true).await {
             Ok(f) => f,
@@ -310,6 +526,24 @@ impl Backend for DockerSandbox {
         }
     }
 
+    /// Resolved inside the container with `readlink -f`, one helper run
+    /// per batch of paths: links a command planted count as much as the
+    /// image's. A path that cannot be resolved (a loop, a directory the
+    /// user cannot enter) is `None`.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| self.resolve(p))
+            .collect::<Result<Vec<_>>>()?;
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.resolve_links_inner(&paths).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.explain(e).await),
+        }
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         Some(self)
     }
@@ -334,9 +568,23 @@ impl Sandbox for DockerSandbox {
         let idle = self.inner.shells.lock().ok().and_then(|mut s| s.pop());
         let shell = match idle {
             Some(s) => Some(s),
-            None => Shell::start(&target, user.clone(), work_dir, limit)
-                .await
-                .ok(),
+            None => match self.inner.runtime.run_as_uid {
+                // As root, switching each command to the uid, so the
+                // command's reaper is out of its reach (see `exec`); an
+                // image that cannot switch users gets a shell as the user.
+                Some(uid) => {
+                    match Shell::start(&target, Some("0".into()), Some(uid), work_dir, limit).await
+                    {
+                        Ok(s) => Some(s),
+                        Err(_) => Shell::start(&target, user.clone(), None, work_dir, limit)
+                            .await
+                            .ok(),
+                    }
+                }
+                None => Shell::start(&target, None, None, work_dir, limit)
+                    .await
+                    .ok(),
+            },
         };
         if let Some(mut shell) = shell {
             match shell.run(&target, command, timeout).await {
@@ -354,7 +602,7 @@ impl Sandbox for DockerSandbox {
         let spec = CommandSpec {
             command,
             timeout,
-            user,
+            run_as: self.inner.runtime.run_as_uid,
             work_dir,
             output_limit: limit,
         };

@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::archive::{self, Entry, EntryKind};
 use crate::engine::{engine_error, is_container_gone, status_of};
-use crate::exec::{capture, Captured};
+use crate::exec::{capture_as, Captured, HELPER_OUTPUT_LIMIT};
 use crate::DockerSandbox;
 
 /// How many symlinks a path may go through before we give up.
@@ -29,10 +29,13 @@ pub(crate) struct Fetched {
 }
 
 impl DockerSandbox {
-    /// Resolves a caller's path: relative against the work dir, absolute
-    /// as a container path, with the shared normalization rules.
+    /// Normalizes a caller's path with the shared rules: a relative path
+    /// is taken from `/`, as on every backend (issue 13: `src/a.py` and
+    /// `/src/./a.py` are one file). The work dir is where commands start;
+    /// to give file tools the work dir as `/`, wrap the sandbox in
+    /// `Scoped`.
     pub(crate) fn resolve(&self, path: &str) -> Result<VPath> {
-        self.inner.work_dir.join(path)
+        VPath::new(path)
     }
 
     /// Looks at `path` through the archive API: its type always, its bytes
@@ -100,7 +103,7 @@ impl DockerSandbox {
                 if !(want_content && h.kind == EntryKind::File) {
                     break;
                 }
-                if buf.len() >= h.data_offset + h.size as usize {
+                if buf.len() as u64 >= (h.data_offset as u64).saturating_add(h.size) {
                     break;
                 }
             }
@@ -114,15 +117,15 @@ impl DockerSandbox {
             },
         };
         let content = if want_content && entry.kind == EntryKind::File {
-            let end = entry.data_offset + entry.size as usize;
-            if buf.len() < end {
+            let end = (entry.data_offset as u64).saturating_add(entry.size);
+            if (buf.len() as u64) < end {
                 return Err(BackendError::Backend(format!(
                     "reading {path}: the archive ended early ({} of {} bytes)",
                     buf.len().saturating_sub(entry.data_offset),
                     entry.size
                 )));
             }
-            Some(buf[entry.data_offset..end].to_vec())
+            Some(buf[entry.data_offset..end as usize].to_vec())
         } else {
             None
         };
@@ -185,16 +188,42 @@ impl DockerSandbox {
         }
     }
 
-    /// Runs one of our helper scripts with `args` as positional parameters.
+    /// The user the file tools act as: the commands' user
+    /// (`run_as_uid`), else root. A file tool never reads or writes what
+    /// a command could not.
+    pub(crate) fn file_user(&self) -> String {
+        self.inner.runtime.run_as_uid.unwrap_or(0).to_string()
+    }
+
+    /// Whether the file tools act as root, so the engine's archive API
+    /// (which always acts as root) may stand in for them.
+    pub(crate) fn files_as_root(&self) -> bool {
+        self.inner.runtime.run_as_uid.unwrap_or(0) == 0
+    }
+
+    /// Runs one of our helper scripts, as the file user, with `args` as
+    /// positional parameters.
     pub(crate) async fn helper(&self, script: &str, args: &[&str]) -> Result<Captured> {
         let target = self.target().await?;
-        let mut argv = vec![
-            "sh".to_owned(),
-            "-c".to_owned(),
-            script.to_owned(),
-            "sh".to_owned(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        capture(&target, argv).await
+        capture_as(
+            &target,
+            helper_argv(script, args),
+            &self.file_user(),
+            HELPER_OUTPUT_LIMIT,
+        )
+        .await
     }
+}
+
+/// `sh -c SCRIPT sh ARGS...`: the arguments reach the script as `$1`...,
+/// never spliced into its text.
+pub(crate) fn helper_argv(script: &str, args: &[&str]) -> Vec<String> {
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        script.to_owned(),
+        "sh".to_owned(),
+    ];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    argv
 }

@@ -56,6 +56,27 @@ pub(crate) fn grep_candidates_script() -> String {
 /// tar stream on stdout.
 pub(crate) const TAR_SCRIPT: &str = "cd / && exec tar -cf - \"$@\"";
 
+/// Lines of the file `$1` for `read`, without moving the file: prints the
+/// file's line count (by core's rule: a last line without `\n` counts),
+/// a newline, then at most `$4` bytes of lines `$2`.. (1-based, `$3` of
+/// them). `tr`, `wc` and `tail` scan the file inside the container; only
+/// the slice crosses to the host. (Newlines are counted by GNU `wc -l`
+/// where there is one, else as `tr -dc '\n' | wc -c`: busybox's `wc -l`
+/// is 2.4x slower than that, 2.2 s against 0.9 s for a 340 MB file.)
+/// Exit 2: missing, 21: a directory, 22: not a regular file, 13: not
+/// readable.
+pub(crate) const SLICE_SCRIPT: &str = r#"[ -e "$1" ] || exit 2
+[ -d "$1" ] && exit 21
+[ -f "$1" ] || exit 22
+[ -r "$1" ] || exit 13
+if wc --version >/dev/null 2>&1; then n=$(wc -l < "$1") || exit 1
+else n=$(tr -dc '\n' < "$1" | wc -c) || exit 1; fi
+n=$((n))
+if [ -s "$1" ] && [ "$(($(tail -c 1 "$1" | wc -l)))" = 0 ]; then n=$((n + 1)); fi
+printf '%s\n' "$n"
+[ "$3" = 0 ] && exit 0
+tail -n "+$2" "$1" | head -n "$3" | head -c "$4""#;
+
 /// One stat'ed path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Stat {
@@ -65,9 +86,17 @@ pub(crate) struct Stat {
     pub modified: Option<SystemTime>,
 }
 
-/// Parses the batch format (see the module doc). Names that are not UTF-8
-/// are skipped: no virtual path can name them.
-pub(crate) fn parse_batches(mut out: &[u8]) -> Result<Vec<Stat>> {
+/// The shortest stat line (`0 0 0\n`): a batch cannot hold more lines
+/// than its bytes allow, whatever its header claims.
+const MIN_STAT_LINE: usize = 6;
+
+/// Parses the batch format (see the module doc) printed by the tools of
+/// `container`. Names that are not UTF-8 are skipped: no virtual path can
+/// name them. Counts come from the container and are never trusted for an
+/// allocation: a header claiming more names than the bytes that follow
+/// can hold is an error, not a huge reservation.
+pub(crate) fn parse_batches(mut out: &[u8], container: &str) -> Result<Vec<Stat>> {
+    let garbled = |what: &str| garbled(what, container);
     let mut stats = Vec::new();
     while !out.is_empty() {
         let line_end = find(out, b'\n').ok_or_else(|| garbled("batch header"))?;
@@ -78,6 +107,12 @@ pub(crate) fn parse_batches(mut out: &[u8]) -> Result<Vec<Stat>> {
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| garbled("batch header"))?;
         out = &out[line_end + 1..];
+        if count > out.len() / MIN_STAT_LINE {
+            return Err(BackendError::Backend(format!(
+                "listing inside container {container} claimed {count} entries in {} bytes; its `sh` or `stat` does not behave as expected (replaced or broken?)",
+                out.len()
+            )));
+        }
         let mut metas = Vec::with_capacity(count);
         for _ in 0..count {
             let end = find(out, b'\n').ok_or_else(|| garbled("stat line"))?;
@@ -127,9 +162,9 @@ fn find(haystack: &[u8], byte: u8) -> Option<usize> {
     haystack.iter().position(|&b| b == byte)
 }
 
-fn garbled(what: &str) -> BackendError {
+fn garbled(what: &str, container: &str) -> BackendError {
     BackendError::Backend(format!(
-        "listing inside the container returned a garbled {what} (a file probably changed during the listing; retry)"
+        "listing inside container {container} returned a garbled {what} (a file probably changed during the listing; retry)"
     ))
 }
 
@@ -143,7 +178,7 @@ mod tests {
         out.extend_from_slice(b"B3\n41ed 4096 100\n81a4 5 200\n81a4 0 300\n");
         out.extend_from_slice(b"/d\0/d/a\nB1\n81a4 1 1 /d/x\0/d/$(id) 'q\"\0");
         out.extend_from_slice(b"B1\n81a4 7 400\n/d/z\0");
-        let stats = parse_batches(&out).unwrap();
+        let stats = parse_batches(&out, "c").unwrap();
         let paths: Vec<&str> = stats.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -156,8 +191,23 @@ mod tests {
 
     #[test]
     fn misaligned_batch_is_an_error() {
-        assert!(parse_batches(b"B2\n81a4 5 200\n/a\0/b\0").is_err());
-        assert!(parse_batches(b"garbage").is_err());
+        assert!(parse_batches(b"B2\n81a4 5 200\n/a\0/b\0", "c").is_err());
+        assert!(parse_batches(b"garbage", "c").is_err());
+    }
+
+    /// A count the bytes cannot back is refused before any allocation
+    /// (it used to reserve count * 24 bytes and abort the process).
+    #[test]
+    fn lying_count_is_an_error_naming_the_container() {
+        let err = parse_batches(b"B1000000000000\n81a4 5 200\n/a\0", "box-1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("box-1") && err.contains("1000000000000"),
+            "{err}"
+        );
+        let err = parse_batches(b"B18446744073709551615\n", "box-1").unwrap_err();
+        assert!(err.to_string().contains("box-1"), "{err}");
     }
 
     #[test]

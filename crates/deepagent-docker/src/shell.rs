@@ -29,8 +29,11 @@
 //! the caller is ever spliced into shell text.
 //!
 //! The command's stdout and stderr go to a file (so background jobs that
-//! keep writing cannot corrupt the next answer) and carry the token in
-//! `DEEPAGENT_EXEC`, so a timeout kills them exactly as the exec path does.
+//! keep writing cannot corrupt the next answer). The command starts as the
+//! exec path starts it (`exec::LAUNCH`): below a reaper of its own that
+//! carries the token in `DEEPAGENT_EXEC`, so a timeout kills its whole
+//! tree. A shell that serves commands runs as root and switches each
+//! command to the run-as user, so the reaper is out of the command's reach.
 //! A shell whose answer goes wrong is dropped; the next call starts a new
 //! one. Busy shells are not shared: concurrent commands get shells of their
 //! own.
@@ -45,10 +48,12 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::engine::{container_gone, engine_error, status_of};
-use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK};
+use crate::exec::{kill_tree, new_marker, KillOnDrop, Target, INNER_TIMEOUT_SLACK, LAUNCH};
 
 const SERVER: &str = r#"
 lim=$1
+run_as=$2
+setup_launch || exit 1
 dir=
 for d in "${TMPDIR:-/tmp}" "$PWD" /dev/shm; do
   if [ -d "$d" ] && [ -w "$d" ]; then dir=$d; break; fi
@@ -114,7 +119,9 @@ do_write() {
   fi
   tmp=$d/.deepagent-w-$tok
   if ! cat "$in" >"$tmp"; then rm -f "$tmp"; why; return; fi
-  if { [ "$own" = "$me:0" ] || chown "$own" "$tmp"; } &&
+  # Only root can give a file away; any other user's files are its own,
+  # as a command's would be.
+  if { [ "$own" = "$me:0" ] || [ "$me" != 0 ] || chown "$own" "$tmp"; } &&
     { [ "$mode:$um" = 644:0022 ] || chmod "$mode" "$tmp"; } &&
     mv -f -- "$tmp" "$p"; then
     return 0
@@ -169,12 +176,14 @@ while IFS= read -r line; do
   tok=$1; secs=$2
   cmd=$(printf '%s' "$3" | base64 -d) || exit 1
   out=$dir/.deepagent-out-$tok
-  if command -v timeout >/dev/null 2>&1; then
-    DEEPAGENT_EXEC=$tok timeout -s KILL "$secs" sh -c "$cmd" </dev/null >"$out" 2>&1
-  else
-    DEEPAGENT_EXEC=$tok sh -c "$cmd" </dev/null >"$out" 2>&1
-  fi
+  # Where a kill finds this server, whose child the command is: the one
+  # way to its tree where no subreaper exists (gVisor). Created afresh
+  # (noclobber: never through a planted file or link).
+  srv=$dir/.deepagent-srv-$tok
+  rm -f "$srv"; (set -C; echo $$ >"$srv") 2>/dev/null
+  launch "$secs" "$cmd" </dev/null >"$out" 2>&1
   code=$?
+  rm -f "$srv"
   size=$(wc -c < "$out" 2>/dev/null) || size=0
   [ -n "$size" ] || size=0
   printf '%s %s %s\n' "$tok" "$code" "$size"
@@ -185,6 +194,11 @@ done
 
 /// How long a shell may take to answer once its command was killed.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
+
+/// The longest header line a shell may send (`<token> <code> <size>` is
+/// under 100 bytes): a shell that streams bytes without a newline is
+/// dropped instead of growing the host's buffer without end.
+const MAX_HEADER: usize = 4096;
 
 /// How long a new shell may take to say it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -270,10 +284,12 @@ impl From<BackendError> for RunError {
 
 impl Shell {
     /// Starts a shell as `user` in `work_dir`, answering with at most
-    /// `limit` bytes of output per command.
+    /// `limit` bytes of output per command. With `run_as`, the shell (then
+    /// started as root) runs each command as that uid.
     pub(crate) async fn start(
         target: &Target<'_>,
         user: Option<String>,
+        run_as: Option<u32>,
         work_dir: &str,
         limit: usize,
     ) -> Result<Shell> {
@@ -285,9 +301,10 @@ impl Shell {
             cmd: Some(vec![
                 "sh".to_owned(),
                 "-c".to_owned(),
-                SERVER.to_owned(),
+                format!("{LAUNCH}{SERVER}"),
                 "sh".to_owned(),
                 limit.to_string(),
+                run_as.map(|u| u.to_string()).unwrap_or_default(),
             ]),
             user,
             working_dir: Some(work_dir.to_owned()),
@@ -320,6 +337,13 @@ impl Shell {
                     return Ok(shell);
                 }
                 return Err(BackendError::Backend("shell did not start".into()));
+            }
+            if shell.buf.len() > MAX_HEADER {
+                return Err(BackendError::Backend(format!(
+                    "the shell in container {} sent {} bytes without saying it is ready",
+                    target.name,
+                    shell.buf.len()
+                )));
             }
             if !shell.fill(Some(ready_by)).await? {
                 return Err(BackendError::Backend("shell did not start in time".into()));
@@ -442,6 +466,7 @@ impl Shell {
             base64(command.as_bytes())
         );
         self.send(target, &line, &[]).await?;
+        let mut guard = KillOnDrop::new(target, &token);
         let mut timed_out = false;
         let header = match self.read_header(deadline).await? {
             Some(h) => h,
@@ -449,7 +474,7 @@ impl Shell {
                 // Kill the command and everything it started; the shell
                 // then answers with what the command wrote so far.
                 timed_out = true;
-                kill_marked(target, &token).await?;
+                kill_tree(target, &token).await?;
                 match self.read_header(Instant::now() + DRAIN_AFTER_KILL).await? {
                     Some(h) => h,
                     None => {
@@ -461,6 +486,7 @@ impl Shell {
                 }
             }
         };
+        guard.disarm();
         let (tok, code, size) = header;
         if tok != token {
             return Err(BackendError::Backend("shell answered out of turn".into()).into());
@@ -501,6 +527,12 @@ impl Shell {
                 return parsed.map(Some).ok_or_else(|| {
                     BackendError::Backend(format!("shell sent a bad header {text:?}"))
                 });
+            }
+            if self.buf.len() > MAX_HEADER {
+                return Err(BackendError::Backend(format!(
+                    "a shell sent {} bytes without a header line; dropping it",
+                    self.buf.len()
+                )));
             }
             if !self.fill(Some(deadline)).await? {
                 return Ok(None);

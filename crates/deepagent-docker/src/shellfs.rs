@@ -7,9 +7,8 @@
 //!   so an agent writing many small files spends minutes waiting. A
 //!   request on an already open shell (see `shell`) is one round trip on a
 //!   stream plus a few forks in the container: ~5 ms. Files are handled by
-//!   shells of their own, running as root like the archive API does, so
-//!   what can be read and written (and who owns new files) is the same on
-//!   both paths.
+//!   shells of their own, running as the command user (`run_as_uid`, else
+//!   root), so a file tool can read and write exactly what a command can.
 //! - **Archive path (`files`)**: the fallback. Past a size the shell loses
 //!   (a read's bytes go through a temp copy and the attached stream, which
 //!   is slower per byte than an archive download; see [`SHELL_READ_MAX`]
@@ -18,7 +17,9 @@
 //!   `stat`, `readlink`, ...), and for any request whose shell broke
 //!   mid-way: reads and whole-file writes are idempotent, so doing one
 //!   again through the archive API is safe, and it reports a dead
-//!   container or engine with the usual errors.
+//!   container or engine with the usual errors. The archive API acts as
+//!   root, so it stands in only when the command user is root; for any
+//!   other user, `userfs` runs helper commands as that user instead.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -99,8 +100,9 @@ impl DockerSandbox {
         let idle = self.inner.file_shells.lock().ok().and_then(|mut s| s.pop());
         let mut shell = match idle {
             Some(s) => s,
-            // As root, like the archive API (and the helper scripts).
-            None => match Shell::start(&target, Some("0".to_owned()), "/", 0).await {
+            // As the command user: a file tool never reads or writes what
+            // a command could not.
+            None => match Shell::start(&target, Some(self.file_user()), None, "/", 0).await {
                 Ok(s) => s,
                 // A container that stopped or was removed: say so, as
                 // `execute` does (the archive API would still read and

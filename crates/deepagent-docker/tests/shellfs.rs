@@ -11,15 +11,24 @@ use bytes::Bytes;
 use deepagent_core::{Backend, BackendError, Sandbox};
 use deepagent_docker::{DockerSandbox, RuntimeConfig};
 
+/// A busybox sandbox whose commands run as the image's user (root): these
+/// tests prepare files with commands only root may run (`chown`, `rm
+/// /bin/dd`) and expect root-owned files.
+async fn root_busybox() -> Option<(DockerSandbox, common::Cleanup)> {
+    common::sandbox(RuntimeConfig::new("test-busybox", common::busybox_image()).run_as_image_user())
+        .await
+}
+
 /// A busybox sandbox with the default limits (small files through the
 /// shell) and one that keeps every file operation on the archive API.
 async fn both() -> Option<Vec<(&'static str, DockerSandbox, common::Cleanup)>> {
-    let (shell, c1) = common::busybox().await?;
-    let archive =
-        DockerSandbox::builder(RuntimeConfig::new("test-archive", common::busybox_image()))
-            .shell_file_limits(0, 0)
-            .build()
-            .expect("runtime");
+    let (shell, c1) = root_busybox().await?;
+    let archive = DockerSandbox::builder(
+        RuntimeConfig::new("test-archive", common::busybox_image()).run_as_image_user(),
+    )
+    .shell_file_limits(0, 0)
+    .build()
+    .expect("runtime");
     let c2 = common::Cleanup(archive.container_name().to_owned());
     Some(vec![("shell", shell, c1), ("archive", archive, c2)])
 }
@@ -110,7 +119,7 @@ async fn empty_files_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_above_the_thresholds_take_the_archive_path_and_round_trip() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     // 3 MiB: written through the shell (<= 4 MiB), read as an archive
@@ -260,17 +269,33 @@ async fn new_files_belong_to_the_run_as_user() {
     let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
         return;
     };
-    sb.write("/owned/new.txt", "mine\n".into()).await.unwrap();
-    sb.write("notes.txt", "relative\n".into()).await.unwrap();
-    assert_eq!(
-        sh(
-            &sb,
-            "stat -c '%a %u %g' /owned/new.txt /workspace/notes.txt; echo appended >> notes.txt && echo ok"
-        )
-        .await,
-        "644 4321 4321\n644 4321 4321\nok\n"
+    // The file tools act as the run-as user: not theirs to create a
+    // directory in `/`.
+    let err = sb
+        .write("/owned/new.txt", "mine\n".into())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::PermissionDenied { .. }),
+        "{err:?}"
     );
-    sb.edit("notes.txt", "relative", "edited", false)
+    sb.write("/workspace/owned/new.txt", "mine\n".into())
+        .await
+        .unwrap();
+    sb.write("/workspace/notes.txt", "relative\n".into())
+        .await
+        .unwrap();
+    let owners = sh(
+        &sb,
+        "touch by-command && stat -c '%a %u %g' /workspace/owned/new.txt /workspace/notes.txt by-command; echo appended >> notes.txt && echo ok",
+    )
+    .await;
+    let owners: Vec<&str> = owners.lines().collect();
+    assert!(owners[2].starts_with("644 4321 "), "{owners:?}");
+    assert_eq!(owners[0], owners[2]);
+    assert_eq!(owners[1], owners[2]);
+    assert_eq!(owners[3], "ok");
+    sb.edit("/workspace/notes.txt", "relative", "edited", false)
         .await
         .unwrap();
     assert_eq!(
@@ -282,7 +307,7 @@ async fn new_files_belong_to_the_run_as_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_to_different_files_all_land() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     sb.start().await.unwrap();
@@ -338,7 +363,7 @@ async fn concurrent_writes_to_different_files_all_land() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_whose_container_is_killed_names_the_container() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     sb.write("/x.txt", "x".into()).await.unwrap();
@@ -383,7 +408,7 @@ async fn a_command_whose_container_is_killed_names_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_without_the_tools_falls_back_to_archives() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     // Before any file operation, so the first file shell finds no dd.
@@ -406,8 +431,8 @@ async fn debian_coreutils_and_dash_serve_files_too() {
     let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
         return;
     };
-    // In the work dir, which belongs to the run-as user (parents that a
-    // write creates belong to root, as with the archive API).
+    // In the work dir, which belongs to the run-as user (the file tools
+    // act as that user, so they can write nowhere else).
     let content: Vec<u8> = (0..=255u8)
         .rev()
         .chain(b"\r\nend".iter().copied())
@@ -418,19 +443,26 @@ async fn debian_coreutils_and_dash_serve_files_too() {
     assert_eq!(sb.read_bytes("/workspace/bin").await.unwrap(), content);
     sb.write("/workspace/empty", Bytes::new()).await.unwrap();
     assert_eq!(sb.read_bytes("/workspace/empty").await.unwrap().len(), 0);
-    // The files went through a file shell (root, unlike this command's
-    // shell): it is still up, waiting for the next request, which it
-    // would not be had the image lacked what it needs.
+    // The files went through a file shell (as the run-as user, like this
+    // command's shell, but started in `/`, not the work dir): it is still
+    // up, waiting for the next request, which it would not be had the
+    // image lacked what it needs.
     let file_shells = sh(
         &sb,
-        "for p in /proc/[0-9]*; do grep -q deepagent-in- $p/cmdline 2>/dev/null && grep -q '^Uid:.0' $p/status && echo $p; done | wc -l",
+        "for p in /proc/[0-9]*; do grep -q deepagent-in- $p/cmdline 2>/dev/null && grep -q '^Uid:.1000' $p/status && [ \"$(readlink $p/cwd)\" = / ] && echo $p; done | wc -l",
     )
     .await;
     assert_eq!(file_shells.trim(), "1", "{file_shells}");
-    assert_eq!(
-        sh(&sb, "stat -c '%a %u %g' /workspace/bin /workspace/empty").await,
-        "644 1000 1000\n644 1000 1000\n"
-    );
+    // Owned like what a command creates.
+    let owners = sh(
+        &sb,
+        "touch /workspace/by-command && stat -c '%a %u %g' /workspace/bin /workspace/empty /workspace/by-command",
+    )
+    .await;
+    let owners: Vec<&str> = owners.lines().collect();
+    assert!(owners[2].starts_with("644 1000 "), "{owners:?}");
+    assert_eq!(owners[0], owners[2]);
+    assert_eq!(owners[1], owners[2]);
     sb.write("/workspace/app.py", "print('one')\n".into())
         .await
         .unwrap();
@@ -459,4 +491,75 @@ async fn debian_coreutils_and_dash_serve_files_too() {
     let err = sb.write("/workspace", "x".into()).await.unwrap_err();
     assert!(matches!(err, BackendError::IsADirectory { .. }), "{err}");
     sb.shutdown().await.unwrap();
+}
+
+/// `read` of a file past the shell path's limit cuts its slice inside the
+/// container (`tail`/`head`, lines counted by busybox `tr | wc` or GNU
+/// `wc -l`); it must cut exactly what core's in-memory rules cut, for
+/// every awkward ending, and fail the same way past the last line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_slices_in_the_container_agree_with_core() {
+    let Some(sandboxes) = both().await else {
+        return;
+    };
+    let python = RuntimeConfig::new("test-python-slices", common::python_image());
+    if !common::ready(&python.image).await {
+        return;
+    }
+    let gnu = DockerSandbox::builder(python)
+        .shell_file_limits(0, 0)
+        .build()
+        .expect("runtime");
+    let _c = common::Cleanup(gnu.container_name().to_owned());
+    let cases: Vec<&[u8]> = vec![
+        b"",
+        b"\n",
+        b"\n\n\n",
+        b"one",
+        b"one\ntwo",
+        b"one\r\ntwo\r\n",
+        b"a\n\r",
+        b"\xff\xfe bad\n\xc3\x28\nend\n",
+        b"-n\n-c 5\n--\n",
+    ];
+    let mut all: Vec<(&str, &DockerSandbox)> =
+        sandboxes.iter().map(|(m, sb, _)| (*m, sb)).collect();
+    all.push(("gnu archive", &gnu));
+    for (mode, sb) in all {
+        for (i, content) in cases.iter().enumerate() {
+            let path = format!("/slices/{i}.txt");
+            sb.write(&path, Bytes::from(content.to_vec()))
+                .await
+                .unwrap();
+            for (offset, limit) in [(0, 2000), (0, 1), (1, 1), (1, 0), (2, 5), (3, 1), (9, 1)] {
+                let want = deepagent_core::text::read_slice(&path, content, offset, limit);
+                let got = sb.read(&path, offset, limit).await;
+                match (&want, &got) {
+                    (Ok(w), Ok(g)) => assert_eq!(
+                        (&w.lines, w.total_lines),
+                        (&g.lines, g.total_lines),
+                        "{mode}: {content:?} at {offset}+{limit}"
+                    ),
+                    (Err(w), Err(g)) => assert_eq!(
+                        w.to_string(),
+                        g.to_string(),
+                        "{mode}: {content:?} at {offset}+{limit}"
+                    ),
+                    _ => panic!(
+                        "{mode}: {content:?} at {offset}+{limit}: want {want:?}, got {got:?}"
+                    ),
+                }
+            }
+        }
+        let err = sb.read("/slices/missing.txt", 0, 1).await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::NotFound { .. }),
+            "{mode}: {err:?}"
+        );
+        let err = sb.read("/slices", 0, 1).await.unwrap_err();
+        assert!(
+            matches!(err, BackendError::IsADirectory { .. }),
+            "{mode}: {err:?}"
+        );
+    }
 }
