@@ -8,6 +8,7 @@ use std::any::Any;
 use deepagent_composite::CompositeBackend;
 use deepagent_core::Backend;
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 /// Where a todo stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +112,7 @@ pub struct DeepAgentDeps {
     backend: Arc<dyn Backend>,
     todos: Todos,
     mounts: Option<String>,
+    cancel: CancellationToken,
 }
 
 impl DeepAgentDeps {
@@ -140,7 +142,32 @@ impl DeepAgentDeps {
             backend,
             todos: Todos::default(),
             mounts: None,
+            cancel: CancellationToken::new(),
         }
+    }
+
+    /// Runs over these deps stop when `token` is cancelled: the model
+    /// request in flight is dropped, running tool calls are dropped (a
+    /// backend's `execute` kills its command when dropped), and the run
+    /// ends with [`AgentError::Cancelled`](crate::AgentError::Cancelled)
+    /// and its state. Subagents stop with it.
+    ///
+    /// ```
+    /// use deepagent::{CancellationToken, DeepAgentDeps, StateBackend};
+    /// let token = CancellationToken::new();
+    /// let deps = DeepAgentDeps::new(StateBackend::new()).with_cancellation(token.clone());
+    /// // From another task, a signal handler, a UI button:
+    /// token.cancel();
+    /// assert!(deps.cancellation().is_cancelled());
+    /// ```
+    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// The token that cancels runs over these deps.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
     }
 
     /// Tells the model how the filesystem is laid out (e.g. the mounts of
@@ -177,6 +204,7 @@ impl DeepAgentDeps {
             backend: self.backend.clone(),
             todos: Todos::default(),
             mounts: self.mounts.clone(),
+            cancel: self.cancel.clone(),
         }
     }
 }

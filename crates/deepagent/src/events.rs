@@ -6,10 +6,11 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use futures::Stream;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::deps::Todo;
-use crate::{AgentError, RunResult};
+use crate::{RunError, RunResult};
 
 /// Something that happened during a run, in order.
 #[derive(Debug)]
@@ -57,7 +58,9 @@ pub enum AgentEvent {
         /// The new list.
         todos: Vec<Todo>,
     },
-    /// A call needs approval; the approval callback is being asked.
+    /// A call needs approval: the approval callback is being asked, or
+    /// (with [`pause_for_approval`](crate::DeepAgentBuilder::pause_for_approval))
+    /// the run will pause for it.
     PendingApproval {
         /// The call.
         call: PendingCall,
@@ -72,11 +75,11 @@ pub enum AgentEvent {
         event: Box<AgentEvent>,
     },
     /// The run ended; always the last event.
-    Finished(Box<Result<RunResult, AgentError>>),
+    Finished(Box<Result<RunResult, RunError>>),
 }
 
 /// A tool call waiting for a human decision.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingCall {
     /// The call id.
     pub call_id: String,
@@ -94,7 +97,12 @@ pub struct PendingCall {
 ///
 /// [`layers::PermissionDecision`]: crate::layers::PermissionDecision
 /// [`Approver`]: crate::layers::Approver
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It serializes as `{"decision": "approve"}`, `{"decision": "deny",
+/// "reason": ...}` or `{"decision": "edit", "args": {...}}`, so decisions
+/// on a paused run can come from another process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// Run the call as is.
     Approve,
@@ -160,15 +168,15 @@ impl EventSink {
 /// The run makes progress only while the stream is polled; the last item
 /// is [`AgentEvent::Finished`].
 pub struct RunStream<'a> {
-    run: Option<BoxFuture<'a, Result<RunResult, AgentError>>>,
+    run: Option<BoxFuture<'a, Result<RunResult, RunError>>>,
     rx: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>,
-    result: Option<Result<RunResult, AgentError>>,
+    result: Option<Result<RunResult, RunError>>,
     done: bool,
 }
 
 impl<'a> RunStream<'a> {
     pub(crate) fn new(
-        run: BoxFuture<'a, Result<RunResult, AgentError>>,
+        run: BoxFuture<'a, Result<RunResult, RunError>>,
         rx: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>,
     ) -> Self {
         RunStream {

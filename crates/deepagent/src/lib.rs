@@ -39,6 +39,11 @@
 //!   [`DeepAgent::run_stream`] drive the tool loop: tool calls of a turn
 //!   run concurrently, errors go back to the model as text, invalid
 //!   arguments get a retry message.
+//! - A run that ends without an answer returns a [`RunError`] with the
+//!   [`RunState`] so far (messages, usage, todos, pending approvals), to
+//!   save and continue with [`DeepAgent::resume`]; runs can pause for
+//!   approval ([`DeepAgentBuilder::pause_for_approval`]) and be cancelled
+//!   ([`DeepAgentDeps::with_cancellation`]).
 //! - [`models`]: OpenAI Chat Completions, Anthropic Messages, and the
 //!   offline [`TestModel`], [`FunctionModel`] and [`ScriptedModel`].
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
@@ -91,19 +96,20 @@ pub mod prompt;
 mod tools;
 
 pub use agent::{
-    create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, SubAgent, UsageLimits,
+    create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
 #[cfg(feature = "composite")]
 pub use deps::describe_mounts;
 pub use deps::{render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
-pub use error::AgentError;
+pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
 pub use messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
 pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
+pub use tokio_util::sync::CancellationToken;
 pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
 };

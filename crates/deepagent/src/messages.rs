@@ -33,6 +33,11 @@ pub enum Message {
         name: String,
         /// The result text (errors are text too, starting with `Error:`).
         content: String,
+        /// True when the call failed (a tool error, a refused or invalid
+        /// call); Anthropic is told so with `is_error`. Histories saved
+        /// before this field existed read as `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
     },
 }
 
@@ -49,6 +54,20 @@ impl Message {
         Message::Assistant {
             content: content.into(),
             tool_calls: Vec::new(),
+        }
+    }
+
+    /// A successful tool result.
+    pub fn tool_result(
+        tool_call_id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Message::Tool {
+            tool_call_id: tool_call_id.into(),
+            name: name.into(),
+            content: content.into(),
+            is_error: false,
         }
     }
 }
@@ -168,6 +187,11 @@ pub struct ModelResponse {
     pub tool_calls: Vec<ToolCall>,
     /// Tokens reported for this turn (`requests` is counted by the loop).
     pub usage: Usage,
+    /// The provider stopped the answer at its output token cap
+    /// (`finish_reason: "length"`, `stop_reason: "max_tokens"`): the text
+    /// or the last tool call's arguments are cut off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl ModelResponse {

@@ -55,7 +55,7 @@ async fn builder_sets_retries_and_timeouts_of_a_string_model() {
         .unwrap();
     let err = no_retry.run("hi", &deps).await.unwrap_err();
     assert!(
-        matches!(&err, AgentError::Model(e) if e.to_string().contains("500")),
+        matches!(&err.error, AgentError::Model(e) if e.to_string().contains("500")),
         "{err}"
     );
     assert_eq!(server.requests().len(), 1, "no retry after the 500");
@@ -80,7 +80,7 @@ async fn builder_sets_retries_and_timeouts_of_a_string_model() {
         .unwrap();
     let started = Instant::now();
     let err = impatient.run("hi", &deps).await.unwrap_err();
-    assert!(matches!(err, AgentError::Model(_)), "{err}");
+    assert!(matches!(err.error, AgentError::Model(_)), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the 300 ms timeout ended the wait, not the 120 s default"

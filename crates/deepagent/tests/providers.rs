@@ -295,7 +295,7 @@ async fn other_http_errors_surface_the_provider_message_without_retry() {
         .run("hi", &DeepAgentDeps::new(StateBackend::new()))
         .await
         .unwrap_err();
-    match err {
+    match err.error {
         AgentError::Model(ModelError::Http {
             status, message, ..
         }) => {
@@ -315,7 +315,7 @@ async fn malformed_json_is_a_decode_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AgentError::Model(ModelError::Decode { .. })),
+        matches!(err.error, AgentError::Model(ModelError::Decode { .. })),
         "{err:?}"
     );
     assert!(err.to_string().contains("invalid JSON"), "{err}");

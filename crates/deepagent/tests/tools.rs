@@ -102,7 +102,7 @@ async fn read_file_numbers_lines_and_pages() {
             json!({"path": "/src/app.py", "offset": 2, "limit": 1})
         )
         .await,
-        "     3\tdef main():\n... (1 more lines)"
+        "     3\tdef main():\n... (1 more lines; continue with offset=3)"
     );
     let err = call(
         &deps,

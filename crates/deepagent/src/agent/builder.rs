@@ -131,6 +131,7 @@ pub struct DeepAgentBuilder {
     include_execute: Option<bool>,
     interrupt_on: HashSet<String>,
     approval: Option<ApprovalFn>,
+    pause_for_approval: bool,
     retries: Option<usize>,
     max_steps: Option<u64>,
     limits: UsageLimits,
@@ -263,7 +264,10 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// Tools whose calls wait for the approval callback.
+    /// Tools whose calls wait for a human: the approval callback, or a
+    /// pause (see [`pause_for_approval`](Self::pause_for_approval)). Every
+    /// name must be a tool the agent can have, or [`build`](Self::build)
+    /// fails: a typo must not turn the gate off.
     pub fn interrupt_on<I, S>(mut self, tools: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -274,7 +278,9 @@ impl DeepAgentBuilder {
     }
 
     /// The approval callback for [`interrupt_on`](Self::interrupt_on)
-    /// tools. Without one, such calls are denied with a message saying so.
+    /// tools. Without one (and without
+    /// [`pause_for_approval`](Self::pause_for_approval)), such calls are
+    /// denied with a message saying so.
     pub fn on_approval<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(PendingCall) -> Fut + Send + Sync + 'static,
@@ -284,19 +290,39 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// How many invalid-argument retries each tool gets per run (default 3).
+    /// Makes calls to [`interrupt_on`](Self::interrupt_on) tools stop the
+    /// run instead of asking a callback: the other calls of the turn run,
+    /// then the run ends with a [`RunError`](crate::RunError) whose error
+    /// is [`AgentError::Paused`] and whose state lists the calls in
+    /// [`RunState::pending`]. Save the state (it is serde), decide later,
+    /// perhaps in another process, and continue with
+    /// [`DeepAgent::resume`]; see there for an example.
+    ///
+    /// Subagents cannot pause: their calls to these tools still go to the
+    /// [`on_approval`](Self::on_approval) callback, or are refused
+    /// without one.
+    pub fn pause_for_approval(mut self) -> Self {
+        self.pause_for_approval = true;
+        self
+    }
+
+    /// How many invalid-argument retries each tool gets in a row (default
+    /// 3); a turn in which the tool gets valid arguments starts the count
+    /// again. Empty answers from the model get as many nudges.
     pub fn retries(mut self, n: usize) -> Self {
         self.retries = Some(n);
         self
     }
 
-    /// Most model requests per run (default 100).
+    /// Most model requests per run (default 100), subagents' requests
+    /// included: the run tree shares one budget, checked before each
+    /// request, like the [`usage_limits`](Self::usage_limits).
     pub fn max_steps(mut self, n: u64) -> Self {
         self.max_steps = Some(n);
         self
     }
 
-    /// Token and request caps.
+    /// Token and request caps for the whole run, subagents included.
     pub fn usage_limits(mut self, limits: UsageLimits) -> Self {
         self.limits = limits;
         self
@@ -336,11 +362,17 @@ impl DeepAgentBuilder {
         };
         let mut names = HashSet::new();
         for t in &self.tools {
+            check_tool_name(t.name())?;
             if !names.insert(t.name().to_owned()) {
                 return Err(AgentError::Config(format!(
                     "two tools are named {:?}",
                     t.name()
                 )));
+            }
+        }
+        for s in &self.subagents {
+            for t in s.tools.iter().flatten() {
+                check_tool_name(t.name())?;
             }
         }
         let mut sub_names = HashSet::new();
@@ -353,6 +385,7 @@ impl DeepAgentBuilder {
             }
         }
         let interrupt_on: HashSet<String> = self.interrupt_on;
+        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
         Ok(DeepAgent {
             core: Arc::new(AgentCore {
                 model,
@@ -366,6 +399,7 @@ impl DeepAgentBuilder {
                 include_execute: self.include_execute,
                 interrupt_on,
                 approval: self.approval,
+                pause_for_approval: self.pause_for_approval,
                 retries: self.retries.unwrap_or(3),
                 max_steps: self.max_steps.unwrap_or(100),
                 limits: self.limits,
@@ -374,4 +408,51 @@ impl DeepAgentBuilder {
             }),
         })
     }
+}
+
+/// Providers accept tool names of 1 to 64 letters, digits, `_` and `-`;
+/// another name would fail every request of every run, so it fails here.
+fn check_tool_name(name: &str) -> Result<(), AgentError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AgentError::Config(format!(
+            "the tool name {name:?} is not accepted by model providers: use 1 to 64 letters, digits, '_' or '-'"
+        )))
+    }
+}
+
+/// Every `interrupt_on` name must be a tool the agent can have: a typo
+/// would otherwise silently turn the approval gate off.
+fn check_interrupt_on(
+    names: &HashSet<String>,
+    tools: &[Arc<dyn Tool>],
+    subagents: &[SubAgent],
+) -> Result<(), AgentError> {
+    let mut known: HashSet<&str> = builtin::FILESYSTEM_TOOLS.into_iter().collect();
+    known.extend(["execute", "write_todos", "read_todos", "task"]);
+    known.extend(tools.iter().map(|t| t.name()));
+    for s in subagents {
+        known.extend(s.tools.iter().flatten().map(|t| t.name()));
+    }
+    let mut unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.contains(n))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    unknown.sort_unstable();
+    let mut all: Vec<&str> = known.into_iter().collect();
+    all.sort_unstable();
+    Err(AgentError::Config(format!(
+        "interrupt_on names {} that no tool of this agent has, so nothing would wait for approval; the tools are: {}",
+        unknown.join(", "),
+        all.join(", ")
+    )))
 }

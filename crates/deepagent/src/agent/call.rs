@@ -7,15 +7,28 @@ use futures::FutureExt;
 #[allow(unused_imports)]
 use super::*;
 
-/// Runs one call; returns the text for the model and whether it asks the
-/// model to retry.
+/// What one call gives back.
+pub(super) struct CallOutcome {
+    /// The text for the model.
+    pub text: String,
+    /// The call failed (sent to Anthropic as `is_error`).
+    pub is_error: bool,
+    /// The arguments were wrong: counts against the tool's retries.
+    pub retry: bool,
+}
+
+/// Runs one call. `truncated`: the model's turn was cut at its token cap,
+/// so arguments that do not parse were cut off, not garbled. `decided`: a
+/// human's decision given when a paused run was resumed.
 pub(super) async fn handle_call(
     core: &AgentCore,
     tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
     call: &ToolCall,
     ctx: ToolContext,
-) -> (String, bool) {
-    let parsed = parse_arguments(&call.arguments);
+    truncated: bool,
+    decided: Option<Decision>,
+) -> CallOutcome {
+    let parsed = parse_arguments(&call.arguments, truncated);
     let shown = parsed
         .clone()
         .unwrap_or_else(|_| Value::String(call.arguments.clone()));
@@ -24,7 +37,7 @@ pub(super) async fn handle_call(
         name: call.name.clone(),
         args: shown.clone(),
     });
-    let (args, outcome) = execute_call(core, tools, call, parsed, &ctx).await;
+    let (args, outcome) = execute_call(core, tools, call, parsed, &ctx, decided).await;
     let (text, is_error, retry) = match outcome {
         Ok(text) => (cap_result(core, &ctx, &call.name, text).await, false, false),
         Err(ToolError::Failed(msg)) => (
@@ -48,14 +61,47 @@ pub(super) async fn handle_call(
         result: text.clone(),
         is_error,
     });
-    (text, retry)
+    CallOutcome {
+        text,
+        is_error,
+        retry,
+    }
 }
 
-fn parse_arguments(raw: &str) -> Result<Value, String> {
-    if raw.trim().is_empty() {
+fn parse_arguments(raw: &str, truncated: bool) -> Result<Value, String> {
+    if raw.trim().is_empty() && !truncated {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_str(raw).map_err(|e| format!("the arguments are not valid JSON ({e})"))
+    serde_json::from_str(raw).map_err(|e| {
+        if truncated {
+            "the arguments were cut off: your answer reached the output token limit (max_tokens) while writing them. Send less in one call, e.g. write a large file in parts (write_file with the first part, then edit_file to append the rest)".to_owned()
+        } else {
+            format!("the arguments are not valid JSON ({e})")
+        }
+    })
+}
+
+/// The call as a [`PendingCall`] when it must wait for a human decision:
+/// the agent pauses for approval, this is the main agent (a subagent
+/// cannot pause; its calls go to the callback), and the call is valid, so
+/// the human is not asked about one that would be refused anyway.
+pub(super) fn pending_call(
+    core: &AgentCore,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
+    call: &ToolCall,
+    depth: usize,
+) -> Option<PendingCall> {
+    if !core.pause_for_approval || depth > 0 || !core.interrupt_on.contains(&call.name) {
+        return None;
+    }
+    let (_, schema) = tools.get(&call.name)?;
+    let args = parse_arguments(&call.arguments, false).ok()?;
+    validate_args(schema, &args).ok()?;
+    Some(PendingCall {
+        call_id: call.id.clone(),
+        tool_name: call.name.clone(),
+        args,
+    })
 }
 
 async fn execute_call(
@@ -64,6 +110,7 @@ async fn execute_call(
     call: &ToolCall,
     parsed: Result<Value, String>,
     ctx: &ToolContext,
+    decided: Option<Decision>,
 ) -> (Option<Value>, Result<String, ToolError>) {
     let Some((tool, schema)) = tools.get(&call.name) else {
         let mut names: Vec<&str> = tools.keys().map(String::as_str).collect();
@@ -98,49 +145,58 @@ async fn execute_call(
             ))),
         );
     }
-    if core.interrupt_on.contains(&call.name) {
-        let pending = PendingCall {
-            call_id: call.id.clone(),
-            tool_name: call.name.clone(),
-            args: args.clone(),
-        };
-        ctx.emit(AgentEvent::PendingApproval {
-            call: pending.clone(),
-        });
-        let decision = match &core.approval {
-            Some(approve) => approve(pending).await,
-            None => {
-                return (
-                    Some(args),
-                    Err(ToolError::Failed(format!(
-                        "{} needs human approval, and no approval callback is configured (set one with on_approval), so the call was not run",
-                        call.name
-                    ))),
-                )
-            }
-        };
-        match decision {
-            Decision::Approve => {}
-            Decision::Deny { reason } => {
-                return (
-                    Some(args),
-                    Err(ToolError::Failed(format!(
-                        "the user denied this call to {}: {reason}",
-                        call.name
-                    ))),
-                )
-            }
-            Decision::Edit { args: edited } => {
-                if let Err(problem) = validate_args(schema, &edited) {
+    let decision = match decided {
+        Some(d) => Some(d),
+        None if core.interrupt_on.contains(&call.name) => {
+            let pending = PendingCall {
+                call_id: call.id.clone(),
+                tool_name: call.name.clone(),
+                args: args.clone(),
+            };
+            ctx.emit(AgentEvent::PendingApproval {
+                call: pending.clone(),
+            });
+            match &core.approval {
+                Some(approve) => Some(approve(pending).await),
+                None => {
+                    let why = if core.pause_for_approval {
+                        "a subagent cannot pause for approval, and no approval callback is configured (set one with on_approval)"
+                    } else {
+                        "no approval callback is configured (set one with on_approval)"
+                    };
                     return (
-                        Some(edited),
+                        Some(args),
                         Err(ToolError::Failed(format!(
-                            "the arguments edited by the approver are invalid: {problem}"
+                            "{} needs human approval, and {why}, so the call was not run",
+                            call.name
                         ))),
                     );
                 }
-                args = edited;
             }
+        }
+        None => None,
+    };
+    match decision {
+        None | Some(Decision::Approve) => {}
+        Some(Decision::Deny { reason }) => {
+            return (
+                Some(args),
+                Err(ToolError::Failed(format!(
+                    "the user denied this call to {}: {reason}",
+                    call.name
+                ))),
+            )
+        }
+        Some(Decision::Edit { args: edited }) => {
+            if let Err(problem) = validate_args(schema, &edited) {
+                return (
+                    Some(edited),
+                    Err(ToolError::Failed(format!(
+                        "the arguments edited by the approver are invalid: {problem}"
+                    ))),
+                );
+            }
+            args = edited;
         }
     }
     // A panicking user tool must not take the run down with it: the model

@@ -10,7 +10,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::deps::DeepAgentDeps;
+use crate::deps::{DeepAgentDeps, Todo};
+use crate::error::RunError;
 use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
 use crate::models::{infer_model_configured, Model, ModelOptions, ResponseAccumulator};
@@ -23,7 +24,7 @@ mod call;
 mod run;
 
 pub use builder::{create_deep_agent, DeepAgentBuilder, SubAgent, UsageLimits};
-pub(crate) use run::{run_loop, run_loop_counting};
+pub(crate) use run::{run_loop, Begin, Budget};
 
 /// Where oversized tool results are saved.
 pub const LARGE_RESULTS_DIR: &str = "/large_tool_results";
@@ -41,6 +42,54 @@ pub struct RunResult {
     /// Requests and tokens of this run, subagents included (a subagent
     /// that failed too: what it spent before failing).
     pub usage: Usage,
+    /// The todo list at the end of the run.
+    #[serde(default)]
+    pub todos: Vec<Todo>,
+}
+
+impl RunResult {
+    /// The finished run as a [`RunState`] (no pending calls), to save a
+    /// session the same way as a run that stopped.
+    pub fn into_state(self) -> RunState {
+        RunState {
+            messages: self.messages,
+            usage: self.usage,
+            todos: self.todos,
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// Everything a run has done so far: the conversation, what it spent,
+/// its todo list, and the tool calls waiting for a human decision.
+///
+/// Every run that ends without an answer gives one back in its
+/// [`RunError`]; it serializes (serde) so it can be saved, inspected, and
+/// continued later, in another process, with [`DeepAgent::resume`].
+///
+/// ```
+/// use deepagent::{Message, RunState};
+/// let state = RunState { messages: vec![Message::user("hi")], ..RunState::default() };
+/// let saved = serde_json::to_string(&state).unwrap();
+/// let back: RunState = serde_json::from_str(&saved).unwrap();
+/// assert_eq!(back, state);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// The conversation so far. Every tool call in it has its result,
+    /// except the [`pending`](Self::pending) ones.
+    pub messages: Vec<Message>,
+    /// Requests and tokens spent so far, subagents included. A resumed
+    /// run goes on counting from here, so its limits hold for the whole
+    /// run.
+    pub usage: Usage,
+    /// The todo list.
+    #[serde(default)]
+    pub todos: Vec<Todo>,
+    /// Tool calls waiting for a human decision (a paused run), in call
+    /// order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCall>,
 }
 
 pub(crate) struct AgentCore {
@@ -55,10 +104,11 @@ pub(crate) struct AgentCore {
     include_execute: Option<bool>,
     interrupt_on: HashSet<String>,
     approval: Option<ApprovalFn>,
+    pause_for_approval: bool,
     retries: usize,
     max_steps: u64,
     limits: UsageLimits,
-    max_result_chars: usize,
+    pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
 }
 
@@ -77,8 +127,9 @@ pub(crate) struct RunEnv {
     pub depth: usize,
     pub deps: DeepAgentDeps,
     events: Option<EventSink>,
-    /// Usage of subagents started by this run's tools.
-    pub child_usage: Mutex<Usage>,
+    /// What the whole run tree has spent: one budget for the main agent
+    /// and its subagents.
+    pub budget: Arc<Budget>,
 }
 
 impl RunEnv {
@@ -115,23 +166,30 @@ impl DeepAgent {
     }
 
     /// Runs `prompt` to a final answer.
-    pub async fn run(&self, prompt: &str, deps: &DeepAgentDeps) -> Result<RunResult, AgentError> {
+    ///
+    /// A run that ends without one (a limit, a provider error,
+    /// cancellation, a pause for approval) returns a [`RunError`] holding
+    /// why and the [`RunState`] so far. Cancel a run through
+    /// [`DeepAgentDeps::with_cancellation`].
+    pub async fn run(&self, prompt: &str, deps: &DeepAgentDeps) -> Result<RunResult, RunError> {
         self.run_with_history(prompt, Vec::new(), deps).await
     }
 
     /// Runs `prompt` after an earlier conversation (e.g. the `messages` of
-    /// a previous [`RunResult`]).
+    /// a previous [`RunResult`]). Tool calls of the history left without
+    /// a result (a run that was cut short) get one saying so, so the
+    /// conversation sent stays valid.
     pub async fn run_with_history(
         &self,
         prompt: &str,
         history: Vec<Message>,
         deps: &DeepAgentDeps,
-    ) -> Result<RunResult, AgentError> {
-        run_loop(
+    ) -> Result<RunResult, RunError> {
+        run::run_root(
             self.core.clone(),
             self.main_profile(),
-            prompt.to_owned(),
-            history,
+            Begin::prompt(history, prompt),
+            Usage::default(),
             deps,
             None,
         )
@@ -153,15 +211,133 @@ impl DeepAgent {
         deps: &'a DeepAgentDeps,
     ) -> RunStream<'a> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let fut = run_loop(
+        let fut = run::run_root(
             self.core.clone(),
             self.main_profile(),
-            prompt.to_owned(),
-            history,
+            Begin::prompt(history, prompt),
+            Usage::default(),
             deps,
             Some(EventSink::root(tx)),
         );
         RunStream::new(Box::pin(fut), rx)
+    }
+
+    /// Continues a run from its [`RunState`]: one that paused for approval
+    /// (see [`DeepAgentBuilder::pause_for_approval`]), failed, or was
+    /// cancelled, possibly saved and loaded in another process.
+    ///
+    /// `decisions` answers each of the state's
+    /// [`pending`](RunState::pending) calls by call id; every pending call
+    /// needs one, and ids that name no pending call are refused, so a
+    /// typo cannot approve the wrong call. The decided calls run (or are
+    /// refused) first, then the loop goes on. The state's usage is the
+    /// starting point of the limits and its todos are put back in `deps`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, Decision, DeepAgentDeps, FunctionModel, ModelResponse, RunState, StateBackend};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let model = FunctionModel::new(|req| match req.latest_tool_results().first() {
+    ///     None => ModelResponse::call("write_file", json!({"path": "/a.txt", "content": "hi"})),
+    ///     Some((_, result)) => ModelResponse::text(format!("tool said: {result}")),
+    /// });
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(model))
+    ///     .interrupt_on(["write_file"])
+    ///     .pause_for_approval()
+    ///     .build()?;
+    /// let backend = StateBackend::new();
+    /// let deps = DeepAgentDeps::new(backend.clone());
+    ///
+    /// // The run stops before writing; its state can be saved as JSON.
+    /// let paused = agent.run("write a.txt", &deps).await.unwrap_err();
+    /// assert!(paused.is_paused());
+    /// let saved = serde_json::to_string(&paused.state)?;
+    ///
+    /// // Later, perhaps in another process: decide and go on.
+    /// let state: RunState = serde_json::from_str(&saved)?;
+    /// let id = state.pending[0].call_id.clone();
+    /// let done = agent.resume(state, [(id, Decision::Approve)], &deps).await?;
+    /// assert_eq!(done.output, "tool said: Wrote 2 bytes to /a.txt");
+    /// assert_eq!(backend.paths(), ["/a.txt"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn resume(
+        &self,
+        state: RunState,
+        decisions: impl IntoIterator<Item = (String, Decision)>,
+        deps: &DeepAgentDeps,
+    ) -> Result<RunResult, RunError> {
+        let (begin, usage) = self.resume_begin(state, decisions, deps)?;
+        run::run_root(
+            self.core.clone(),
+            self.main_profile(),
+            begin,
+            usage,
+            deps,
+            None,
+        )
+        .await
+    }
+
+    /// [`resume`](Self::resume), reporting progress as a stream of events
+    /// like [`run_stream`](Self::run_stream).
+    pub fn resume_stream<'a>(
+        &'a self,
+        state: RunState,
+        decisions: impl IntoIterator<Item = (String, Decision)>,
+        deps: &'a DeepAgentDeps,
+    ) -> RunStream<'a> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let begun = self.resume_begin(state, decisions, deps);
+        let core = self.core.clone();
+        let profile = self.main_profile();
+        let fut = async move {
+            let (begin, usage) = begun?;
+            run::run_root(core, profile, begin, usage, deps, Some(EventSink::root(tx))).await
+        };
+        RunStream::new(Box::pin(fut), rx)
+    }
+
+    /// Matches decisions to pending calls and restores the todos.
+    fn resume_begin(
+        &self,
+        state: RunState,
+        decisions: impl IntoIterator<Item = (String, Decision)>,
+        deps: &DeepAgentDeps,
+    ) -> Result<(Begin, Usage), RunError> {
+        let mut decisions: HashMap<String, Decision> = decisions.into_iter().collect();
+        let refuse = |state: RunState, msg: String| RunError {
+            error: AgentError::Config(msg),
+            state: Box::new(state),
+        };
+        let mut decided = Vec::with_capacity(state.pending.len());
+        for p in &state.pending {
+            match decisions.remove(&p.call_id) {
+                Some(d) => decided.push((p.clone(), d)),
+                None => {
+                    let msg = format!(
+                        "no decision for the pending call {} ({}); pass one for every call in RunState::pending",
+                        p.call_id, p.tool_name
+                    );
+                    return Err(refuse(state, msg));
+                }
+            }
+        }
+        if !decisions.is_empty() {
+            let mut ids: Vec<&str> = decisions.keys().map(String::as_str).collect();
+            ids.sort_unstable();
+            let msg = format!(
+                "decisions for calls that are not pending: {}; the pending calls are in RunState::pending",
+                ids.join(", ")
+            );
+            return Err(refuse(state, msg));
+        }
+        deps.todo_handle().set(state.todos);
+        Ok((Begin::resumed(state.messages, decided), state.usage))
     }
 
     /// The system prompt a run over `deps` would use.

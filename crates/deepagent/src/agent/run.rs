@@ -1,36 +1,213 @@
 //! The tool loop.
 
-use super::call::handle_call;
+use super::call::{handle_call, pending_call};
 #[allow(unused_imports)]
 use super::*;
 
-/// The tool loop.
+/// What a run tree has spent. The main agent and every subagent it
+/// starts share one, so `max_steps` and the [`UsageLimits`] hold for the
+/// whole tree, checked before each model request.
+#[derive(Debug, Default)]
+pub(crate) struct Budget(Mutex<Usage>);
+
+impl Budget {
+    fn new(start: Usage) -> Self {
+        Budget(Mutex::new(start))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Usage> {
+        // A panic elsewhere cannot leave a Usage half-updated.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn get(&self) -> Usage {
+        *self.lock()
+    }
+
+    /// Claims the next model request, or says which limit forbids it.
+    fn reserve(&self, core: &AgentCore) -> Result<(), AgentError> {
+        let mut u = self.lock();
+        if u.requests >= core.max_steps {
+            return Err(AgentError::StepLimit {
+                max_steps: core.max_steps,
+            });
+        }
+        if let Some(l) = core.limits.request_limit.filter(|l| u.requests >= *l) {
+            return Err(AgentError::UsageLimit(format!(
+                "the next model request would exceed the request limit of {l}"
+            )));
+        }
+        // Tokens a subagent spent may already be over a limit.
+        core.limits.check_tokens(&u)?;
+        u.requests += 1;
+        Ok(())
+    }
+
+    fn add_tokens(&self, core: &AgentCore, turn: Usage) -> Result<(), AgentError> {
+        let mut u = self.lock();
+        u.input_tokens += turn.input_tokens;
+        u.output_tokens += turn.output_tokens;
+        core.limits.check_tokens(&u)
+    }
+}
+
+/// Where a run starts: its conversation, and the calls a human decided
+/// on while it was paused (run before the first model request).
+pub(crate) struct Begin {
+    messages: Vec<Message>,
+    decided: Vec<(PendingCall, Decision)>,
+}
+
+impl Begin {
+    /// A new prompt after `history`.
+    pub(crate) fn prompt(mut history: Vec<Message>, prompt: &str) -> Self {
+        answer_unanswered_calls(&mut history, &HashSet::new());
+        history.push(Message::user(prompt));
+        Begin {
+            messages: history,
+            decided: Vec::new(),
+        }
+    }
+
+    /// A run picked up again from its state.
+    pub(crate) fn resumed(
+        mut messages: Vec<Message>,
+        decided: Vec<(PendingCall, Decision)>,
+    ) -> Self {
+        let waiting: HashSet<String> = decided.iter().map(|(p, _)| p.call_id.clone()).collect();
+        answer_unanswered_calls(&mut messages, &waiting);
+        Begin { messages, decided }
+    }
+
+    /// A subagent's task.
+    pub(crate) fn task(description: String) -> Self {
+        Begin {
+            messages: vec![Message::user(description)],
+            decided: Vec::new(),
+        }
+    }
+}
+
+/// The result a tool call gets when its run stopped before it finished.
+pub(crate) const INTERRUPTED_RESULT: &str = "Error: this call was interrupted before it finished (the run was cancelled or stopped), so it has no result. Call it again if it is still needed.";
+
+/// What the model is told after an empty answer.
+const EMPTY_ANSWER_NUDGE: &str =
+    "Your last answer was empty. Answer the request, or call a tool if you need one.";
+
+/// Gives every tool call in `messages` without a result (other than those
+/// in `except`) a result saying it was interrupted: providers refuse a
+/// conversation with an unanswered call.
+pub(crate) fn answer_unanswered_calls(messages: &mut Vec<Message>, except: &HashSet<String>) {
+    let mut i = 0;
+    while i < messages.len() {
+        let Message::Assistant { tool_calls, .. } = &messages[i] else {
+            i += 1;
+            continue;
+        };
+        let mut end = i + 1;
+        let mut answered = HashSet::new();
+        while let Some(Message::Tool { tool_call_id, .. }) = messages.get(end) {
+            answered.insert(tool_call_id.as_str());
+            end += 1;
+        }
+        let missing: Vec<Message> = tool_calls
+            .iter()
+            .filter(|c| !answered.contains(c.id.as_str()) && !except.contains(&c.id))
+            .map(interrupted)
+            .collect();
+        let added = missing.len();
+        messages.splice(end..end, missing);
+        i = end + added;
+    }
+}
+
+/// Puts the results after the last assistant turn in the order of its
+/// calls: the decided calls of a resumed run answer after the ones that
+/// ran before the pause, and the model reads them best in call order.
+fn order_latest_results(messages: &mut [Message]) {
+    let Some(turn) = messages
+        .iter()
+        .rposition(|m| matches!(m, Message::Assistant { .. }))
+    else {
+        return;
+    };
+    let (head, results) = messages.split_at_mut(turn + 1);
+    let Message::Assistant { tool_calls, .. } = &head[turn] else {
+        return;
+    };
+    let position = |m: &Message| match m {
+        Message::Tool { tool_call_id, .. } => tool_calls
+            .iter()
+            .position(|c| &c.id == tool_call_id)
+            .unwrap_or(usize::MAX),
+        _ => usize::MAX,
+    };
+    results.sort_by_key(position);
+}
+
+fn interrupted(call: &ToolCall) -> Message {
+    Message::Tool {
+        tool_call_id: call.id.clone(),
+        name: call.name.clone(),
+        content: INTERRUPTED_RESULT.to_owned(),
+        is_error: true,
+    }
+}
+
+/// How a loop ended: the answer or why not, with the conversation and
+/// the calls left waiting for a decision.
+pub(crate) struct LoopEnd {
+    pub result: Result<String, AgentError>,
+    pub messages: Vec<Message>,
+    pub pending: Vec<PendingCall>,
+}
+
+/// A main-agent run: one budget from `start`, and the outcome with its
+/// state.
+pub(crate) async fn run_root(
+    core: Arc<AgentCore>,
+    profile: Profile,
+    begin: Begin,
+    start: Usage,
+    deps: &DeepAgentDeps,
+    events: Option<EventSink>,
+) -> Result<RunResult, RunError> {
+    let budget = Arc::new(Budget::new(start));
+    let end = run_loop(core, profile, begin, deps, events, budget.clone()).await;
+    let usage = budget.get();
+    let todos = deps.todos();
+    match end.result {
+        Ok(output) => Ok(RunResult {
+            output,
+            messages: end.messages,
+            usage,
+            todos,
+        }),
+        Err(error) => Err(RunError {
+            error,
+            state: Box::new(RunState {
+                messages: end.messages,
+                usage,
+                todos,
+                pending: end.pending,
+            }),
+        }),
+    }
+}
+
+/// Invalid-argument failures per tool, in a row.
+type Retries = HashMap<String, usize>;
+
+/// The tool loop, spending from `budget` (shared with subagents).
 pub(crate) async fn run_loop(
     core: Arc<AgentCore>,
     profile: Profile,
-    prompt: String,
-    history: Vec<Message>,
+    begin: Begin,
     deps: &DeepAgentDeps,
     events: Option<EventSink>,
-) -> Result<RunResult, AgentError> {
-    let mut usage = Usage::default();
-    run_loop_counting(core, profile, prompt, history, deps, events, &mut usage).await
-}
-
-/// The tool loop, adding what it spends to `usage` as it goes rather than
-/// only in the result: a failed run (a model error after some steps, a
-/// step or retry limit) has still spent those tokens, and a subagent's
-/// caller must count them. `usage` starts at zero: the step and usage
-/// limits are checked against it.
-pub(crate) async fn run_loop_counting(
-    core: Arc<AgentCore>,
-    profile: Profile,
-    prompt: String,
-    history: Vec<Message>,
-    deps: &DeepAgentDeps,
-    events: Option<EventSink>,
-    usage: &mut Usage,
-) -> Result<RunResult, AgentError> {
+    budget: Arc<Budget>,
+) -> LoopEnd {
     let tools = toolset(&core, &profile, deps);
     let definitions: Vec<ToolDef> = tools.iter().map(|t| t.definition()).collect();
     // Schemas are looked up per call; keep them rather than rebuilding.
@@ -45,90 +222,250 @@ pub(crate) async fn run_loop_counting(
         depth: profile.depth,
         deps: deps.clone(),
         events,
-        child_usage: Mutex::new(Usage::default()),
+        budget: budget.clone(),
     });
+    let cancel = deps.cancellation().clone();
     // One request object for the whole run: messages are appended in
     // place rather than cloned per step.
     let mut request = ModelRequest {
         system: system_prompt(&core, &profile, deps, &tools),
-        messages: history,
+        messages: begin.messages,
         tools: definitions,
     };
-    request.messages.push(Message::user(prompt));
-    let mut retries_used: HashMap<String, usize> = HashMap::new();
+    let end = |result: Result<String, AgentError>, messages: Vec<Message>| LoopEnd {
+        result,
+        messages,
+        pending: Vec::new(),
+    };
+    let mut retries = Retries::new();
+    if !begin.decided.is_empty() {
+        let calls = begin
+            .decided
+            .into_iter()
+            .map(|(p, d)| {
+                let call = ToolCall {
+                    id: p.call_id,
+                    name: p.tool_name,
+                    arguments: p.args.to_string(),
+                };
+                (call, Some(d))
+            })
+            .collect();
+        let ran = run_tools(
+            &env,
+            &by_name,
+            calls,
+            false,
+            &mut request.messages,
+            &mut retries,
+        );
+        let ran = ran.await;
+        order_latest_results(&mut request.messages);
+        if let Err(e) = ran {
+            return end(Err(e), request.messages);
+        }
+    }
+    let mut empty_answers = 0;
     loop {
-        if usage.requests >= core.max_steps {
-            return Err(AgentError::StepLimit {
-                max_steps: core.max_steps,
-            });
+        if cancel.is_cancelled() {
+            return end(Err(AgentError::Cancelled), request.messages);
         }
-        if let Some(l) = core.limits.request_limit.filter(|l| usage.requests >= *l) {
-            return Err(AgentError::UsageLimit(format!(
-                "the next model request would exceed the request limit of {l}"
-            )));
+        if let Err(e) = budget.reserve(&core) {
+            return end(Err(e), request.messages);
         }
-        let response = if streaming {
-            stream_turn(profile.model.as_ref(), &request, &env).await?
-        } else {
-            profile.model.request(&request).await?
+        let turn = async {
+            if streaming {
+                stream_turn(profile.model.as_ref(), &request, &env).await
+            } else {
+                profile
+                    .model
+                    .request(&request)
+                    .await
+                    .map_err(AgentError::from)
+            }
         };
-        usage.requests += 1;
-        usage.input_tokens += response.usage.input_tokens;
-        usage.output_tokens += response.usage.output_tokens;
-        core.limits.check_tokens(usage)?;
+        // Dropping the request future closes its connection.
+        let response = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(AgentError::Cancelled),
+            r = turn => r,
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return end(Err(e), request.messages),
+        };
+        let over = budget.add_tokens(&core, response.usage);
         let ModelResponse {
-            text, tool_calls, ..
+            text,
+            tool_calls,
+            truncated,
+            ..
         } = response;
         if tool_calls.is_empty() {
+            if truncated {
+                // Kept so the state shows how far the answer got.
+                if !text.trim().is_empty() {
+                    request.messages.push(Message::assistant(text));
+                }
+                return end(
+                    Err(over.err().unwrap_or(AgentError::OutputTruncated)),
+                    request.messages,
+                );
+            }
+            if text.trim().is_empty() {
+                // Never stored: providers refuse an empty assistant turn.
+                if let Err(e) = over {
+                    return end(Err(e), request.messages);
+                }
+                empty_answers += 1;
+                if empty_answers > core.retries {
+                    return end(
+                        Err(AgentError::EmptyAnswer {
+                            attempts: empty_answers,
+                        }),
+                        request.messages,
+                    );
+                }
+                request.messages.push(Message::user(EMPTY_ANSWER_NUDGE));
+                continue;
+            }
             request.messages.push(Message::assistant(text.clone()));
-            return Ok(RunResult {
-                output: text,
-                messages: request.messages,
-                usage: *usage,
-            });
+            return end(over.map(|()| text), request.messages);
         }
+        empty_answers = 0;
         request.messages.push(Message::Assistant {
             content: text,
             tool_calls: tool_calls.clone(),
         });
-        let todo_writes_in_turn = tool_calls
-            .iter()
-            .filter(|c| c.name == "write_todos")
-            .count();
-        let outcomes = futures::future::join_all(tool_calls.iter().map(|call| {
-            let ctx = ToolContext {
-                backend: deps.backend().clone(),
-                todos: deps.todo_handle().clone(),
-                call_id: call.id.clone(),
-                todo_writes_in_turn,
-                env: env.clone(),
-            };
-            handle_call(&core, &by_name, call, ctx)
-        }))
-        .await;
-        if let Ok(mut child) = env.child_usage.lock() {
-            usage.add(std::mem::take(&mut *child));
+        if let Err(e) = over {
+            answer_unanswered_calls(&mut request.messages, &HashSet::new());
+            return end(Err(e), request.messages);
         }
-        core.limits.check_tokens(usage)?;
-        for (call, (content, retry)) in tool_calls.into_iter().zip(outcomes) {
-            if retry {
-                let used = retries_used.entry(call.name.clone()).or_insert(0);
-                *used += 1;
-                if *used > core.retries {
-                    return Err(AgentError::ToolRetriesExceeded {
-                        tool: call.name,
-                        retries: core.retries,
-                        last_error: content,
-                    });
-                }
+        // In pause mode the main agent's calls that need approval wait for
+        // a decision; the others run now.
+        let mut pending = Vec::new();
+        let mut now = Vec::new();
+        for call in tool_calls {
+            match pending_call(&core, &by_name, &call, env.depth) {
+                Some(p) => pending.push(p),
+                None => now.push((call, None)),
             }
-            request.messages.push(Message::Tool {
-                tool_call_id: call.id,
-                name: call.name,
-                content,
+        }
+        for p in &pending {
+            env.emit(AgentEvent::PendingApproval { call: p.clone() });
+        }
+        let ran = run_tools(
+            &env,
+            &by_name,
+            now,
+            truncated,
+            &mut request.messages,
+            &mut retries,
+        );
+        if let Err(e) = ran.await {
+            let waiting: HashSet<String> = pending.iter().map(|p| p.call_id.clone()).collect();
+            answer_unanswered_calls(&mut request.messages, &waiting);
+            return LoopEnd {
+                result: Err(e),
+                messages: request.messages,
+                pending,
+            };
+        }
+        if !pending.is_empty() {
+            return LoopEnd {
+                result: Err(AgentError::Paused {
+                    tools: pending.iter().map(|p| p.tool_name.clone()).collect(),
+                }),
+                messages: request.messages,
+                pending,
+            };
+        }
+    }
+}
+
+/// Runs the calls of one turn concurrently and appends their results in
+/// call order. Cancellation drops the running calls (a backend kills the
+/// command of a dropped `execute`) and answers them as interrupted.
+async fn run_tools(
+    env: &Arc<RunEnv>,
+    by_name: &HashMap<String, (Arc<dyn Tool>, Value)>,
+    calls: Vec<(ToolCall, Option<Decision>)>,
+    truncated: bool,
+    messages: &mut Vec<Message>,
+    retries: &mut Retries,
+) -> Result<(), AgentError> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let core = &env.core;
+    let deps = &env.deps;
+    let cancel = deps.cancellation();
+    // These calls run concurrently, so two todo writes among them would
+    // have no "last": the tool refuses them all (see WriteTodos).
+    let todo_writes_in_turn = calls
+        .iter()
+        .filter(|(c, _)| c.name == "write_todos")
+        .count();
+    let all = futures::future::join_all(calls.iter().map(|(call, decision)| {
+        let ctx = ToolContext {
+            backend: deps.backend().clone(),
+            todos: deps.todo_handle().clone(),
+            call_id: call.id.clone(),
+            todo_writes_in_turn,
+            env: env.clone(),
+        };
+        handle_call(core, by_name, call, ctx, truncated, decision.clone())
+    }));
+    let outcomes = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        o = all => Some(o),
+    };
+    let Some(outcomes) = outcomes else {
+        messages.extend(calls.iter().map(|(c, _)| interrupted(c)));
+        return Err(AgentError::Cancelled);
+    };
+    // Per tool: failed arguments this turn, and whether a call succeeded.
+    let mut turn: HashMap<&str, (usize, bool, String)> = HashMap::new();
+    for ((call, _), outcome) in calls.iter().zip(outcomes) {
+        let entry = turn
+            .entry(call.name.as_str())
+            .or_insert((0, false, String::new()));
+        if outcome.retry {
+            entry.0 += 1;
+            entry.2 = outcome.text.clone();
+        } else {
+            entry.1 = true;
+        }
+        messages.push(Message::Tool {
+            tool_call_id: call.id.clone(),
+            name: call.name.clone(),
+            content: outcome.text,
+            is_error: outcome.is_error,
+        });
+    }
+    // Retries count failures in a row: a turn where the tool got valid
+    // arguments starts its count again.
+    let mut names: Vec<&str> = turn.keys().copied().collect();
+    names.sort_unstable();
+    for name in names {
+        let (failed, succeeded, last_error) = &turn[name];
+        if *succeeded {
+            retries.remove(name);
+            continue;
+        }
+        let used = retries.entry(name.to_owned()).or_insert(0);
+        *used += failed;
+        if *used > core.retries {
+            return Err(AgentError::ToolRetriesExceeded {
+                tool: name.to_owned(),
+                retries: core.retries,
+                last_error: last_error.clone(),
             });
         }
     }
+    // Subagents started by these calls spent from the same budget.
+    core.limits.check_tokens(&env.budget.get())
 }
 
 /// One streamed turn. A stream that breaks off mid-answer is requested

@@ -112,15 +112,20 @@ impl AnthropicModel {
                             json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}),
                         );
                     }
-                    messages.push(json!({"role": "assistant", "content": blocks}));
+                    // The API refuses an empty `content`; an empty turn
+                    // (from an old history) carries nothing to keep.
+                    if !blocks.is_empty() {
+                        messages.push(json!({"role": "assistant", "content": blocks}));
+                    }
                 }
                 Message::Tool {
                     tool_call_id,
                     content,
+                    is_error,
                     ..
                 } => {
                     let block = json!({"type": "tool_result", "tool_use_id": tool_call_id, "content": content,
-                                       "is_error": content.starts_with("Error:")});
+                                       "is_error": is_error});
                     // Results of one turn travel together in one user message.
                     let merge = messages.last().is_some_and(|last| {
                         last["role"] == "user"
@@ -240,6 +245,7 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
         text,
         tool_calls,
         usage: v.get("usage").map(usage_of).unwrap_or_default(),
+        truncated: v.get("stop_reason").and_then(Value::as_str) == Some("max_tokens"),
     })
 }
 
@@ -294,22 +300,36 @@ pub fn parse_stream_event(v: &Value) -> Result<Vec<StreamChunk>, ModelError> {
             _ => vec![],
         },
         Some("message_delta") => {
-            let out = v
-                .pointer("/usage/output_tokens")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            vec![StreamChunk::Usage(Usage {
-                requests: 0,
-                input_tokens: 0,
-                output_tokens: out,
-            })]
+            // Running totals; newer API versions repeat input_tokens here.
+            let mut out = vec![StreamChunk::Usage(
+                v.get("usage").map(usage_of).unwrap_or_default(),
+            )];
+            if v.pointer("/delta/stop_reason").and_then(Value::as_str) == Some("max_tokens") {
+                out.push(StreamChunk::MaxTokens);
+            }
+            out
         }
         Some("error") => {
+            // An error event mid-stream carries no HTTP status; give it the
+            // one the same error has as a response, so an overloaded or
+            // rate-limited stream is retried like a 529 or a 429.
+            let status = match v.pointer("/error/type").and_then(Value::as_str) {
+                Some("overloaded_error") => 529,
+                Some("api_error") => 500,
+                Some("rate_limit_error") => 429,
+                Some("timeout_error") => 504,
+                Some("invalid_request_error") => 400,
+                Some("authentication_error") => 401,
+                Some("permission_error") => 403,
+                Some("not_found_error") => 404,
+                Some("request_too_large") => 413,
+                _ => 200,
+            };
             return Err(ModelError::Http {
                 provider: PROVIDER.to_owned(),
-                status: 200,
+                status,
                 message: http::error_message(&v.to_string()),
-            })
+            });
         }
         _ => vec![],
     })

@@ -85,12 +85,15 @@ pub enum ModelError {
 
 impl ModelError {
     /// True for a failure mid-stream that a fresh request may not repeat:
-    /// a truncated stream, a dropped connection or a timeout.
+    /// a truncated stream, a dropped connection, a timeout, or an error
+    /// event the provider sends mid-answer with a retryable status
+    /// (Anthropic's `overloaded_error` is a 529, `rate_limit_error` a 429).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ModelError::Truncated { .. } | ModelError::Transport { .. }
-        )
+        match self {
+            ModelError::Truncated { .. } | ModelError::Transport { .. } => true,
+            ModelError::Http { status, .. } => *status == 429 || (500..=599).contains(status),
+            _ => false,
+        }
     }
 }
 
@@ -101,6 +104,11 @@ pub enum StreamChunk {
     TextDelta(String),
     /// Part of a tool call. `index` identifies the call within the turn;
     /// `id` and `name` arrive once, `arguments` in pieces.
+    ///
+    /// A piece with an `id` other than the one its `index` already has
+    /// starts a new call: servers that send every call with `index: 0`
+    /// (Ollama) or none at all (Gemini's OpenAI endpoint) still give one
+    /// call per id.
     ToolCallDelta {
         /// Position of the call within the turn.
         index: usize,
@@ -111,8 +119,13 @@ pub enum StreamChunk {
         /// More of the JSON arguments text.
         arguments: String,
     },
-    /// Token counts (may come more than once; later values add).
+    /// Token counts of the turn so far. Providers report them as running
+    /// totals (Gemini on every chunk, Anthropic input at the start and
+    /// output at the end), so a later value replaces an earlier one, field
+    /// by field; a field reported as 0 keeps the earlier value.
     Usage(Usage),
+    /// The provider stopped the answer at its output token cap.
+    MaxTokens,
 }
 
 /// A language model the agent can talk to.
@@ -159,6 +172,9 @@ pub fn response_chunks(response: ModelResponse) -> Vec<StreamChunk> {
         });
     }
     chunks.push(StreamChunk::Usage(response.usage));
+    if response.truncated {
+        chunks.push(StreamChunk::MaxTokens);
+    }
     chunks
 }
 
@@ -166,8 +182,17 @@ pub fn response_chunks(response: ModelResponse) -> Vec<StreamChunk> {
 #[derive(Debug, Default)]
 pub struct ResponseAccumulator {
     text: String,
-    calls: Vec<(usize, Option<String>, String, String)>,
+    calls: Vec<PartialCall>,
     usage: Usage,
+    truncated: bool,
+}
+
+#[derive(Debug)]
+struct PartialCall {
+    index: usize,
+    id: Option<String>,
+    name: String,
+    arguments: String,
 }
 
 impl ResponseAccumulator {
@@ -181,45 +206,75 @@ impl ResponseAccumulator {
                 name,
                 arguments,
             } => {
-                let pos = match self.calls.iter().position(|c| c.0 == *index) {
+                // Some servers send `"id": ""` on continuation pieces.
+                let id = id.as_deref().filter(|i| !i.is_empty());
+                // The latest call at this index, unless this piece starts
+                // another call: a different id, or (without ids) a name
+                // after the previous call's arguments have begun.
+                let pos = self
+                    .calls
+                    .iter()
+                    .rposition(|c| c.index == *index)
+                    .filter(|&p| {
+                        let c = &self.calls[p];
+                        match (id, &c.id) {
+                            (Some(new), Some(old)) => new == old,
+                            (Some(_), None) => true,
+                            (None, _) => name.is_none() || c.arguments.is_empty(),
+                        }
+                    });
+                let pos = match pos {
                     Some(p) => p,
                     None => {
-                        self.calls
-                            .push((*index, None, String::new(), String::new()));
+                        self.calls.push(PartialCall {
+                            index: *index,
+                            id: None,
+                            name: String::new(),
+                            arguments: String::new(),
+                        });
                         self.calls.len() - 1
                     }
                 };
                 let call = &mut self.calls[pos];
                 if let Some(id) = id {
-                    call.1 = Some(id.clone());
+                    call.id = Some(id.to_owned());
                 }
-                if let Some(name) = name {
-                    call.2.push_str(name);
+                // A name repeated on every piece (some servers do) is one
+                // name; pieces of a name split across chunks add up.
+                if let Some(name) = name.as_deref().filter(|n| *n != call.name) {
+                    call.name.push_str(name);
                 }
-                call.3.push_str(arguments);
+                call.arguments.push_str(arguments);
             }
             StreamChunk::Usage(u) => {
-                self.usage.input_tokens += u.input_tokens;
-                self.usage.output_tokens += u.output_tokens;
+                if u.input_tokens > 0 {
+                    self.usage.input_tokens = u.input_tokens;
+                }
+                if u.output_tokens > 0 {
+                    self.usage.output_tokens = u.output_tokens;
+                }
             }
+            StreamChunk::MaxTokens => self.truncated = true,
         }
     }
 
     /// The assembled response; calls without an id get one.
     pub fn finish(mut self) -> ModelResponse {
-        self.calls.sort_by_key(|c| c.0);
+        // Stable: calls sharing an index keep their arrival order.
+        self.calls.sort_by_key(|c| c.index);
         ModelResponse {
             text: self.text,
             tool_calls: self
                 .calls
                 .into_iter()
-                .map(|(_, id, name, arguments)| ToolCall {
-                    id: id.unwrap_or_else(crate::messages::next_call_id),
-                    name,
-                    arguments,
+                .map(|c| ToolCall {
+                    id: c.id.unwrap_or_else(crate::messages::next_call_id),
+                    name: c.name,
+                    arguments: c.arguments,
                 })
                 .collect(),
             usage: self.usage,
+            truncated: self.truncated,
         }
     }
 }

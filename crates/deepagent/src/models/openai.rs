@@ -103,8 +103,17 @@ impl OpenAiModel {
         for m in &request.messages {
             messages.push(match m {
                 Message::User { content } => json!({"role": "user", "content": content}),
-                Message::Assistant { content, tool_calls } => {
-                    let mut msg = json!({"role": "assistant", "content": if content.is_empty() { Value::Null } else { json!(content) }});
+                Message::Assistant {
+                    content,
+                    tool_calls,
+                } => {
+                    // `null` content is accepted only beside tool calls.
+                    let text = if content.is_empty() && !tool_calls.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(content)
+                    };
+                    let mut msg = json!({"role": "assistant", "content": text});
                     if !tool_calls.is_empty() {
                         msg["tool_calls"] = tool_calls
                             .iter()
@@ -228,6 +237,10 @@ pub fn parse_response(v: &Value) -> Result<ModelResponse, ModelError> {
         text,
         tool_calls,
         usage: v.get("usage").map(usage_of).unwrap_or_default(),
+        truncated: v
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+            == Some("length"),
     })
 }
 
@@ -264,6 +277,12 @@ pub fn parse_stream_event(v: &Value) -> Vec<StreamChunk> {
     }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         out.push(StreamChunk::Usage(usage_of(u)));
+    }
+    if v.pointer("/choices/0/finish_reason")
+        .and_then(Value::as_str)
+        == Some("length")
+    {
+        out.push(StreamChunk::MaxTokens);
     }
     out
 }

@@ -109,15 +109,18 @@ struct ReadArgs {
     offset: usize,
     #[serde(default)]
     limit: Option<usize>,
+    #[serde(default)]
+    char_offset: usize,
 }
 
 builtin!(ReadFile, "read_file", def(
     "read_file",
-    "Read a text file. Lines come back numbered (`     1\tfirst line`), starting at 1. By default up to 2000 lines from the start; for longer files pass `offset` (0-based line to start at) and `limit` (number of lines) to page through, and the output ends with `... (N more lines)` when the file goes on. Always read a file before editing it.",
+    "Read a text file. Lines come back numbered (`     1\tfirst line`), starting at 1. By default up to 2000 lines from the start; for longer files pass `offset` (0-based line to start at) and `limit` (number of lines) to page through, and the output ends with `... (N more lines; continue with offset=K)` when the file goes on. A line too long for one read ends with the `offset` and `char_offset` to read on from. Always read a file before editing it.",
     json!({"type": "object", "properties": {
         "path": {"type": "string", "description": "Absolute path of the file, e.g. `/project/src/app.py`."},
         "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "0-based line number to start reading at."},
-        "limit": {"type": "integer", "minimum": 1, "default": 2000, "description": "Maximum number of lines to read."}
+        "limit": {"type": "integer", "minimum": 1, "default": 2000, "description": "Maximum number of lines to read."},
+        "char_offset": {"type": "integer", "minimum": 0, "default": 0, "description": "Characters of the first line to skip, to read on in a line too long for one read (the output says when)."}
     }, "required": ["path"]}),
 ), |ctx, args| {
     let a: ReadArgs = parse_args(args)?;
@@ -133,7 +136,8 @@ builtin!(ReadFile, "read_file", def(
         });
         return Ok(text::render_binary(&slice.path, size));
     }
-    Ok(text::render_read(&slice))
+    // Paged to fit the result cap, so the read never ends mid-line.
+    Ok(super::paging::render_paged(&slice, a.char_offset, ctx.max_result_chars()))
 });
 
 #[derive(Deserialize)]

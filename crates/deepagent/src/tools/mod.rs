@@ -13,6 +13,7 @@ use crate::deps::Todos;
 use crate::messages::ToolDef;
 
 pub(crate) mod builtin;
+mod paging;
 mod schema;
 pub(crate) mod task;
 
@@ -64,6 +65,11 @@ impl ToolContext {
     /// How deep in subagents this run is (0 for the main agent).
     pub fn depth(&self) -> usize {
         self.env.depth
+    }
+
+    /// The longest tool result the model is sent, in characters.
+    pub(crate) fn max_result_chars(&self) -> usize {
+        self.env.core.max_result_chars
     }
 
     pub(crate) fn emit(&self, event: crate::AgentEvent) {

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, Tool, ToolContext, ToolError};
-use crate::agent::{run_loop_counting, AgentCore, Profile, GENERAL_PURPOSE};
-use crate::messages::{ToolDef, Usage};
+use crate::agent::{run_loop, AgentCore, Begin, Profile, GENERAL_PURPOSE};
+use crate::messages::ToolDef;
 
 /// How the general-purpose subagent is described to the main agent.
 pub const GENERAL_PURPOSE_DESCRIPTION: &str =
@@ -108,24 +108,20 @@ impl Tool for TaskTool {
         };
         let deps = ctx.env.deps.for_subagent();
         let events = ctx.env.child_events(&kind);
-        let mut usage = Usage::default();
-        let result = Box::pin(run_loop_counting(
+        // The subagent spends from the run tree's one budget, so the
+        // limits hold for the tree and a failed subagent's tokens count.
+        let end = Box::pin(run_loop(
             core,
             profile,
-            a.description,
-            Vec::new(),
+            Begin::task(a.description),
             &deps,
             events,
-            &mut usage,
+            ctx.env.budget.clone(),
         ))
         .await;
-        // Counted whether or not the subagent finished: a failed one has
-        // spent its tokens all the same.
-        if let Ok(mut u) = ctx.env.child_usage.lock() {
-            u.add(usage);
-        }
+        let result = end.result;
         match result {
-            Ok(r) => Ok(r.output),
+            Ok(output) => Ok(output),
             Err(e) => Err(ToolError::Failed(format!(
                 "the {kind} subagent failed: {e}"
             ))),
