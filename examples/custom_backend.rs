@@ -166,7 +166,7 @@ impl Backend for MapBackend {
             // its name, as it would in a walk of its directory.
             Some((content, _)) => {
                 let name = base.file_name().unwrap_or_default();
-                if filter.as_ref().map_or(true, |f| f.is_match(name)) {
+                if filter.as_ref().is_none_or(|f| f.is_match(name)) {
                     vec![(&base, content)]
                 } else {
                     Vec::new()
@@ -179,7 +179,7 @@ impl Backend for MapBackend {
                         return false;
                     };
                     !(query.ignore_hidden && p.is_hidden_below(&base))
-                        && filter.as_ref().map_or(true, |f| f.is_match(rel))
+                        && filter.as_ref().is_none_or(|f| f.is_match(rel))
                 })
                 .map(|(p, (c, _))| (p, c))
                 .collect(),

@@ -2,13 +2,16 @@
 //!
 //! - `test-docker`: build the local test images and run the Docker-gated tests;
 //! - `bench`: side-by-side benchmarks against the Python original and ripgrep;
-//! - `fuzz`: run the fuzz targets for a bounded time.
+//! - `fuzz`: run the fuzz targets for a bounded time;
+//! - `msrv-check`: fail when a locked dependency needs a newer Rust than
+//!   the workspace's `rust-version` says.
 
 use std::process::ExitCode;
 
 mod bench;
 mod docker;
 mod fuzz;
+mod msrv;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,8 +19,9 @@ fn main() -> ExitCode {
         Some("test-docker") => docker::test_docker(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("msrv-check") => msrv::msrv_check(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test-docker|bench|fuzz> [args]");
+            eprintln!("usage: cargo xtask <test-docker|bench|fuzz|msrv-check> [args]");
             return ExitCode::from(2);
         }
     };

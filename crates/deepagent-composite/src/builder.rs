@@ -9,14 +9,14 @@ use crate::route::Route;
 
 /// Collects the default backend and the mounts; see
 /// [`CompositeBackend::builder`].
-pub struct CompositeBuilder {
+pub struct CompositeBackendBuilder {
     default: Arc<dyn Backend>,
     routes: Vec<Route>,
 }
 
-impl CompositeBuilder {
+impl CompositeBackendBuilder {
     pub(crate) fn new(default: Arc<dyn Backend>) -> Self {
-        CompositeBuilder {
+        CompositeBackendBuilder {
             default,
             routes: Vec::new(),
         }
@@ -35,17 +35,17 @@ impl CompositeBuilder {
     ///
     /// When `prefix` is not a valid virtual path (`../x`, `~`, `C:`...):
     /// routes are part of a program's configuration, so a bad one is a bug
-    /// to see at start-up. Use [`CompositeBuilder::try_route`] for
+    /// to see at start-up. Use [`CompositeBackendBuilder::try_route`] for
     /// prefixes that come from input.
     pub fn route(self, prefix: &str, backend: impl Backend + 'static) -> Self {
         self.route_arc(prefix, Arc::new(backend))
     }
 
-    /// [`CompositeBuilder::route`] for an already shared backend.
+    /// [`CompositeBackendBuilder::route`] for an already shared backend.
     ///
     /// # Panics
     ///
-    /// As [`CompositeBuilder::route`].
+    /// As [`CompositeBackendBuilder::route`].
     pub fn route_arc(self, prefix: &str, backend: Arc<dyn Backend>) -> Self {
         match self.try_route_arc(prefix, backend) {
             Ok(builder) => builder,
@@ -53,14 +53,14 @@ impl CompositeBuilder {
         }
     }
 
-    /// [`CompositeBuilder::route`], returning
+    /// [`CompositeBackendBuilder::route`], returning
     /// [`InvalidPath`](deepagent_core::BackendError::InvalidPath) instead
     /// of panicking.
     pub fn try_route(self, prefix: &str, backend: impl Backend + 'static) -> Result<Self> {
         self.try_route_arc(prefix, Arc::new(backend))
     }
 
-    /// [`CompositeBuilder::try_route`] for an already shared backend.
+    /// [`CompositeBackendBuilder::try_route`] for an already shared backend.
     pub fn try_route_arc(mut self, prefix: &str, backend: Arc<dyn Backend>) -> Result<Self> {
         let prefix = VPath::new(prefix)?;
         if prefix.is_root() {

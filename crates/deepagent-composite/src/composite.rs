@@ -11,7 +11,7 @@ use deepagent_core::{
     Sandbox, VPath, WriteResult,
 };
 
-use crate::builder::CompositeBuilder;
+use crate::builder::CompositeBackendBuilder;
 use crate::route::{relative, Route, Target};
 
 /// Several backends behind one namespace, chosen by path prefix.
@@ -77,13 +77,13 @@ impl CompositeBackend {
     ///
     /// An `Arc<dyn Backend>` is accepted too (it implements `Backend`);
     /// [`CompositeBackend::builder_from_arc`] avoids the extra pointer.
-    pub fn builder(default: impl Backend + 'static) -> CompositeBuilder {
-        CompositeBuilder::new(Arc::new(default))
+    pub fn builder(default: impl Backend + 'static) -> CompositeBackendBuilder {
+        CompositeBackendBuilder::new(Arc::new(default))
     }
 
     /// [`CompositeBackend::builder`] for an already shared backend.
-    pub fn builder_from_arc(default: Arc<dyn Backend>) -> CompositeBuilder {
-        CompositeBuilder::new(default)
+    pub fn builder_from_arc(default: Arc<dyn Backend>) -> CompositeBackendBuilder {
+        CompositeBackendBuilder::new(default)
     }
 
     /// The mount points, sorted by prefix: what an agent's system prompt

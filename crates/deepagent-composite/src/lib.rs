@@ -39,7 +39,7 @@
 //! ## Routing rules
 //!
 //! - The **longest** matching prefix wins, whatever the order of
-//!   [`route`](CompositeBuilder::route) calls; `/foo` and `/foo/x` match
+//!   [`route`](CompositeBackendBuilder::route) calls; `/foo` and `/foo/x` match
 //!   the route `/foo/`, `/foobar` does not.
 //! - A route for `/` replaces the default backend.
 //! - A path with a mount below it is a directory of the composite, even if
@@ -49,8 +49,19 @@
 //!   `**/*.py` in the backend at `/project/`); otherwise the mount is asked
 //!   for every file and the composite applies the original pattern. The
 //!   results are identical either way; only the work differs.
+//!
+//! ## Cancellation
+//!
+//! The composite adds no state of its own: a dropped call leaves what the
+//! mounted backend's call leaves (see each backend's crate docs). A dropped
+//! `glob`/`grep` fan-out drops every mount's search with it.
 
 #![warn(missing_docs)]
+
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod builder;
 mod composite;
@@ -59,5 +70,10 @@ mod rebase;
 mod route;
 mod search;
 
-pub use builder::CompositeBuilder;
+pub use builder::CompositeBackendBuilder;
+
+/// The 0.1 name of [`CompositeBackendBuilder`], renamed to match
+/// `LocalBackendBuilder` (`<Type>Builder` for the type it builds).
+#[deprecated(since = "0.2.0", note = "renamed CompositeBackendBuilder")]
+pub type CompositeBuilder = CompositeBackendBuilder;
 pub use composite::{CompositeBackend, Location, MountInfo};

@@ -172,7 +172,7 @@ pub(crate) async fn grep(c: &CompositeBackend, query: &GrepQuery) -> Result<Grep
                 m.path = part.outward(&m.path);
                 let visible = c.owner_of(&m.path) == part.route
                     && relative(&m.path, base)
-                        .is_some_and(|rel| filter.as_ref().map_or(true, |f| f.is_match(rel)));
+                        .is_some_and(|rel| filter.as_ref().is_none_or(|f| f.is_match(rel)));
                 visible.then_some(m)
             }
         );

@@ -38,7 +38,13 @@ pub trait Backend: Send + Sync {
     /// A short name for messages, e.g. `StateBackend`.
     fn name(&self) -> &str;
 
-    /// True when a file (not a directory) is stored at `path`.
+    /// True when a **file** is stored at `path`; a directory or nothing is
+    /// `false`.
+    ///
+    /// Files only, on purpose: several backends (memory, object stores)
+    /// have no directories of their own, only paths implied by files, so
+    /// "is there a directory" has no single answer. Ask
+    /// [`ls`](Backend::ls) to tell a directory from a missing path.
     async fn exists(&self, path: &str) -> Result<bool>;
 
     /// The direct children of a directory, directories first, then by

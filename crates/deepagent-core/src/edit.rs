@@ -12,12 +12,22 @@ use crate::error::{BackendError, Result};
 /// [`str::matches`] does. Works on bytes, so files that are not UTF-8 can
 /// still be edited around their text.
 ///
+/// **Line endings.** `read` shows lines without their `\r`, so a model
+/// copies `old` with plain `\n` line breaks. In a file whose every line
+/// break is `\r\n`, the line breaks of `old` and `new` are taken as
+/// `\r\n`: the edit finds the text and the file keeps its CRLF endings.
+/// Files with `\n` or mixed endings are matched byte for byte.
+///
 /// ```
 /// use deepagent_core::edit::apply_edit;
 /// let (out, n) = apply_edit("/a.txt", b"a-b-a", "a", "x", true)?;
 /// assert_eq!((out.as_slice(), n), (&b"x-b-x"[..], 2));
 /// let err = apply_edit("/a.txt", b"a-b-a", "a", "x", false).unwrap_err();
 /// assert!(err.to_string().contains("2 times"));
+///
+/// // A CRLF file, edited with the LF text read_file showed.
+/// let (out, _) = apply_edit("/w.txt", b"one\r\ntwo\r\n", "one\ntwo", "1\n2", false)?;
+/// assert_eq!(out, b"1\r\n2\r\n");
 /// # Ok::<(), deepagent_core::BackendError>(())
 /// ```
 pub fn apply_edit(
@@ -28,6 +38,36 @@ pub fn apply_edit(
     replace_all: bool,
 ) -> Result<(Vec<u8>, usize)> {
     validate_edit(old, new)?;
+    if uses_crlf(content) && (old.contains('\n') || new.contains('\n')) {
+        return replace_exact(path, content, &to_crlf(old), &to_crlf(new), replace_all);
+    }
+    replace_exact(path, content, old, new, replace_all)
+}
+
+/// True when `content` has line breaks and every one is `\r\n`.
+fn uses_crlf(content: &[u8]) -> bool {
+    let mut any = false;
+    for i in memchr::memchr_iter(b'\n', content) {
+        if i == 0 || content[i - 1] != b'\r' {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// Every line break of `text` as `\r\n` (those already `\r\n` stay).
+fn to_crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+fn replace_exact(
+    path: &str,
+    content: &[u8],
+    old: &str,
+    new: &str,
+    replace_all: bool,
+) -> Result<(Vec<u8>, usize)> {
     let finder = memmem::Finder::new(old.as_bytes());
     let positions: Vec<usize> = finder.find_iter(content).collect();
     match positions.len() {
@@ -51,6 +91,36 @@ pub fn apply_edit(
             Ok((out, n))
         }
     }
+}
+
+/// Why `old` was not found in `content`, when the reason is one a model
+/// cannot see in `read_file` output: line endings, or a final line break.
+/// `None` when the text is simply not there.
+///
+/// The agent's `edit_file` tool adds this to the
+/// [`EditNotFound`](BackendError::EditNotFound) message.
+///
+/// ```
+/// use deepagent_core::edit::explain_not_found;
+/// let hint = explain_not_found(b"last line", "last line\n").unwrap();
+/// assert!(hint.contains("final line break"));
+/// assert_eq!(explain_not_found(b"abc", "xyz"), None);
+/// ```
+pub fn explain_not_found(content: &[u8], old: &str) -> Option<&'static str> {
+    let found =
+        |needle: &str| !needle.is_empty() && memmem::find(content, needle.as_bytes()).is_some();
+    if old.contains("\r\n") && !uses_crlf(content) && found(&old.replace("\r\n", "\n")) {
+        return Some(
+            "old_string has Windows (\\r\\n) line breaks but the file uses \\n; send old_string with plain \\n line breaks",
+        );
+    }
+    let trimmed = old.trim_end_matches(['\n', '\r']);
+    if trimmed.len() < old.len() && (found(trimmed) || found(&to_crlf(trimmed))) {
+        return Some(
+            "old_string ends with a line break that the file does not have there (its final line has no final line break); leave the final line break out of old_string",
+        );
+    }
+    None
 }
 
 /// The argument checks of [`apply_edit`], for backends that edit elsewhere
@@ -102,8 +172,78 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
 
+    #[test]
+    fn crlf_file_keeps_crlf_endings() {
+        let file = b"fn main() {\r\n    old();\r\n}\r\n";
+        let (out, n) = apply_edit(
+            "/m.rs",
+            file,
+            "{\n    old();\n}",
+            "{\n    new();\n    more();\n}",
+            false,
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(out, b"fn main() {\r\n    new();\r\n    more();\r\n}\r\n");
+        // Single-line edits and explicit \r\n work as before.
+        let (out, _) = apply_edit("/m.rs", file, "old()", "x()", false).unwrap();
+        assert_eq!(out, b"fn main() {\r\n    x();\r\n}\r\n");
+        let (out, _) = apply_edit("/m.rs", file, "{\r\n", "{ // hi\r\n", false).unwrap();
+        assert!(out.starts_with(b"fn main() { // hi\r\n"));
+    }
+
+    #[test]
+    fn mixed_endings_match_bytes() {
+        // One LF break: the file is not CRLF, so nothing is translated.
+        let file = b"a\r\nb\nc\r\n";
+        assert_eq!(
+            apply_edit("/f", file, "a\nb", "x", false)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::EditNotFound
+        );
+        let (out, _) = apply_edit("/f", file, "b\nc", "y", false).unwrap();
+        assert_eq!(out, b"a\r\ny\r\n");
+    }
+
+    #[test]
+    fn not_found_reasons() {
+        assert!(explain_not_found(b"a\nb\n", "a\r\nb")
+            .unwrap()
+            .contains("Windows"));
+        assert!(explain_not_found(b"x\ny", "y\n")
+            .unwrap()
+            .contains("final line break"));
+        assert!(explain_not_found(b"x\r\ny", "x\ny\n")
+            .unwrap()
+            .contains("final line break"));
+        assert_eq!(explain_not_found(b"x\ny\n", "z\n"), None);
+        assert_eq!(explain_not_found(b"abc", "abd"), None);
+    }
+
+    fn crlf(s: &str) -> String {
+        s.replace('\n', "\r\n")
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// An edit of a CRLF file with LF text does exactly what the same
+        /// edit does to the LF file, with CRLF line breaks throughout.
+        #[test]
+        fn crlf_file_edits_like_lf(text in "[ab\n]{0,40}", old in "[ab\n]{1,4}", new in "[xy\n]{0,4}", all: bool) {
+            prop_assume!(text.contains('\n'));
+            let lf = apply_edit("/f", text.as_bytes(), &old, &new, all);
+            let cr = apply_edit("/f", crlf(&text).as_bytes(), &old, &new, all);
+            match (lf, cr) {
+                (Ok((lf_out, n)), Ok((cr_out, m))) => {
+                    prop_assert_eq!(n, m);
+                    prop_assert_eq!(crlf(&String::from_utf8(lf_out).unwrap()).into_bytes(), cr_out);
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
+                (a, b) => prop_assert!(false, "LF {:?} vs CRLF {:?}", a.map(|x| x.1), b.map(|x| x.1)),
+            }
+        }
 
         /// replace_all reports exactly the count that was there, and leaves
         /// none behind when `new` cannot recreate `old`.

@@ -42,6 +42,11 @@
 
 #![warn(missing_docs)]
 
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod backend;
 pub mod edit;
 mod error;

@@ -102,6 +102,40 @@ pub fn render_read(slice: &ReadSlice) -> String {
     out
 }
 
+/// True when a read slice shows binary content: a NUL character in the
+/// lines it holds of the file's first [`BINARY_SNIFF_LEN`] bytes (the
+/// [`is_binary`] rule, as far as a slice can tell), or in any line when the
+/// slice starts further in.
+pub fn slice_is_binary(slice: &ReadSlice) -> bool {
+    let mut seen = 0usize;
+    for line in &slice.lines {
+        if line.contains('\0') {
+            return true;
+        }
+        seen += line.len() + 1;
+        if slice.offset == 0 && seen >= BINARY_SNIFF_LEN {
+            return false;
+        }
+    }
+    false
+}
+
+/// What a model is told instead of the lines of a binary file: that it is
+/// binary, its size when known, and where its bytes are.
+///
+/// ```
+/// use deepagent_core::text::render_binary;
+/// assert!(render_binary("/logo.png", Some(2048)).starts_with("/logo.png is a binary file (2048 bytes)"));
+/// ```
+pub fn render_binary(path: &str, size: Option<u64>) -> String {
+    let size = size.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
+    format!(
+        "{path} is a binary file{size}, not text, so it is not shown. \
+         Its exact bytes are available to the program through the backend's read_bytes (download); \
+         with execute you can inspect it with a command such as `file` or `xxd | head`."
+    )
+}
+
 /// How many leading bytes [`is_binary`] looks at.
 pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
 

@@ -84,6 +84,21 @@ pub struct ReadSlice {
 }
 
 impl ReadSlice {
+    /// A slice of `path` starting at 0-based line `offset`.
+    pub fn new(
+        path: impl Into<String>,
+        offset: usize,
+        lines: Vec<String>,
+        total_lines: usize,
+    ) -> Self {
+        ReadSlice {
+            path: path.into(),
+            offset,
+            lines,
+            total_lines,
+        }
+    }
+
     /// Lines after this slice.
     pub fn remaining(&self) -> usize {
         self.total_lines
@@ -100,6 +115,16 @@ pub struct WriteResult {
     pub size: u64,
 }
 
+impl WriteResult {
+    /// `size` bytes written to `path`.
+    pub fn new(path: impl Into<String>, size: u64) -> Self {
+        WriteResult {
+            path: path.into(),
+            size,
+        }
+    }
+}
+
 /// The result of `edit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditResult {
@@ -107,6 +132,50 @@ pub struct EditResult {
     pub path: String,
     /// How many occurrences were replaced.
     pub occurrences: usize,
+}
+
+impl EditResult {
+    /// `occurrences` replaced in `path`.
+    pub fn new(path: impl Into<String>, occurrences: usize) -> Self {
+        EditResult {
+            path: path.into(),
+            occurrences,
+        }
+    }
+}
+
+/// How many occurrences [`Backend::edit`](crate::Backend::edit) replaces.
+///
+/// ```
+/// use deepagent_core::Replace;
+/// assert_eq!(Replace::all_if(true), Replace::All);
+/// assert_eq!(Replace::default(), Replace::Once);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replace {
+    /// Exactly one occurrence; several are
+    /// [`EditAmbiguous`](crate::BackendError::EditAmbiguous).
+    #[default]
+    Once,
+    /// Every occurrence, however many (at least one).
+    All,
+}
+
+impl Replace {
+    /// `All` when `replace_all` is true: the JSON field models send.
+    pub fn all_if(replace_all: bool) -> Self {
+        if replace_all {
+            Replace::All
+        } else {
+            Replace::Once
+        }
+    }
+
+    /// True for [`Replace::All`].
+    pub fn is_all(self) -> bool {
+        self == Replace::All
+    }
 }
 
 /// A glob search: files under `path` whose path relative to it matches
@@ -270,6 +339,17 @@ pub struct GrepMatch {
     pub line: String,
 }
 
+impl GrepMatch {
+    /// Line `line_number` (1-based) of `path`, without its terminator.
+    pub fn new(path: impl Into<String>, line_number: u64, line: impl Into<String>) -> Self {
+        GrepMatch {
+            path: path.into(),
+            line_number,
+            line: line.into(),
+        }
+    }
+}
+
 /// Matches found by `grep`, sorted by path then line number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrepResult {
@@ -331,6 +411,18 @@ pub struct ExecuteResponse {
 }
 
 impl ExecuteResponse {
+    /// A command that ran to its end: its (capped) output, exit code, and
+    /// whether output was dropped. For one killed at its timeout use
+    /// [`ExecuteResponse::killed_at_timeout`].
+    pub fn new(output: impl Into<String>, exit_code: i32, truncated: bool) -> Self {
+        ExecuteResponse {
+            output: output.into(),
+            exit_code,
+            truncated,
+            timed_out: false,
+        }
+    }
+
     /// The exit code of a command killed at its timeout, as `timeout(1)`
     /// reports it.
     pub const TIMEOUT_EXIT_CODE: i32 = 124;

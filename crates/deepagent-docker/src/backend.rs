@@ -180,11 +180,11 @@ impl DockerSandbox {
                 // A file named by the query is searched even when hidden;
                 // the filter sees its name.
                 let name = path.file_name().unwrap_or("");
-                filter.as_ref().map_or(true, |f| f.is_match(name))
+                filter.as_ref().is_none_or(|f| f.is_match(name))
             } else {
                 let rel = path.relative_to(&base).unwrap_or_default();
                 !(query.ignore_hidden && path.is_hidden_below(&base))
-                    && filter.as_ref().map_or(true, |f| f.is_match(rel))
+                    && filter.as_ref().is_none_or(|f| f.is_match(rel))
             };
             if keep {
                 candidates.push(path);

@@ -38,6 +38,10 @@ use tokio::io::AsyncWriteExt;
 use crate::engine::{container_gone, engine_error};
 
 /// The exit code of a command killed by its timeout, as `timeout(1)`.
+#[deprecated(
+    since = "0.2.0",
+    note = "use deepagent_core::ExecuteResponse::TIMEOUT_EXIT_CODE, the one every sandbox uses"
+)]
 pub const TIMEOUT_EXIT_CODE: i32 = ExecuteResponse::TIMEOUT_EXIT_CODE;
 /// How much stderr a helper keeps for its error message.
 const HELPER_STDERR_LIMIT: usize = 16 * 1024;

@@ -80,6 +80,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Cancellation
+//!
+//! What a dropped future leaves behind:
+//!
+//! - **Writes and edits** through the in-container shell (small files)
+//!   receive the whole content first, then write a temporary file next to
+//!   the target and `mv` it over; as a non-root command user, larger files
+//!   go the same way through a helper that checks the byte count before
+//!   the `mv`. Dropped half-way, nothing is written. Never a torn file.
+//! - **Large writes as root** go as a tar archive the engine unpacks in
+//!   place. Dropping the future closes the upload, and a file the engine
+//!   had started to unpack can be left **truncated**. Keep such writes
+//!   under the shell limit ([`DockerSandboxBuilder::shell_file_limits`])
+//!   or run commands as a non-root user (the default) when cancelling
+//!   them matters.
+//! - **Commands**: a dropped `execute` kills its command tree (see
+//!   *Commands* above).
+//! - Reads, listings and searches change nothing.
+//!
 //! To show an agent the work dir as its whole filesystem, scope the
 //! sandbox to it; commands still start there:
 //!
@@ -102,6 +121,11 @@
 
 #![warn(missing_docs)]
 
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod archive;
 mod backend;
 mod batch;
@@ -123,6 +147,7 @@ mod userfs;
 
 pub use batch::MAX_UPLOAD_BYTES;
 pub use engine::{connect, engine_address, engine_available};
+#[allow(deprecated)]
 pub use exec::TIMEOUT_EXIT_CODE;
 pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
 pub use runtime::{
@@ -130,7 +155,7 @@ pub use runtime::{
     DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,
 };
 pub use sandbox::{
-    remove_container_blocking, DockerSandbox, DROP_REMOVE_WAIT, RUNTIME_LABEL, SANDBOX_LABEL,
-    SESSION_LABEL,
+    remove_container_blocking, DockerSandbox, DockerSandboxBuilder, DROP_REMOVE_WAIT,
+    RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
 };
 pub use session::SessionManager;

@@ -91,17 +91,52 @@ pub(crate) struct Inner {
     pub(crate) shell_files_off: AtomicBool,
 }
 
-impl DockerSandbox {
-    /// A sandbox for `runtime` under a fresh session id. Checks the
-    /// runtime; does not touch the engine yet.
-    pub fn new(runtime: RuntimeConfig) -> Result<Self> {
-        Self::for_session(runtime, &unique_suffix())
+/// Configures a [`DockerSandbox`]; start with [`DockerSandbox::builder`].
+///
+/// Every setting is fixed by [`build`](DockerSandboxBuilder::build), before
+/// the sandbox can be shared or started.
+#[derive(Debug, Clone)]
+pub struct DockerSandboxBuilder {
+    runtime: RuntimeConfig,
+    session: Option<String>,
+    output_limit: usize,
+    shell_write_max: usize,
+    shell_read_max: usize,
+}
+
+impl DockerSandboxBuilder {
+    /// Labels the container with `session` (default: a fresh unique id).
+    /// [`SessionManager`](crate::SessionManager) uses it to find a
+    /// session's sandbox again.
+    pub fn session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
     }
 
-    /// A sandbox for `runtime` labelled with `session`.
-    pub fn for_session(runtime: RuntimeConfig, session: &str) -> Result<Self> {
+    /// Keeps at most `bytes` of each command's output (default 100,000).
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// Sets the largest content a write (`write_max`) and a read
+    /// (`read_max`) send through the container's long-lived shell instead
+    /// of the engine's archive API; larger files go as archives. `0, 0`
+    /// keeps every file operation on the archive API. The defaults (4 MiB
+    /// and 2 MiB) come from measurements on docker.io 20.10; see the
+    /// crate's `tests/bench.rs`.
+    pub fn shell_file_limits(mut self, write_max: usize, read_max: usize) -> Self {
+        self.shell_write_max = write_max;
+        self.shell_read_max = read_max;
+        self
+    }
+
+    /// The sandbox. Checks the runtime; does not touch the engine yet.
+    pub fn build(self) -> Result<DockerSandbox> {
+        let runtime = self.runtime;
         runtime.validate()?;
         let work_dir = VPath::new(&runtime.work_dir)?;
+        let session = self.session.unwrap_or_else(unique_suffix);
         let safe: String = session
             .chars()
             .map(|c| {
@@ -117,12 +152,12 @@ impl DockerSandbox {
         Ok(DockerSandbox {
             inner: Arc::new(Inner {
                 runtime,
-                session: session.to_owned(),
+                session,
                 name,
                 work_dir,
-                output_limit: DEFAULT_OUTPUT_LIMIT,
-                shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
-                shell_read_max: crate::shellfs::SHELL_READ_MAX,
+                output_limit: self.output_limit,
+                shell_write_max: self.shell_write_max,
+                shell_read_max: self.shell_read_max,
                 docker: OnceCell::new(),
                 container: OnceCell::new(),
                 start_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -137,9 +172,53 @@ impl DockerSandbox {
             }),
         })
     }
+}
+
+impl DockerSandbox {
+    /// A sandbox for `runtime` under a fresh session id. Checks the
+    /// runtime; does not touch the engine yet.
+    pub fn new(runtime: RuntimeConfig) -> Result<Self> {
+        Self::builder(runtime).build()
+    }
+
+    /// Configures a sandbox for `runtime` (session id, output cap, shell
+    /// file limits) before it exists, so no setting can arrive too late.
+    ///
+    /// ```
+    /// use deepagent_docker::{DockerSandbox, RuntimeConfig};
+    ///
+    /// let sandbox = DockerSandbox::builder(RuntimeConfig::new("tests", "busybox:latest"))
+    ///     .session("user-42")
+    ///     .output_limit(10_000)
+    ///     .build()?;
+    /// assert_eq!(sandbox.session(), "user-42");
+    /// assert!(!sandbox.is_started());
+    /// # Ok::<(), deepagent_core::BackendError>(())
+    /// ```
+    pub fn builder(runtime: RuntimeConfig) -> DockerSandboxBuilder {
+        DockerSandboxBuilder {
+            runtime,
+            session: None,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
+            shell_read_max: crate::shellfs::SHELL_READ_MAX,
+        }
+    }
+
+    /// A sandbox for `runtime` labelled with `session`; the same as
+    /// `DockerSandbox::builder(runtime).session(session).build()`.
+    pub fn for_session(runtime: RuntimeConfig, session: &str) -> Result<Self> {
+        Self::builder(runtime).session(session).build()
+    }
 
     /// Keeps at most `bytes` of each command's output (default 100,000).
-    /// Only before the sandbox is shared.
+    ///
+    /// Does nothing once the sandbox has been cloned (the setting is
+    /// shared); [`DockerSandboxBuilder::output_limit`] cannot be too late.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use DockerSandbox::builder(..).output_limit(..)"
+    )]
     pub fn with_output_limit(mut self, bytes: usize) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.output_limit = bytes;
@@ -147,12 +226,14 @@ impl DockerSandbox {
         self
     }
 
-    /// Sets the largest content a write (`write_max`) and a read
-    /// (`read_max`) send through the container's long-lived shell instead
-    /// of the engine's archive API; larger files go as archives. `0, 0`
-    /// keeps every file operation on the archive API. The defaults (4 MiB
-    /// and 2 MiB) come from measurements on docker.io 20.10; see the
-    /// crate's `tests/bench.rs`. Only before the sandbox is shared.
+    /// Sets the shell file limits (see
+    /// [`DockerSandboxBuilder::shell_file_limits`]).
+    ///
+    /// Does nothing once the sandbox has been cloned.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use DockerSandbox::builder(..).shell_file_limits(..)"
+    )]
     pub fn with_shell_file_limits(mut self, write_max: usize, read_max: usize) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.shell_write_max = write_max;

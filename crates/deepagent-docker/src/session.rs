@@ -169,7 +169,7 @@ impl SessionManager {
             let orphan = container
                 .labels
                 .as_ref()
-                .map_or(true, crate::owner::is_orphan);
+                .is_none_or(crate::owner::is_orphan);
             if owned.contains(&name) || !orphan {
                 continue;
             }

@@ -152,13 +152,15 @@ async fn bench_shell_vs_archive_by_size() {
     if !common::ready(&image).await {
         return;
     }
-    let shell = DockerSandbox::new(RuntimeConfig::new("bench", &image))
-        .expect("runtime")
-        .with_shell_file_limits(BIG, BIG);
+    let shell = DockerSandbox::builder(RuntimeConfig::new("bench", &image))
+        .shell_file_limits(BIG, BIG)
+        .build()
+        .expect("runtime");
     let _c1 = common::Cleanup(shell.container_name().to_owned());
-    let archive = DockerSandbox::new(RuntimeConfig::new("bench", &image))
-        .expect("runtime")
-        .with_shell_file_limits(0, 0);
+    let archive = DockerSandbox::builder(RuntimeConfig::new("bench", &image))
+        .shell_file_limits(0, 0)
+        .build()
+        .expect("runtime");
     let _c2 = common::Cleanup(archive.container_name().to_owned());
     // Warm both up (container start, first shell).
     for sb in [&shell, &archive] {

@@ -23,11 +23,12 @@ async fn root_busybox() -> Option<(DockerSandbox, common::Cleanup)> {
 /// shell) and one that keeps every file operation on the archive API.
 async fn both() -> Option<Vec<(&'static str, DockerSandbox, common::Cleanup)>> {
     let (shell, c1) = root_busybox().await?;
-    let archive = DockerSandbox::new(
+    let archive = DockerSandbox::builder(
         RuntimeConfig::new("test-archive", common::busybox_image()).run_as_image_user(),
     )
-    .expect("runtime")
-    .with_shell_file_limits(0, 0);
+    .shell_file_limits(0, 0)
+    .build()
+    .expect("runtime");
     let c2 = common::Cleanup(archive.container_name().to_owned());
     Some(vec![("shell", shell, c1), ("archive", archive, c2)])
 }
@@ -502,10 +503,14 @@ async fn read_slices_in_the_container_agree_with_core() {
         return;
     };
     let python = RuntimeConfig::new("test-python-slices", common::python_image());
-    let Some((gnu, _c)) = common::sandbox(python).await else {
+    if !common::ready(&python.image).await {
         return;
-    };
-    let gnu = gnu.with_shell_file_limits(0, 0);
+    }
+    let gnu = DockerSandbox::builder(python)
+        .shell_file_limits(0, 0)
+        .build()
+        .expect("runtime");
+    let _c = common::Cleanup(gnu.container_name().to_owned());
     let cases: Vec<&[u8]> = vec![
         b"",
         b"\n",

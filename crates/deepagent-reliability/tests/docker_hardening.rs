@@ -199,7 +199,7 @@ async fn runsc_runs_a_sandbox_when_the_engine_has_it() {
     sb.shutdown().await.unwrap();
     assert_eq!(
         timed.exit_code,
-        deepagent_docker::TIMEOUT_EXIT_CODE,
+        deepagent_core::ExecuteResponse::TIMEOUT_EXIT_CODE,
         "{timed:?}"
     );
     assert!(left.is_empty(), "escaped under runsc: {left:?}");

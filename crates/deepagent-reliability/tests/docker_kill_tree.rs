@@ -10,8 +10,11 @@ mod docker_common;
 
 use std::time::{Duration, Instant};
 
+use deepagent_core::ExecuteResponse;
 use deepagent_core::Sandbox;
-use deepagent_docker::{DockerSandbox, RuntimeConfig, TIMEOUT_EXIT_CODE};
+use deepagent_docker::{DockerSandbox, RuntimeConfig};
+
+const TIMEOUT_EXIT_CODE: i32 = ExecuteResponse::TIMEOUT_EXIT_CODE;
 use docker_common::{busybox_image, processes_matching, ready, runtime_name, Sweep};
 
 /// Runs `command` (which leaves a `sleep <tag>` behind and then blocks)

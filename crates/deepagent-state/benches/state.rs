@@ -2,6 +2,9 @@
 //! compares with the Python original, at sizes small enough for a quick
 //! regression check (`cargo bench -p deepagent-state`).
 
+// `criterion_group!` defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use bytes::Bytes;

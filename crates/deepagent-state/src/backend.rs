@@ -135,7 +135,7 @@ impl StateBackend {
         }
         let entries =
             store::descendants(&map, path).map(|(p, f)| (p, f.size(), Some(f.modified_at)));
-        listing::children_of(path, entries).ok_or_else(|| BackendError::not_found(path.as_str()))
+        listing::children_of(path, entries).ok_or_else(|| store::missing(&map, path))
     }
 
     fn edit_sync(&self, path: &VPath, old: &str, new: &str, replace_all: bool) -> Result<usize> {
@@ -193,7 +193,7 @@ impl StateBackend {
             // A named file is searched even when hidden; the filter sees
             // its name, as it would in a walk of its directory.
             let name = base.file_name().unwrap_or_default();
-            if filter.as_ref().map_or(true, |g| g.is_match(name)) {
+            if filter.as_ref().is_none_or(|g| g.is_match(name)) {
                 search(&base, &e.data.content);
             }
         } else if store::is_dir(&map, &base) {

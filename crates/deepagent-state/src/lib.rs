@@ -33,8 +33,20 @@
 //!
 //! The crate depends on no async runtime: every operation completes
 //! without waiting.
+//!
+//! ## Cancellation
+//!
+//! No operation awaits anything: each runs to completion on its first
+//! poll. A future dropped before that poll did nothing; one that was
+//! polled is done. Another task sees a file's old content or its new
+//! content, never a mix.
 
 #![warn(missing_docs)]
+
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod backend;
 mod line_index;

@@ -33,7 +33,7 @@ impl LineIndex {
         let mut newlines = 0usize;
         for pos in memchr::memchr_iter(b'\n', content) {
             newlines += 1;
-            if newlines % STRIDE == 0 {
+            if newlines.is_multiple_of(STRIDE) {
                 starts.push(pos + 1);
             }
         }

@@ -116,7 +116,31 @@ pub(crate) fn file<'a>(map: &'a Map, path: &VPath) -> Result<&'a Entry> {
         None if is_dir(map, path) => Err(BackendError::IsADirectory {
             path: path.to_string(),
         }),
-        None => Err(BackendError::not_found(path.as_str())),
+        None => Err(missing(map, path)),
+    }
+}
+
+/// The first proper ancestor of `path` that is a file, if any: `/a.txt`
+/// for `/a.txt/b/c` when `/a.txt` is a file.
+pub(crate) fn file_ancestor<'a>(map: &Map, path: &'a VPath) -> Option<&'a str> {
+    // Slicing the string at every `/` checks the ancestors without
+    // allocating.
+    let s = path.as_str();
+    s.match_indices('/')
+        .skip(1)
+        .map(|(idx, _)| &s[..idx])
+        .find(|ancestor| map.contains_key(*ancestor))
+}
+
+/// The error for a path with nothing stored at or below it: `NotADirectory`
+/// when a file sits where a directory on the way should be (as a disk
+/// reports ENOTDIR), else `NotFound`.
+pub(crate) fn missing(map: &Map, path: &VPath) -> BackendError {
+    match file_ancestor(map, path) {
+        Some(file) => BackendError::NotADirectory {
+            path: file.to_owned(),
+        },
+        None => BackendError::not_found(path.as_str()),
     }
 }
 
@@ -132,16 +156,11 @@ pub(crate) fn write(map: &mut Map, path: &VPath, content: Bytes) -> Result<()> {
             path: path.to_string(),
         });
     }
-    // Each proper ancestor must not be a file; slicing the string at every
-    // `/` checks them without allocating.
-    let s = path.as_str();
-    for (idx, _) in s.match_indices('/').skip(1) {
-        let ancestor = &s[..idx];
-        if map.contains_key(ancestor) {
-            return Err(BackendError::NotADirectory {
-                path: ancestor.to_owned(),
-            });
-        }
+    // Each proper ancestor must not be a file.
+    if let Some(ancestor) = file_ancestor(map, path) {
+        return Err(BackendError::NotADirectory {
+            path: ancestor.to_owned(),
+        });
     }
     map.insert(Key(path.clone()), Entry::new(content));
     Ok(())

@@ -138,3 +138,31 @@ fn concurrent_edits_lose_nothing() {
         assert_eq!(text.matches("done").count(), n);
     });
 }
+
+/// A path below a file is `NotADirectory`, as on disk (ENOTDIR), for every
+/// operation that takes it: not `NotFound`, which would send the model
+/// looking for a file that cannot exist.
+#[tokio::test]
+async fn a_path_below_a_file_is_not_a_directory() {
+    let b = StateBackend::new();
+    b.write("/file.txt", "x\n".into()).await.unwrap();
+    for path in ["/file.txt/x", "/file.txt/x/y"] {
+        let read = b.read(path, 0, 10).await.unwrap_err();
+        assert_eq!(read.kind(), ErrorKind::NotADirectory, "read {path}: {read}");
+        assert!(read.to_string().contains("/file.txt"), "{read}");
+        let ls = b.ls(path).await.unwrap_err();
+        assert_eq!(ls.kind(), ErrorKind::NotADirectory, "ls {path}: {ls}");
+        let bytes = b.read_bytes(path).await.unwrap_err();
+        assert_eq!(bytes.kind(), ErrorKind::NotADirectory, "read_bytes {path}");
+        assert!(!b.exists(path).await.unwrap());
+    }
+    // Missing paths with no file on the way stay NotFound.
+    assert_eq!(
+        b.read("/dir/x", 0, 1).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        b.ls("/nothing").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}

@@ -54,6 +54,22 @@
 //!
 //! [`StateBackend`], [`LocalBackend`] and [`CompositeBackend`] are
 //! re-exported; `DockerSandbox` too with the `docker` cargo feature.
+//! [`backends`] holds each backend crate whole.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `state` | yes | [`StateBackend`] |
+//! | `local` | yes | [`LocalBackend`] (Unix only) |
+//! | `composite` | yes | [`CompositeBackend`], and mount descriptions in the prompt |
+//! | `openai` | yes | [`models::openai`] (pulls in reqwest) |
+//! | `anthropic` | yes | [`models::anthropic`] (pulls in reqwest) |
+//! | `docker` | no | `DockerSandbox`, `RuntimeConfig`, `SessionManager` (pulls in bollard) |
+//!
+//! With `default-features = false` the runtime, the offline models and
+//! the backend contract remain, with no HTTP client and no disk access;
+//! bring your own [`Model`] and [`Backend`].
 //!
 //! ## Describing a composite layout
 //!
@@ -64,6 +80,11 @@
 //! [`DeepAgentDeps::with_mounts_description`].
 
 #![warn(missing_docs)]
+
+// The README's examples compile and run as doctests, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod agent;
 mod deps;
@@ -93,20 +114,49 @@ pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
 };
 
-pub use deepagent_composite::{CompositeBackend, CompositeBuilder, Location, MountInfo};
+// The backend contract, by name: a glob re-export would let every item
+// core adds later land in this namespace unannounced (and made
+// `deepagent::Result` a backend result).
 pub use deepagent_core as core;
-pub use deepagent_core::*;
+pub use deepagent_core::{
+    edit, glob, layers, listing, text, Backend, BackendError, Bytes, EditResult, ErrorKind,
+    ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepMatch, GrepQuery, GrepResult, ReadSlice,
+    Replace, Sandbox, VPath, WriteResult, DEFAULT_EXECUTE_TIMEOUT, DEFAULT_MAX_COUNT,
+    DEFAULT_OUTPUT_LIMIT, DEFAULT_READ_LIMIT,
+};
+
+/// What a [`Backend`] operation returns: `Ok(T)` or a [`BackendError`].
+/// The agent's own calls return `Result<T, AgentError>`.
+pub type BackendResult<T> = deepagent_core::Result<T>;
+
+/// Before 0.2 the facade re-exported core's `Result` here, so in the agent
+/// crate `deepagent::Result` meant a backend result.
+#[deprecated(
+    since = "0.2.0",
+    note = "use deepagent::BackendResult for a backend's result, or Result<T, AgentError>"
+)]
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+#[cfg(feature = "composite")]
+#[allow(deprecated)]
+pub use deepagent_composite::CompositeBuilder;
+#[cfg(feature = "composite")]
+pub use deepagent_composite::{CompositeBackend, CompositeBackendBuilder, Location, MountInfo};
+#[cfg(feature = "docker")]
+pub use deepagent_docker::{DockerSandbox, DockerSandboxBuilder, RuntimeConfig, SessionManager};
+#[cfg(feature = "local")]
 pub use deepagent_local::{LocalBackend, LocalBackendBuilder};
+#[cfg(feature = "state")]
 pub use deepagent_state::{FileData, StateBackend};
 
-/// The backend crates, whole.
+/// The backend crates, whole, as the enabled cargo features allow.
 pub mod backends {
+    #[cfg(feature = "composite")]
     pub use deepagent_composite as composite;
     #[cfg(feature = "docker")]
     pub use deepagent_docker as docker;
+    #[cfg(feature = "local")]
     pub use deepagent_local as local;
+    #[cfg(feature = "state")]
     pub use deepagent_state as state;
 }
-
-#[cfg(feature = "docker")]
-pub use deepagent_docker::*;

@@ -495,7 +495,7 @@ fn delegating_agent(sub: impl deepagent::Model + 'static, retries: usize) -> dee
     ]);
     create_deep_agent()
         .model_impl(Arc::new(main))
-        .subagent(SubAgent::new("worker", "Works.", "You work.").model(Arc::new(sub)))
+        .subagent(SubAgent::new("worker", "Works.", "You work.").model_impl(Arc::new(sub)))
         .retries(retries)
         .build()
         .unwrap()

@@ -163,7 +163,7 @@ async fn subagents_run_their_own_history_processors() {
         })
         .subagent(
             SubAgent::new("worker", "Counts.", "Count.")
-                .model(Arc::new(worker))
+                .model_impl(Arc::new(worker))
                 .history_processor(move |ctx, messages: &mut Vec<Message>| {
                     s.lock().unwrap().push(ctx.depth);
                     messages.push(Message::user("sub hook"));
@@ -265,7 +265,7 @@ async fn the_cost_cap_counts_what_subagents_spent() {
     .named("worker-model");
     let agent = create_deep_agent()
         .model_impl(Arc::new(main))
-        .subagent(SubAgent::new("worker", "Lists.", "List.").model(Arc::new(worker)))
+        .subagent(SubAgent::new("worker", "Lists.", "List.").model_impl(Arc::new(worker)))
         .model_price("main-model", DOLLAR_A_MILLION)
         .model_price("worker-model", DOLLAR_A_MILLION)
         .usage_limits(cap(1.05))

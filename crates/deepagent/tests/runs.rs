@@ -87,7 +87,7 @@ async fn max_steps_is_one_budget_for_the_agent_and_its_subagents() {
         .model_impl(Arc::new(delegating(&requests)))
         .subagent(
             SubAgent::new("worker", "Lists files.", "List.")
-                .model(Arc::new(counting_ls(&requests))),
+                .model_impl(Arc::new(counting_ls(&requests))),
         )
         .max_steps(3)
         .build()
@@ -109,7 +109,7 @@ async fn token_limits_count_subagent_tokens_before_the_next_request() {
         .model_impl(Arc::new(delegating(&requests)))
         .subagent(
             SubAgent::new("worker", "Lists files.", "List.")
-                .model(Arc::new(counting_ls(&requests))),
+                .model_impl(Arc::new(counting_ls(&requests))),
         )
         .usage_limits(UsageLimits {
             input_tokens_limit: Some(25),

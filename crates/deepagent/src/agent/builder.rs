@@ -110,8 +110,9 @@ impl SubAgent {
         self
     }
 
-    /// Gives it its own model.
-    pub fn model(mut self, model: Arc<dyn Model>) -> Self {
+    /// Gives it its own model (the same name and argument as
+    /// [`DeepAgentBuilder::model_impl`]).
+    pub fn model_impl(mut self, model: Arc<dyn Model>) -> Self {
         self.model = Some(model);
         self
     }
@@ -131,6 +132,15 @@ impl SubAgent {
     pub fn history_processor_impl(mut self, p: Arc<dyn HistoryProcessor>) -> Self {
         self.history_processors.get_or_insert_with(Vec::new).push(p);
         self
+    }
+
+    /// Gives it its own model.
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed model_impl: DeepAgentBuilder::model takes a model spec string"
+    )]
+    pub fn model(self, model: Arc<dyn Model>) -> Self {
+        self.model_impl(model)
     }
 }
 

@@ -495,11 +495,18 @@ async fn run_tools(
     let core = &env.core;
     let deps = &env.deps;
     let cancel = deps.cancellation();
+    // These calls run concurrently, so two todo writes among them would
+    // have no "last": the tool refuses them all (see WriteTodos).
+    let todo_writes_in_turn = calls
+        .iter()
+        .filter(|(c, _)| c.name == "write_todos")
+        .count();
     let all = futures::future::join_all(calls.iter().map(|(call, decision)| {
         let ctx = ToolContext {
             backend: deps.backend().clone(),
             todos: deps.todo_handle().clone(),
             call_id: call.id.clone(),
+            todo_writes_in_turn,
             env: env.clone(),
         };
         handle_call(core, by_name, call, ctx, truncated, decision.clone())

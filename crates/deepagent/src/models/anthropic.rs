@@ -7,7 +7,7 @@ use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
 use super::http::{self, RetryPolicy};
-use super::openai::{default_client, snippet};
+use super::http::{default_client, snippet};
 use super::{sse, Model, ModelError, StreamChunk, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
 
@@ -69,14 +69,14 @@ impl AnthropicModel {
     /// Sets how long one attempt may wait for a whole answer (and, when
     /// streaming, for the response head); a server that stays silent
     /// longer fails the attempt, which is retried. Default:
-    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT).
+    /// [`DEFAULT_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Sets the longest silence between pieces of a streamed answer.
-    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`](super::DEFAULT_STREAM_IDLE_TIMEOUT).
+    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`].
     pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
         self.stream_idle_timeout = timeout;
         self

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 use super::ModelError;
 
 /// How transient failures (HTTP 429, 5xx, dropped connections) are
@@ -72,10 +73,12 @@ impl RetryPolicy {
     }
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 fn transient_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     let secs: f64 = resp
         .headers()
@@ -88,6 +91,7 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 /// Sends the request `build` makes to `url`, retrying transient failures
 /// (a wait past `timeout` for the response head is one); returns a
 /// successful response or the provider's error with its message.
@@ -142,6 +146,7 @@ pub(crate) async fn send(
     }
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 /// [`send`], then reads the whole body; a body that breaks off (a reset
 /// mid-response) is retried like a failed send, within the same policy.
 /// A body that stalls past `timeout` is retried the same way.
@@ -171,6 +176,7 @@ pub(crate) async fn send_for_text(
     }
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 /// The error for a server that went quiet; it names the server and the
 /// setting to change.
 pub(crate) fn timed_out(provider: &str, url: &str, after: Duration, what: &str) -> ModelError {
@@ -182,6 +188,7 @@ pub(crate) fn timed_out(provider: &str, url: &str, after: Duration, what: &str) 
     }
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 /// The error chain of a reqwest error in one line (reqwest's own message
 /// hides the cause, e.g. "connection reset by peer").
 pub(crate) fn describe(err: &reqwest::Error) -> String {
@@ -195,6 +202,7 @@ pub(crate) fn describe(err: &reqwest::Error) -> String {
     msg
 }
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 /// The message out of a provider's error body: OpenAI and Anthropic both
 /// use `{"error": {"message": ...}}`; anything else is shown as is.
 pub(crate) fn error_message(body: &str) -> String {
@@ -214,4 +222,25 @@ pub(crate) fn error_message(body: &str) -> String {
             trimmed.chars().take(2000).collect()
         }
     })
+}
+
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+/// The client both adapters share. No overall timeout here: each request
+/// is bounded by its model's `timeout` and `stream_idle_timeout`, so a
+/// long stream that keeps talking is never cut.
+pub(crate) fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub(crate) fn snippet(text: &str) -> String {
+    let s: String = text.chars().take(200).collect();
+    if s.len() < text.len() {
+        format!("{s}...")
+    } else {
+        s
+    }
 }

@@ -13,13 +13,16 @@ use futures::StreamExt;
 
 use crate::messages::{ModelRequest, ModelResponse, ToolCall, Usage};
 
+#[cfg(feature = "anthropic")]
 pub mod anthropic;
 pub mod demo;
 mod function;
 mod http;
+#[cfg(feature = "openai")]
 pub mod openai;
 mod pricing;
 mod scripted;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 mod sse;
 mod test_model;
 
@@ -326,9 +329,18 @@ pub fn infer_model_with(
     infer_model_configured(spec, &ModelOptions::default(), env)
 }
 
+/// The error for a provider this build leaves out.
+#[cfg(not(all(feature = "openai", feature = "anthropic")))]
+fn compiled_out(spec: &str, provider: &str) -> crate::AgentError {
+    crate::AgentError::Config(format!(
+        "model {spec:?} needs deepagent's `{provider}` cargo feature, which this build leaves out"
+    ))
+}
+
 /// Applies the [`ModelOptions`] that are set to a provider model. The
 /// providers share these builder methods by name, not by a trait, so a
 /// macro serves both.
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 macro_rules! with_options {
     ($model:expr, $options:expr) => {{
         let mut model = $model;
@@ -373,6 +385,7 @@ pub fn infer_model_configured(
         Some((p, n)) => (p.trim(), n.trim()),
         None => (spec.trim(), ""),
     };
+    #[cfg(any(feature = "openai", feature = "anthropic"))]
     let need_name = |provider: &str| {
         if name.is_empty() {
             Err(crate::AgentError::Config(format!(
@@ -382,6 +395,7 @@ pub fn infer_model_configured(
             Ok(())
         }
     };
+    #[cfg(any(feature = "openai", feature = "anthropic"))]
     let key = |var: &str| {
         env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
             crate::AgentError::Config(format!(
@@ -389,7 +403,11 @@ pub fn infer_model_configured(
             ))
         })
     };
+    // Without either provider, only `test` is left to name.
+    #[cfg(not(any(feature = "openai", feature = "anthropic")))]
+    let _ = (name, options, env);
     match provider {
+        #[cfg(feature = "openai")]
         "openai" => {
             need_name(provider)?;
             let mut model = openai::OpenAiModel::new(name, key("OPENAI_API_KEY")?);
@@ -398,6 +416,7 @@ pub fn infer_model_configured(
             }
             Ok(Arc::new(with_options!(model, options)))
         }
+        #[cfg(feature = "anthropic")]
         "anthropic" => {
             need_name(provider)?;
             let mut model = anthropic::AnthropicModel::new(name, key("ANTHROPIC_API_KEY")?);
@@ -407,6 +426,11 @@ pub fn infer_model_configured(
             Ok(Arc::new(with_options!(model, options)))
         }
         "test" => Ok(Arc::new(TestModel::new())),
+        // Named but compiled out: say which feature brings it back.
+        #[cfg(not(feature = "openai"))]
+        "openai" => Err(compiled_out(spec, provider)),
+        #[cfg(not(feature = "anthropic"))]
+        "anthropic" => Err(compiled_out(spec, provider)),
         other => Err(crate::AgentError::Config(format!(
             "unknown model provider {other:?} in {spec:?}; use \"openai:<model>\", \"anthropic:<model>\" or \"test\" (or pass your own with model_impl())"
         ))),

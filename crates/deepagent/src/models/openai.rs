@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde_json::{json, Value};
 
-use super::http::{self, RetryPolicy};
+use super::http::{self, default_client, snippet, RetryPolicy};
 use super::{sse, Model, ModelError, StreamChunk, DEFAULT_STREAM_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, Usage};
 
@@ -69,14 +69,14 @@ impl OpenAiModel {
     /// Sets how long one attempt may wait for a whole answer (and, when
     /// streaming, for the response head); a server that stays silent
     /// longer fails the attempt, which is retried. Default:
-    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT).
+    /// [`DEFAULT_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Sets the longest silence between pieces of a streamed answer.
-    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`](super::DEFAULT_STREAM_IDLE_TIMEOUT).
+    /// Default: [`DEFAULT_STREAM_IDLE_TIMEOUT`].
     pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
         self.stream_idle_timeout = timeout;
         self
@@ -179,16 +179,6 @@ impl OpenAiModel {
         })
         .await
     }
-}
-
-/// The client both adapters share. No overall timeout here: each request
-/// is bounded by its model's `timeout` and `stream_idle_timeout`, so a
-/// long stream that keeps talking is never cut.
-pub(crate) fn default_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
 }
 
 fn decode_err(message: impl Into<String>) -> ModelError {
@@ -370,14 +360,5 @@ fn parse_sse_event(ev: sse::SseEvent) -> sse::Parsed {
             complete: false,
             end: true,
         },
-    }
-}
-
-pub(crate) fn snippet(text: &str) -> String {
-    let s: String = text.chars().take(200).collect();
-    if s.len() < text.len() {
-        format!("{s}...")
-    } else {
-        s
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deepagent_core::{Bytes, GlobQuery, GrepQuery, DEFAULT_READ_LIMIT};
+use deepagent_core::{edit, text, Bytes, ErrorKind, GlobQuery, GrepQuery, DEFAULT_READ_LIMIT};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -129,6 +129,13 @@ builtin!(ReadFile, "read_file", def(
     if slice.total_lines == 0 {
         return Ok(format!("{} is empty", slice.path));
     }
+    if text::slice_is_binary(&slice) {
+        // Replacement characters are noise to a model; say what it is.
+        let size = ctx.backend.ls(&a.path).await.ok().and_then(|entries| {
+            entries.into_iter().find(|e| !e.is_dir).and_then(|e| e.size)
+        });
+        return Ok(text::render_binary(&slice.path, size));
+    }
     // Paged to fit the result cap, so the read never ends mid-line.
     Ok(super::paging::render_paged(&slice, a.char_offset, ctx.max_result_chars()))
 });
@@ -172,7 +179,23 @@ builtin!(EditFile, "edit_file", def(
     }, "required": ["path", "old_string", "new_string"]}),
 ), |ctx, args| {
     let a: EditArgs = parse_args(args)?;
-    let r = ctx.backend.edit(&a.path, &a.old_string, &a.new_string, a.replace_all).await?;
+    let r = match ctx.backend.edit(&a.path, &a.old_string, &a.new_string, a.replace_all).await {
+        Ok(r) => r,
+        Err(e) if e.kind() == ErrorKind::EditNotFound => {
+            // Line endings and a final line break are invisible in
+            // read_file output; when one of them is the only difference,
+            // say so instead of "copy the text exactly".
+            let hint = match ctx.backend.read_bytes(&a.path).await {
+                Ok(content) => edit::explain_not_found(&content, &a.old_string),
+                Err(_) => None,
+            };
+            return Err(match hint {
+                Some(hint) => ToolError::Failed(format!("{e}. Note: {hint}.")),
+                None => e.into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let s = if r.occurrences == 1 { "" } else { "s" };
     Ok(format!("Replaced {} occurrence{s} in {}", r.occurrences, r.path))
 });
@@ -330,6 +353,14 @@ builtin!(WriteTodos, "write_todos", def(
     }, "required": ["todos"]}),
 ), |ctx, args| {
     let a: WriteTodosArgs = parse_args(args)?;
+    if ctx.todo_writes_in_turn > 1 {
+        // The calls of a turn run concurrently, so "the last one wins"
+        // would be whichever finished last: refuse them all instead.
+        return Err(ToolError::Failed(format!(
+            "write_todos was called {} times in one turn, so none of the lists was saved; call write_todos once per turn with the whole list",
+            ctx.todo_writes_in_turn
+        )));
+    }
     ctx.todos.set(a.todos.clone());
     ctx.emit(crate::AgentEvent::TodosUpdated { todos: a.todos.clone() });
     Ok(format!("Updated the todo list:\n{}", render_todos(&a.todos)))

@@ -55,6 +55,9 @@ pub struct ToolContext {
     pub todos: Todos,
     /// The model's id for this call.
     pub call_id: String,
+    /// How many `write_todos` calls the model made in this turn; more than
+    /// one is refused, since concurrent calls have no "last".
+    pub(crate) todo_writes_in_turn: usize,
     pub(crate) env: Arc<crate::agent::RunEnv>,
 }
 

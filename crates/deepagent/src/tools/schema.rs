@@ -24,7 +24,7 @@ pub fn validate_args(schema: &Value, args: &Value) -> Result<(), String> {
     };
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for r in required.iter().filter_map(Value::as_str) {
-            if obj.get(r).map_or(true, Value::is_null) {
+            if obj.get(r).is_none_or(Value::is_null) {
                 return Err(format!("missing required argument `{r}`"));
             }
         }
