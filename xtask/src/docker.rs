@@ -16,7 +16,8 @@
 //! 4. Runs the Docker tests of deepagent-reliability (killed container,
 //!    engine down, 20 sessions, fork bomb, panicking holder + reaper,
 //!    lying container tools, file tools as the command user, 1 GiB files
-//!    under a host memory bound) with
+//!    under a host memory bound, container lifecycle leaks, timeout kills,
+//!    hardened defaults) with
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
@@ -91,7 +92,7 @@ pub fn test_docker(args: &[String]) -> crate::Result {
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
-const RELIABILITY_DOCKER_TESTS: [&str; 13] = [
+const RELIABILITY_DOCKER_TESTS: [&str; 21] = [
     "test",
     "-p",
     "deepagent-reliability",
@@ -105,6 +106,14 @@ const RELIABILITY_DOCKER_TESTS: [&str; 13] = [
     "docker_host_trust",
     "--test",
     "docker_large_files",
+    "--test",
+    "docker_lifecycle",
+    "--test",
+    "docker_kill_tree",
+    "--test",
+    "docker_hardening",
+    "--test",
+    "docker_permissions",
 ];
 
 /// `cargo <args>` with the variables that make the Docker tests use the

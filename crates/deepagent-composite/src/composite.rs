@@ -304,6 +304,50 @@ impl Backend for CompositeBackend {
         crate::search::grep(self, query).await
     }
 
+    /// Each path is resolved by the backend that owns it, one call per
+    /// backend involved, and comes back under that backend's prefix.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| VPath::new(p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out: Vec<Option<String>> = vec![None; paths.len()];
+        // Group by owner (route index, `None` for the default), keeping
+        // each path's position.
+        let mut groups: Vec<(Option<usize>, Vec<usize>)> = Vec::new();
+        for (i, p) in paths.iter().enumerate() {
+            let owner = self.owner_of(p.as_str());
+            match groups.iter_mut().find(|(o, _)| *o == owner) {
+                Some((_, idx)) => idx.push(i),
+                None => groups.push((owner, vec![i])),
+            }
+        }
+        for (_, idx) in groups {
+            let t = self.resolve(paths[idx[0]].as_str());
+            let inner: Vec<String> = idx
+                .iter()
+                .map(|&i| self.resolve(paths[i].as_str()).inner.to_owned())
+                .collect();
+            let real = t
+                .backend
+                .resolve_links(&inner)
+                .await
+                .map_err(|e| t.outward_err(e))?;
+            if real.len() != inner.len() {
+                return Err(BackendError::Backend(format!(
+                    "{}: resolve_links answered {} paths for {} asked",
+                    t.backend.name(),
+                    real.len(),
+                    inner.len()
+                )));
+            }
+            for (&i, r) in idx.iter().zip(real) {
+                out[i] = r.map(|r| t.outward_owned(r));
+            }
+        }
+        Ok(out)
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.default.as_sandbox().map(|_| self as &dyn Sandbox)
     }

@@ -73,6 +73,44 @@ pub trait Backend: Send + Sync {
     /// Lines matching a regex, sorted by path then line.
     async fn grep(&self, query: &GrepQuery) -> Result<GrepResult>;
 
+    /// Where each of `paths` really leads once every symbolic link on the
+    /// way is resolved, in this backend's own virtual terms: one answer
+    /// per path, in order.
+    ///
+    /// The [`Permissioned`](crate::layers::Permissioned) layer checks its
+    /// rules against both the spelling and this answer, so a link
+    /// (`docs/notes.txt -> ../.env`) gives no access a rule denies.
+    ///
+    /// - A path (or its tail) that does not exist yet is resolved as far as
+    ///   it exists and the rest appended, so a write's target can be judged
+    ///   before it is created.
+    /// - `None`: the path leads somewhere this backend cannot name (a link
+    ///   out of a [`Scoped`](crate::layers::Scoped) view, or out of a
+    ///   local root, which the backend refuses anyway); only the spelling
+    ///   can be judged.
+    /// - An invalid path is [`InvalidPath`](crate::BackendError::InvalidPath)
+    ///   for the whole call.
+    ///
+    /// The default is the normalized path itself: right for a backend
+    /// without links. A backend with links overrides it, and a layer or
+    /// router forwards it, mapping paths in and out as it does for the
+    /// other operations. The permission layer also relies on `glob` and
+    /// `grep` not following links below their base (the base itself is
+    /// resolved here), as every backend in this workspace does.
+    ///
+    /// ```
+    /// # async fn demo(backend: &dyn deepagent_core::Backend) -> deepagent_core::Result<()> {
+    /// let real = backend.resolve_links(&["/docs/./notes.txt".to_owned()]).await?;
+    /// assert_eq!(real.len(), 1); // e.g. Some("/.env") when notes.txt links there
+    /// # Ok(()) }
+    /// ```
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        paths
+            .iter()
+            .map(|p| Ok(Some(crate::VPath::new(p)?.into_string())))
+            .collect()
+    }
+
     /// This backend as a [`Sandbox`], when it can run commands.
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         None
@@ -111,6 +149,9 @@ macro_rules! forward_backend {
             }
             async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> { (**self).glob(query).await }
             async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> { (**self).grep(query).await }
+            async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+                (**self).resolve_links(paths).await
+            }
             fn as_sandbox(&self) -> Option<&dyn Sandbox> { (**self).as_sandbox() }
         }
     )*};

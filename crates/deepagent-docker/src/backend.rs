@@ -35,6 +35,22 @@ const GREP_BATCH_FILES: usize = 256;
 /// Argument bytes per `tar` helper run (well under the kernel's limit).
 const GREP_BATCH_ARG_BYTES: usize = 96 * 1024;
 
+/// Where each argument really leads, NUL-terminated, in order: the longest
+/// part that exists resolved by `readlink -f` inside the container (so the
+/// container's own links, planted by a command or not, are what counts),
+/// the rest appended. An empty answer: it could not be resolved.
+const RESOLVE_SCRIPT: &str = r#"for a do
+  p=$a; rest=
+  while [ "$p" != / ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do
+    rest=/${p##*/}$rest; p=${p%/*}; [ -n "$p" ] || p=/
+  done
+  if r=$(readlink -f -- "$p" && echo x) && [ "$r" != x ]; then
+    printf '%s%s\0' "${r%?x}" "$rest"
+  else
+    printf '\0'
+  fi
+done"#;
+
 impl DockerSandbox {
     /// `edit` through the shell path: `None` when the file's content (old
     /// or new) is for the archive path. The caller holds the path lock.
@@ -224,6 +240,54 @@ impl DockerSandbox {
         }
         Ok(GrepResult::finish(sink.matches, query.max_count, false))
     }
+
+    async fn resolve_links_inner(&self, paths: &[VPath]) -> Result<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for batch in arg_batches(paths) {
+            let args: Vec<&str> = batch.iter().map(VPath::as_str).collect();
+            let res = self.helper(RESOLVE_SCRIPT, &args).await?;
+            let answers: Vec<&[u8]> = res.stdout.split(|&b| b == 0).collect();
+            // Every answer ends with NUL, so the split has one more piece.
+            if answers.len() != args.len() + 1 {
+                return Err(BackendError::Backend(format!(
+                    "DockerSandbox {}: resolving {} paths gave {} answers ({})",
+                    self.inner.name,
+                    args.len(),
+                    answers.len().saturating_sub(1),
+                    res.stderr.trim()
+                )));
+            }
+            for answer in &answers[..args.len()] {
+                out.push(
+                    std::str::from_utf8(answer)
+                        .ok()
+                        .filter(|a| a.starts_with('/'))
+                        .and_then(|a| VPath::new(a).ok())
+                        .map(VPath::into_string),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `paths` cut into runs that fit one helper's argument list.
+fn arg_batches(paths: &[VPath]) -> Vec<&[VPath]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, p) in paths.iter().enumerate() {
+        if i > start && bytes + p.as_str().len() + 1 > GREP_BATCH_ARG_BYTES {
+            batches.push(&paths[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += p.as_str().len() + 1;
+    }
+    if start < paths.len() {
+        batches.push(&paths[start..]);
+    }
+    batches
 }
 
 #[async_trait]
@@ -462,6 +526,24 @@ impl Backend for DockerSandbox {
         }
     }
 
+    /// Resolved inside the container with `readlink -f`, one helper run
+    /// per batch of paths: links a command planted count as much as the
+    /// image's. A path that cannot be resolved (a loop, a directory the
+    /// user cannot enter) is `None`.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| self.resolve(p))
+            .collect::<Result<Vec<_>>>()?;
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.resolve_links_inner(&paths).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.explain(e).await),
+        }
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         Some(self)
     }
@@ -486,9 +568,23 @@ impl Sandbox for DockerSandbox {
         let idle = self.inner.shells.lock().ok().and_then(|mut s| s.pop());
         let shell = match idle {
             Some(s) => Some(s),
-            None => Shell::start(&target, user.clone(), work_dir, limit)
-                .await
-                .ok(),
+            None => match self.inner.runtime.run_as_uid {
+                // As root, switching each command to the uid, so the
+                // command's reaper is out of its reach (see `exec`); an
+                // image that cannot switch users gets a shell as the user.
+                Some(uid) => {
+                    match Shell::start(&target, Some("0".into()), Some(uid), work_dir, limit).await
+                    {
+                        Ok(s) => Some(s),
+                        Err(_) => Shell::start(&target, user.clone(), None, work_dir, limit)
+                            .await
+                            .ok(),
+                    }
+                }
+                None => Shell::start(&target, None, None, work_dir, limit)
+                    .await
+                    .ok(),
+            },
         };
         if let Some(mut shell) = shell {
             match shell.run(&target, command, timeout).await {
@@ -506,7 +602,7 @@ impl Sandbox for DockerSandbox {
         let spec = CommandSpec {
             command,
             timeout,
-            user,
+            run_as: self.inner.runtime.run_as_uid,
             work_dir,
             output_limit: limit,
         };

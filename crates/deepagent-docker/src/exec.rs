@@ -7,11 +7,22 @@
 //!
 //! bollard's request timeout does not bound an attached stream, so the
 //! deadline is ours: each read of the stream waits at most until the
-//! deadline. Past it, a second exec kills every process that carries this
-//! run's marker in its environment (children inherit it, so `sh -c 'sleep
-//! 100; echo'` and `sleep 100 &` die too), and the run reports exit code
-//! 124. The command is also wrapped in `timeout -s KILL` (a little later
-//! than our deadline) so it still dies if this client goes away.
+//! deadline. Past it, a second exec kills the command's whole process
+//! tree (see [`kill_tree`]) and the run reports exit code 124. The command
+//! is also wrapped in `timeout -s KILL` (a little later than our deadline)
+//! so it still dies if this client goes away.
+//!
+//! What holds the tree together is the kernel, not the environment: each
+//! command runs below its own *child subreaper*, the engine's
+//! `docker-init` (tini, mounted at `/sbin/docker-init` by `init: true`)
+//! started with `-s`. Every process the command starts stays a descendant
+//! of that reaper, whatever it does to its environment (`env -i`,
+//! `unset`), its session (`setsid`) or its parent (a double fork: the
+//! orphan is re-parented to the nearest subreaper, ours). The reaper runs
+//! as root and the command as the run-as user (switched by `nsenter -S
+//! -G` or `setpriv`), so the command cannot kill its reaper to escape.
+//! Only the reaper carries the run's marker variable, which the kill uses
+//! to find the tree's root.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -280,10 +291,49 @@ pub(crate) async fn pipe_as(
 pub(crate) struct CommandSpec<'a> {
     pub command: &'a str,
     pub timeout: Duration,
-    pub user: Option<String>,
+    /// The uid the command runs as (`None`: the image's user).
+    pub run_as: Option<u32>,
     pub work_dir: &'a str,
     pub output_limit: usize,
 }
+
+/// Shell functions that start a caller's command below a reaper of its
+/// own (see the module docs): `setup_launch` (with `$run_as` set to the
+/// uid to switch to, or empty) works out how, once; `launch SECS CMD`
+/// (with `$tok` set to the run's marker) runs `sh -c CMD`.
+pub(crate) const LAUNCH: &str = r#"
+setup_launch() {
+  reaper=
+  if [ -x /sbin/docker-init ] && /sbin/docker-init -s -- true 2>/dev/null; then
+    reaper="/sbin/docker-init -s --"
+  fi
+  drop=
+  if [ -n "$run_as" ] && [ "$(id -u)" = 0 ] && [ "$run_as" != 0 ]; then
+    g=$(sed -n "s/^[^:]*:[^:]*:$run_as:\([0-9]*\):.*/\1/p" /etc/passwd 2>/dev/null | head -n 1)
+    [ -n "$g" ] || g=$run_as
+    if nsenter -S "$run_as" -G "$g" -- true 2>/dev/null; then
+      drop="nsenter -S $run_as -G $g --"
+    elif setpriv --reuid="$run_as" --regid="$g" --clear-groups true 2>/dev/null; then
+      drop="setpriv --reuid=$run_as --regid=$g --clear-groups"
+    else
+      echo "cannot switch commands to uid $run_as: neither nsenter -S nor setpriv --reuid works in this image" >&2
+      return 1
+    fi
+    # The home an exec as that user would get (root's is not the user's).
+    h=$(sed -n "s/^[^:]*:[^:]*:$run_as:[^:]*:[^:]*:\([^: ]*\):.*/\1/p" /etc/passwd 2>/dev/null | head -n 1)
+    drop="$drop env HOME=${h:-/}"
+  fi
+  tmo=
+  if command -v timeout >/dev/null 2>&1; then tmo=1; fi
+}
+launch() {
+  if [ -n "$tmo" ]; then
+    DEEPAGENT_EXEC=$tok timeout -s KILL "$1" $reaper $drop sh -c "$2"
+  else
+    DEEPAGENT_EXEC=$tok $reaper $drop sh -c "$2"
+  fi
+}
+"#;
 
 /// Runs the caller's command with `sh -c`, output capped, killed at the
 /// timeout.
@@ -293,29 +343,36 @@ pub(crate) async fn run_command(
 ) -> Result<ExecuteResponse> {
     let marker = new_marker();
     let inner_secs = spec.timeout.as_secs() + INNER_TIMEOUT_SLACK;
+    // As root when there is a uid to switch to, like the shells, so the
+    // reaper and this marked `sh` are out of the command's reach and the
+    // kill can read their environment.
+    let (user, run_as) = match spec.run_as {
+        Some(uid) => (Some("0".to_owned()), uid.to_string()),
+        None => (None, String::new()),
+    };
     let argv = vec![
         "sh".to_owned(),
         "-c".to_owned(),
-        // `timeout` is a fallback only (see the module doc); images
-        // without it still run the command.
-        "if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL \"$1\" sh -c \"$2\"; else exec sh -c \"$2\"; fi"
-            .to_owned(),
+        format!("{LAUNCH}\nrun_as=$4\nsetup_launch || exit 126\ntok=$1\nlaunch \"$2\" \"$3\""),
         "sh".to_owned(),
+        marker.clone(),
         inner_secs.to_string(),
         spec.command.to_owned(),
+        run_as,
     ];
     let deadline = Instant::now() + spec.timeout;
     let (exec_id, started) = target
         .start(
             argv,
             vec![format!("{MARKER_VAR}={marker}")],
-            spec.user.clone(),
+            user,
             Some(spec.work_dir.to_owned()),
         )
         .await?;
     let StartExecResults::Attached { mut output, input } = started else {
         return Err(BackendError::Backend("exec started detached".into()));
     };
+    let mut guard = KillOnDrop::new(target, &marker);
     let mut cap = OutputCap::new(spec.output_limit);
     let mut timed_out = false;
     loop {
@@ -335,7 +392,7 @@ pub(crate) async fn run_command(
         }
     }
     if timed_out {
-        kill_marked(target, &marker).await?;
+        kill_tree(target, &marker).await?;
         // The stream ends once the last process holding it is gone; keep
         // what it still delivers.
         let drain_until = Instant::now() + DRAIN_AFTER_KILL;
@@ -349,6 +406,7 @@ pub(crate) async fn run_command(
             }
         }
     }
+    guard.disarm();
     drop(output);
     drop(input);
     let (text, truncated) = cap.finish();
@@ -369,20 +427,54 @@ pub(crate) async fn run_command(
     })
 }
 
-/// Kills every process whose environment carries `marker`, repeating the
-/// scan so a process forked during one pass is caught by the next.
-pub(crate) async fn kill_marked(target: &Target<'_>, marker: &str) -> Result<()> {
+/// Kills a run's whole process tree: the processes whose environment
+/// carries `marker` (the run's reaper, which the command cannot change,
+/// and whatever kept the variable) and every descendant of theirs.
+///
+/// First the tree is frozen: each pass stops (`SIGSTOP`) every process
+/// found so far and adds the children of found processes, until a pass
+/// finds nothing new; a stopped process can neither fork nor exit, so
+/// nothing slips out between passes. Then all of them get `SIGKILL` at
+/// once. Descendants are found through `/proc/<pid>/stat` (readable for
+/// every uid), not through their environment, so a command that cleared
+/// its environment or started a new session is found all the same. Where
+/// no subreaper exists (gVisor has no `PR_SET_CHILD_SUBREAPER`), the tree
+/// starts from the children of the shell server that left its pid for
+/// this run (`.deepagent-srv-<marker>`); an orphan that a double fork
+/// handed to the container's init is then out of reach.
+pub(crate) async fn kill_tree(target: &Target<'_>, marker: &str) -> Result<()> {
     let script = r#"
-found=1; rounds=0
-while [ "$found" = 1 ] && [ "$rounds" -lt 10 ]; do
-  found=0; rounds=$((rounds + 1))
+found=' '
+# The shell server the command is a child of, when it left its pid (see
+# `shell`): its children are roots of the tree, the server is not.
+srv=
+for f in "/tmp/.deepagent-srv-$2" "/dev/shm/.deepagent-srv-$2" "$PWD/.deepagent-srv-$2"; do
+  if [ -f "$f" ] && [ ! -L "$f" ]; then read -r srv 2>/dev/null < "$f"; break; fi
+done
+case $srv in ''|*[!0-9]*) srv=- ;; esac
+for d in /proc/[0-9]*; do
+  p=${d#/proc/}
+  [ "$p" = "$$" ] && continue
+  if tr '\000' '\n' 2>/dev/null < "$d/environ" | grep -qxF "$1"; then
+    found="$found$p "
+  fi
+done
+[ "$found" = ' ' ] && [ "$srv" = - ] && exit 0
+grew=1; rounds=0
+while [ "$grew" = 1 ] && [ "$rounds" -lt 200 ]; do
+  grew=0; rounds=$((rounds + 1))
+  for p in $found; do kill -STOP "$p" 2>/dev/null; done
   for d in /proc/[0-9]*; do
-    [ "$d" = "/proc/$$" ] && continue
-    if tr '\000' '\n' < "$d/environ" 2>/dev/null | grep -qxF "$1"; then
-      kill -9 "${d#/proc/}" 2>/dev/null && found=1
-    fi
+    p=${d#/proc/}
+    case $found in *" $p "*) continue ;; esac
+    read -r st 2>/dev/null < "$d/stat" || continue
+    st=${st##*) }
+    pp=${st#* }; pp=${pp%% *}
+    if [ "$pp" = "$srv" ]; then found="$found$p "; grew=1; continue; fi
+    case $found in *" $pp "*) found="$found$p "; grew=1 ;; esac
   done
 done
+for p in $found; do kill -KILL "$p" 2>/dev/null; done
 "#;
     capture(
         target,
@@ -392,10 +484,56 @@ done
             script.into(),
             "sh".into(),
             format!("{MARKER_VAR}={marker}"),
+            marker.to_owned(),
         ],
     )
     .await
     .map(|_| ())
+}
+
+/// Kills a run's tree from a task of its own when the future running it
+/// is dropped before the run ended (a caller's timeout, a cancelled agent
+/// run): a command nobody waits for must not keep running.
+pub(crate) struct KillOnDrop {
+    armed: Option<(Docker, String, String, String)>,
+}
+
+impl KillOnDrop {
+    pub(crate) fn new(target: &Target<'_>, marker: &str) -> Self {
+        KillOnDrop {
+            armed: Some((
+                target.docker.clone(),
+                target.id.to_owned(),
+                target.name.to_owned(),
+                marker.to_owned(),
+            )),
+        }
+    }
+
+    /// The run ended on its own (or was killed already): nothing to do.
+    pub(crate) fn disarm(&mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let Some((docker, id, name, marker)) = self.armed.take() else {
+            return;
+        };
+        // Without a runtime (the process is going away) the in-container
+        // `timeout` is what is left.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let target = Target {
+                    docker: &docker,
+                    id: &id,
+                    name: &name,
+                };
+                let _ = kill_tree(&target, &marker).await;
+            });
+        }
+    }
 }
 
 pub(crate) fn new_marker() -> String {

@@ -29,10 +29,13 @@ pub(crate) struct Fetched {
 }
 
 impl DockerSandbox {
-    /// Resolves a caller's path: relative against the work dir, absolute
-    /// as a container path, with the shared normalization rules.
+    /// Normalizes a caller's path with the shared rules: a relative path
+    /// is taken from `/`, as on every backend (issue 13: `src/a.py` and
+    /// `/src/./a.py` are one file). The work dir is where commands start;
+    /// to give file tools the work dir as `/`, wrap the sandbox in
+    /// `Scoped`.
     pub(crate) fn resolve(&self, path: &str) -> Result<VPath> {
-        self.inner.work_dir.join(path)
+        VPath::new(path)
     }
 
     /// Looks at `path` through the archive API: its type always, its bytes

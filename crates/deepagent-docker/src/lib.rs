@@ -17,12 +17,23 @@
 //!   `python-datascience`, `python-web` and `node-minimal`. Images are
 //!   never pulled implicitly.
 //! - **Containers** start on first use with the network off (opt in with
-//!   [`RuntimeConfig::network`]), optional memory / CPU / pids limits and
-//!   volumes, and the label `deepagent.sandbox=1`. [`DockerSandbox::shutdown`]
-//!   removes them; [`SessionManager`] keeps one per session and reaps idle
-//!   ones and orphans.
-//! - **Paths**: relative paths resolve against the runtime's `work_dir`
-//!   (default `/workspace`); absolute paths are container paths. Small
+//!   [`RuntimeConfig::network`]), hardened by default (every capability
+//!   dropped but [`DEFAULT_CAPABILITIES`], `no-new-privileges`, 512
+//!   processes, 2 GiB, commands as uid 65534; optional CPU quota,
+//!   read-only root and OCI runtime such as gVisor's `runsc`), and the
+//!   label `deepagent.sandbox=1` plus an owner and a lease
+//!   ([`OWNER_LABEL`], [`LEASE_LABEL`]). No container outlives its owner:
+//!   [`DockerSandbox::shutdown`] removes it even while its start is still
+//!   in flight (or was cut off by the caller), dropping the last clone
+//!   removes it before the drop returns (the end of `main`, a panic), and
+//!   [`SessionManager::reap_orphans`] removes what a killed process left,
+//!   sparing live owners' sandboxes. [`SessionManager`] keeps one sandbox
+//!   per session and reaps idle ones.
+//! - **Paths**: paths are container paths, and a relative path is taken
+//!   from `/` as on every backend (`src/a.py` is `/src/a.py`); the
+//!   runtime's `work_dir` (default `/workspace`) is where commands start.
+//!   To give the file tools the work dir as `/`, wrap the sandbox in
+//!   [`Scoped`](deepagent_core::layers::Scoped) (see below). Small
 //!   files are read and written through a long-lived shell in the
 //!   container (a round trip, not an engine call), larger ones as tar
 //!   archives; both byte-exact, writes atomic, modes kept by `edit`. `ls`, `glob` and
@@ -46,7 +57,13 @@
 //! - **Commands**: `execute` runs `sh -c` in a long-lived shell inside the
 //!   container (one exec per shell, reused; a plain exec per command when
 //!   no shell can start), output capped at 100,000 bytes, and a timeout
-//!   that kills the command and everything it started (exit code 124).
+//!   that kills the command and everything it started (exit code 124),
+//!   held together by the kernel rather than by a variable: each command
+//!   runs below a root-owned child subreaper (the engine's `docker-init
+//!   -s`), so `env -i`, `setsid` and double forks stay in the tree. A
+//!   dropped `execute` future kills its command the same way. A command
+//!   running as root could kill its own reaper; under gVisor (no
+//!   subreaper) a double-forked orphan escapes the kill.
 //!   Each command starts fresh in `work_dir`: no `cd`, variable or stdin
 //!   carries over. Background jobs (`server &`) keep running.
 //!
@@ -56,16 +73,30 @@
 //!
 //! # async fn demo() -> deepagent_core::Result<()> {
 //! let sandbox = DockerSandbox::new(RuntimeConfig::builtin("python-minimal")?)?;
-//! sandbox.write("hello.py", "print('hi')\n".into()).await?; // /workspace/hello.py
-//! let run = sandbox.execute("python3 hello.py", None).await?;
+//! sandbox.write("/workspace/hello.py", "print('hi')\n".into()).await?;
+//! let run = sandbox.execute("python3 hello.py", None).await?; // runs in /workspace
 //! assert_eq!(run.output, "hi\n");
 //! sandbox.shutdown().await?;
 //! # Ok(()) }
 //! ```
 //!
-//! To run the conformance suite (which works from `/`) against a
-//! container, scope it to a fresh directory with
-//! [`Scoped`](deepagent_core::layers::Scoped).
+//! To show an agent the work dir as its whole filesystem, scope the
+//! sandbox to it; commands still start there:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use deepagent_core::{layers::Scoped, Backend};
+//! use deepagent_docker::{DockerSandbox, RuntimeConfig};
+//!
+//! # async fn demo() -> deepagent_core::Result<()> {
+//! let sandbox = DockerSandbox::new(RuntimeConfig::builtin("python-minimal")?)?;
+//! let workspace = Scoped::new(Arc::new(sandbox), "/workspace")?;
+//! workspace.write("hello.py", "print('hi')\n".into()).await?; // /workspace/hello.py
+//! # Ok(()) }
+//! ```
+//!
+//! The conformance suite passes on the sandbox as it is (its `/` is the
+//! container's) and through `Scoped`.
 //!
 //! [bollard]: https://docs.rs/bollard
 
@@ -79,6 +110,7 @@ mod files;
 mod grepscan;
 mod hash;
 mod image;
+mod owner;
 mod runtime;
 mod sandbox;
 mod scan;
@@ -90,8 +122,13 @@ mod userfs;
 
 pub use engine::{connect, engine_address, engine_available};
 pub use exec::TIMEOUT_EXIT_CODE;
-pub use runtime::{PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES};
+pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
+pub use runtime::{
+    PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES, DEFAULT_CAPABILITIES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,
+};
 pub use sandbox::{
-    remove_container_blocking, DockerSandbox, RUNTIME_LABEL, SANDBOX_LABEL, SESSION_LABEL,
+    remove_container_blocking, DockerSandbox, DROP_REMOVE_WAIT, RUNTIME_LABEL, SANDBOX_LABEL,
+    SESSION_LABEL,
 };
 pub use session::SessionManager;

@@ -35,11 +35,22 @@ pub struct VolumeMount {
 /// once from a generated Dockerfile and cached under a tag derived from the
 /// Dockerfile's content (see [`RuntimeConfig::effective_image`]).
 ///
+/// Hardened by default: every capability dropped except
+/// [`DEFAULT_CAPABILITIES`], `no-new-privileges`, at most 512 processes and
+/// 2 GiB of memory, and commands run as uid 65534 (`nobody`, which needs no
+/// passwd entry). A read-only root filesystem
+/// ([`RuntimeConfig::read_only_root`]) and another OCI runtime such as
+/// gVisor's `runsc` ([`RuntimeConfig::oci_runtime`]) are options.
+///
 /// ```
 /// use deepagent_docker::RuntimeConfig;
 /// let rt = RuntimeConfig::builtin("python-minimal")?;
 /// assert_eq!(rt.work_dir, "/workspace");
 /// assert!(!rt.network_enabled);
+/// assert_eq!(rt.run_as_uid, Some(65534));
+/// assert_eq!(rt.pids_limit, Some(512));
+/// assert_eq!(rt.memory_bytes, Some(2 << 30));
+/// assert!(rt.no_new_privileges);
 /// let custom = RuntimeConfig::new("tools", "busybox:latest").memory_limit(256 << 20);
 /// assert_eq!(custom.memory_bytes, Some(256 << 20));
 /// # Ok::<(), deepagent_core::BackendError>(())
@@ -62,24 +73,64 @@ pub struct RuntimeConfig {
     pub setup_commands: Vec<String>,
     /// Environment variables for the container (and the build).
     pub env_vars: Vec<(String, String)>,
-    /// Where relative paths and commands start (default `/workspace`).
+    /// Where commands start (default `/workspace`). File paths are not
+    /// relative to it: a relative path is taken from `/` on every backend;
+    /// wrap the sandbox in `Scoped` to present this directory as `/`.
     pub work_dir: String,
-    /// Run commands as this uid (default: the image's user). The file
-    /// tools (`read`, `write`, `edit`, `grep`, `ls`, `glob`) act as this
-    /// uid too, so they can touch exactly what a command can; without it
-    /// they act as root.
+    /// Run commands as this uid (default 65534; `None`: the image's user).
+    /// The file tools (`read`, `write`, `edit`, `grep`, `ls`, `glob`) act
+    /// as this uid too, so they can touch exactly what a command can; with
+    /// `None` they act as root.
     pub run_as_uid: Option<u32>,
     /// Give the container a network (default false: `network_mode = none`).
     pub network_enabled: bool,
-    /// Memory limit in bytes.
+    /// Memory limit in bytes (default 2 GiB).
     pub memory_bytes: Option<i64>,
-    /// CPU limit in CPUs (e.g. 1.5).
+    /// CPU limit in CPUs (e.g. 1.5; default none).
     pub cpus: Option<f64>,
-    /// Maximum number of processes.
+    /// Maximum number of processes (default 512).
     pub pids_limit: Option<i64>,
     /// Bind mounts and volumes.
     pub volumes: Vec<VolumeMount>,
+    /// The Linux capabilities the container keeps; every other one is
+    /// dropped (default [`DEFAULT_CAPABILITIES`]). Names as Docker spells
+    /// them, without `CAP_`.
+    pub capabilities: Vec<String>,
+    /// Set `no-new-privileges`: setuid binaries and file capabilities
+    /// give nothing (default true).
+    pub no_new_privileges: bool,
+    /// Mount the image's filesystem read-only, with a writable volume at
+    /// `work_dir` and a tmpfs at `/tmp` (default false).
+    pub read_only_root: bool,
+    /// The OCI runtime the engine runs the container with, e.g. `runsc`
+    /// for gVisor (default: the engine's, normally `runc`). The engine
+    /// must know it (`dockerd --add-runtime runsc=/usr/bin/runsc`).
+    pub oci_runtime: Option<String>,
 }
+
+/// The capabilities a container keeps by default, each for a part of the
+/// sandbox that runs as root inside it: `CHOWN` and `FOWNER` to give
+/// files to the command user and keep modes on edit, `DAC_OVERRIDE` for
+/// the root helpers that list, read and write files, `KILL` to stop the
+/// command user's processes at a timeout, `SETUID` and `SETGID` to start
+/// each command as the command user below a root-owned reaper. Everything
+/// else (`NET_RAW`, `MKNOD`, `SYS_CHROOT`, `AUDIT_WRITE`, ...) is dropped.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "KILL",
+    "SETUID",
+    "SETGID",
+];
+
+/// The uid commands run as by default: `nobody` (65534), which works
+/// without a passwd entry.
+pub const DEFAULT_UID: u32 = 65534;
+/// The default memory limit: 2 GiB.
+pub const DEFAULT_MEMORY_BYTES: i64 = 2 << 30;
+/// The default limit on processes.
+pub const DEFAULT_PIDS_LIMIT: i64 = 512;
 
 /// The names [`RuntimeConfig::builtin`] knows.
 pub const BUILTIN_RUNTIMES: &[&str] = &[
@@ -102,12 +153,19 @@ impl RuntimeConfig {
             setup_commands: Vec::new(),
             env_vars: Vec::new(),
             work_dir: "/workspace".to_owned(),
-            run_as_uid: None,
+            run_as_uid: Some(DEFAULT_UID),
             network_enabled: false,
-            memory_bytes: None,
+            memory_bytes: Some(DEFAULT_MEMORY_BYTES),
             cpus: None,
-            pids_limit: None,
+            pids_limit: Some(DEFAULT_PIDS_LIMIT),
             volumes: Vec::new(),
+            capabilities: DEFAULT_CAPABILITIES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+            no_new_privileges: true,
+            read_only_root: false,
+            oci_runtime: None,
         }
     }
 
@@ -177,7 +235,7 @@ impl RuntimeConfig {
         self
     }
 
-    /// Sets the working directory.
+    /// Sets the directory commands start in (see [`RuntimeConfig::work_dir`](Self#structfield.work_dir)).
     pub fn work_dir(mut self, dir: impl Into<String>) -> Self {
         self.work_dir = dir.into();
         self
@@ -186,6 +244,41 @@ impl RuntimeConfig {
     /// Runs commands, and the file tools, as `uid`.
     pub fn run_as_uid(mut self, uid: u32) -> Self {
         self.run_as_uid = Some(uid);
+        self
+    }
+
+    /// Runs commands as the image's own user (often root) instead of
+    /// uid 65534.
+    pub fn run_as_image_user(mut self) -> Self {
+        self.run_as_uid = None;
+        self
+    }
+
+    /// Keeps exactly these capabilities (names without `CAP_`); every
+    /// other one is dropped. An empty list drops all, which breaks the
+    /// root helpers: see [`DEFAULT_CAPABILITIES`].
+    pub fn capabilities(mut self, caps: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.capabilities = caps.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Turns `no-new-privileges` on or off.
+    pub fn no_new_privileges(mut self, on: bool) -> Self {
+        self.no_new_privileges = on;
+        self
+    }
+
+    /// Mounts the root filesystem read-only (a volume keeps `work_dir`
+    /// writable, a tmpfs `/tmp`).
+    pub fn read_only_root(mut self, on: bool) -> Self {
+        self.read_only_root = on;
+        self
+    }
+
+    /// Runs the container with the engine's OCI runtime `name` (e.g.
+    /// `runsc`).
+    pub fn oci_runtime(mut self, name: impl Into<String>) -> Self {
+        self.oci_runtime = Some(name.into());
         self
     }
 
@@ -284,6 +377,22 @@ impl RuntimeConfig {
                 return Err(bad(
                     &format!("environment value for {key}"),
                     "is refused: newlines, quotes, backslashes and '$' could change the Dockerfile",
+                ));
+            }
+        }
+        for cap in &self.capabilities {
+            if cap.is_empty() || !cap.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                return Err(bad(
+                    &format!("capability {cap:?}"),
+                    "is invalid: use Docker's upper-case names without CAP_, e.g. CHOWN",
+                ));
+            }
+        }
+        if let Some(rt) = &self.oci_runtime {
+            if rt.is_empty() || !rt.chars().all(is_name_char) {
+                return Err(bad(
+                    &format!("oci_runtime {rt:?}"),
+                    "is invalid: use the name the engine knows it by, e.g. runsc",
                 ));
             }
         }
@@ -460,6 +569,24 @@ mod tests {
             .env("PIP_INDEX", "http://mirror/simple")
             .validate()
             .is_ok());
+    }
+
+    #[test]
+    fn hardened_defaults_and_their_checks() {
+        let rt = RuntimeConfig::new("x", "img");
+        assert_eq!(rt.run_as_uid, Some(DEFAULT_UID));
+        assert_eq!(rt.pids_limit, Some(512));
+        assert_eq!(rt.memory_bytes, Some(2 << 30));
+        assert!(rt.no_new_privileges && !rt.read_only_root);
+        assert_eq!(rt.capabilities, DEFAULT_CAPABILITIES);
+        assert!(rt.validate().is_ok());
+        assert!(rt.clone().run_as_image_user().run_as_uid.is_none());
+        assert!(rt.clone().capabilities(["CAP_X; y"]).validate().is_err());
+        assert!(rt.clone().capabilities(["chown"]).validate().is_err());
+        assert!(rt.clone().capabilities(["NET_RAW"]).validate().is_ok());
+        assert!(rt.clone().oci_runtime("runsc").validate().is_ok());
+        assert!(rt.clone().oci_runtime("run sc").validate().is_err());
+        assert!(rt.clone().oci_runtime("").validate().is_err());
     }
 
     #[test]

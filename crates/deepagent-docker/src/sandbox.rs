@@ -34,8 +34,18 @@ const KEEPALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $
 /// with the network off unless the runtime enables it, and labelled
 /// `deepagent.sandbox=1` plus its session id so leftovers can be found
 /// ([`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)).
-/// Call [`DockerSandbox::shutdown`] when done; dropping the last clone
-/// without it removes the container from a background thread, best effort.
+/// Call [`DockerSandbox::shutdown`] when done. Dropping the last clone
+/// without it (the end of `main`, a panic unwinding) removes the container
+/// before the drop returns: it blocks the dropping thread for the engine's
+/// answer (bounded by [`DROP_REMOVE_WAIT`]). A process that dies without
+/// unwinding (killed, `abort`, `process::exit`) leaves its container
+/// labelled with its owner and a lease, for
+/// [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans).
+///
+/// Starting is not undone by cancellation: the container is created by a
+/// task of its own, so a caller that gives up (`timeout(.., start())`)
+/// leaves a start that finishes, and a [`DockerSandbox::shutdown`] (or the
+/// drop) that follows removes what it made.
 ///
 /// A container that dies (stopped, removed, OOM-killed) is **not**
 /// restarted: its files died with it, so every later call reports that
@@ -60,7 +70,14 @@ pub(crate) struct Inner {
     pub(crate) shell_read_max: usize,
     docker: OnceCell<Docker>,
     container: OnceCell<String>,
+    /// Held by the task that creates the container, for its whole run:
+    /// `shutdown` takes it to wait for a start in flight.
+    start_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Set once a start began: from then on a container by this name may
+    /// exist, whether or not the start finished.
+    start_attempted: AtomicBool,
     shut_down: AtomicBool,
+    lease: Duration,
     last_used: Mutex<Instant>,
     /// Per-path locks that make `edit` atomic within this sandbox.
     pub(crate) locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -108,7 +125,10 @@ impl DockerSandbox {
                 shell_read_max: crate::shellfs::SHELL_READ_MAX,
                 docker: OnceCell::new(),
                 container: OnceCell::new(),
+                start_lock: Arc::new(tokio::sync::Mutex::new(())),
+                start_attempted: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
+                lease: crate::owner::DEFAULT_LEASE,
                 last_used: Mutex::new(Instant::now()),
                 locks: Mutex::new(HashMap::new()),
                 shells: Mutex::new(Vec::new()),
@@ -137,6 +157,17 @@ impl DockerSandbox {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.shell_write_max = write_max;
             inner.shell_read_max = read_max;
+        }
+        self
+    }
+
+    /// Sets how long the container's lease lasts (default 24 hours):
+    /// another process's [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)
+    /// leaves a container whose owner still runs alone until then. Only
+    /// before the sandbox is shared.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.lease = lease;
         }
         self
     }
@@ -197,6 +228,11 @@ impl DockerSandbox {
 
     /// Stops and removes the container. Idempotent; later calls fail with
     /// a clear error.
+    ///
+    /// A start in flight (another caller's first operation, or one whose
+    /// caller gave up) is waited for, and the container is removed by its
+    /// name, so nothing it creates outlives this call. Commands still
+    /// running end with the container.
     pub async fn shutdown(&self) -> Result<()> {
         self.inner.shut_down.store(true, Ordering::SeqCst);
         if let Ok(mut shells) = self.inner.shells.lock() {
@@ -205,10 +241,19 @@ impl DockerSandbox {
         if let Ok(mut shells) = self.inner.file_shells.lock() {
             shells.clear();
         }
-        let (Some(docker), Some(id)) = (self.inner.docker.get(), self.inner.container.get()) else {
+        // No start begins after the flag is set (the start task checks it
+        // under this lock); one already running holds the lock until it is
+        // done.
+        let _started = self.inner.start_lock.lock().await;
+        if !self.inner.start_attempted.load(Ordering::SeqCst) {
             return Ok(());
+        }
+        let docker = match self.inner.docker.get() {
+            Some(d) => d.clone(),
+            None => engine::connect().await?,
         };
-        remove_by_id(docker, id).await
+        let by = self.inner.container.get().unwrap_or(&self.inner.name);
+        remove_by_id(&docker, by).await
     }
 
     /// The engine client and the running container, starting it on first
@@ -216,19 +261,16 @@ impl DockerSandbox {
     pub(crate) async fn target(&self) -> Result<Target<'_>> {
         let inner = &self.inner;
         if inner.shut_down.load(Ordering::SeqCst) {
-            return Err(BackendError::Backend(format!(
-                "sandbox {} was shut down; create a new one",
-                inner.name
-            )));
+            return Err(shut_down_error(&inner.name));
         }
         if let Ok(mut t) = inner.last_used.lock() {
             *t = Instant::now();
         }
         let docker = inner.docker.get_or_try_init(engine::connect).await?;
-        let id = inner
-            .container
-            .get_or_try_init(|| create_and_start(docker, inner))
-            .await?;
+        let id = match inner.container.get() {
+            Some(id) => id,
+            None => self.start_once(docker).await?,
+        };
         // Again after a cold start, which can take a while: idleness counts
         // from when the sandbox was last ready to use.
         if let Ok(mut t) = inner.last_used.lock() {
@@ -239,6 +281,45 @@ impl DockerSandbox {
             id,
             name: &inner.name,
         })
+    }
+
+    /// Creates and starts the container from a task of its own, which
+    /// holds the start lock to the end: a caller that stops waiting (a
+    /// timeout, a dropped future) does not stop the start half-way, and
+    /// `shutdown` waits for it before removing the container.
+    async fn start_once(&self, docker: &Docker) -> Result<&String> {
+        let guard = self.inner.start_lock.clone().lock_owned().await;
+        if let Some(id) = self.inner.container.get() {
+            return Ok(id);
+        }
+        let inner = self.inner.clone();
+        let docker = docker.clone();
+        let task = tokio::spawn(async move {
+            let _held = guard;
+            if inner.shut_down.load(Ordering::SeqCst) {
+                return Err(shut_down_error(&inner.name));
+            }
+            inner.start_attempted.store(true, Ordering::SeqCst);
+            let id = create_and_start(&docker, &inner).await?;
+            // `shutdown` waits for this lock and then removes the
+            // container by name; set the id first so it uses it.
+            let _ = inner.container.set(id);
+            Ok::<(), BackendError>(())
+        });
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => {
+                return Err(BackendError::Backend(format!(
+                    "starting container {} failed: {e}",
+                    self.inner.name
+                )))
+            }
+        }
+        self.inner
+            .container
+            .get()
+            .ok_or_else(|| shut_down_error(&self.inner.name))
     }
 
     /// The lock that serializes edits of `path`.
@@ -269,6 +350,10 @@ impl DockerSandbox {
     }
 }
 
+fn shut_down_error(name: &str) -> BackendError {
+    BackendError::Backend(format!("sandbox {name} was shut down; create a new one"))
+}
+
 async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     let rt = &inner.runtime;
     let image = ensure_image(docker, rt).await?;
@@ -276,6 +361,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     labels.insert(SANDBOX_LABEL.to_owned(), "1".to_owned());
     labels.insert(SESSION_LABEL.to_owned(), inner.session.clone());
     labels.insert(RUNTIME_LABEL.to_owned(), rt.name.clone());
+    labels.extend(crate::owner::labels(inner.lease));
     let host_config = HostConfig {
         network_mode: Some(
             if rt.network_enabled {
@@ -301,9 +387,32 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
                 })
                 .collect(),
         ),
+        // docker-init (tini) as PID 1, and mounted at /sbin/docker-init
+        // where each command's reaper comes from (see `exec`).
         init: Some(true),
+        cap_drop: Some(vec!["ALL".to_owned()]),
+        cap_add: Some(rt.capabilities.clone()),
+        security_opt: rt
+            .no_new_privileges
+            .then(|| vec!["no-new-privileges".to_owned()]),
+        readonly_rootfs: Some(rt.read_only_root),
+        tmpfs: rt.read_only_root.then(|| {
+            HashMap::from([(
+                "/tmp".to_owned(),
+                "rw,nosuid,nodev,exec,mode=1777".to_owned(),
+            )])
+        }),
+        runtime: rt.oci_runtime.clone(),
         ..Default::default()
     };
+    // With a read-only root, the work dir is an anonymous volume (removed
+    // with the container) unless a mount of the caller's is there.
+    let work_volume = rt.read_only_root
+        && !rt
+            .volumes
+            .iter()
+            .any(|v| v.target.trim_end_matches('/') == rt.work_dir.trim_end_matches('/'));
+    let volumes = work_volume.then(|| HashMap::from([(rt.work_dir.clone(), HashMap::new())]));
     let config = Config {
         image: Some(image.clone()),
         cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), KEEPALIVE.to_owned()]),
@@ -314,7 +423,13 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
                 .collect(),
         ),
         working_dir: Some(rt.work_dir.clone()),
-        user: rt.run_as_uid.map(|u| u.to_string()),
+        volumes,
+        // The container's own processes run as root even with a run-as
+        // uid: with no-new-privileges, an exec as root only has the kept
+        // capabilities when the container's user is root. Commands and the
+        // file tools run as the run-as uid (see `exec`); `None` keeps the
+        // image's user for everything.
+        user: rt.run_as_uid.map(|_| "0".to_owned()),
         labels: Some(labels),
         network_disabled: Some(!rt.network_enabled),
         attach_stdin: Some(false),
@@ -401,30 +516,61 @@ pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
 /// thread of its own: usable from `Drop` and from synchronous code, even
 /// inside an async runtime. Returns once the engine answered.
 pub fn remove_container_blocking(name: &str) -> Result<()> {
-    let name = name.to_owned();
-    let handle = std::thread::spawn(move || -> Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| BackendError::Backend(format!("cannot start a runtime: {e}")))?;
-        rt.block_on(async {
-            let docker = engine::connect().await?;
-            remove_by_id(&docker, &name).await
-        })
+    remove_blocking(name, false, None)
+}
+
+/// How long dropping the last clone of a started sandbox waits for the
+/// engine to remove its container.
+pub const DROP_REMOVE_WAIT: Duration = Duration::from_secs(15);
+
+/// `remove_container_blocking`, optionally watching a while for a
+/// container whose create request may still be on its way (a start cut
+/// off mid-flight), and optionally giving up waiting after `wait`.
+fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duration>) -> Result<()> {
+    let owned = name.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let name = owned;
+        let result = (|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| BackendError::Backend(format!("cannot start a runtime: {e}")))?;
+            rt.block_on(async {
+                let docker = engine::connect().await?;
+                remove_by_id(&docker, &name).await?;
+                if watch_for_late_create {
+                    for _ in 0..5 {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        remove_by_id(&docker, &name).await?;
+                    }
+                }
+                Ok(())
+            })
+        })();
+        let _ = tx.send(result);
     });
-    handle
-        .join()
-        .unwrap_or_else(|_| Err(BackendError::Backend("container removal panicked".into())))
+    let received = match wait {
+        Some(wait) => rx.recv_timeout(wait).map_err(|_| ()),
+        None => rx.recv().map_err(|_| ()),
+    };
+    received.unwrap_or_else(|()| {
+        Err(BackendError::Backend(format!(
+            "removing container {name} did not finish"
+        )))
+    })
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if self.container.initialized() && !self.shut_down.load(Ordering::SeqCst) {
-            let name = self.name.clone();
-            // Detached: a drop must not block an async runtime.
-            std::thread::spawn(move || {
-                let _ = remove_container_blocking(&name);
-            });
+        if self.start_attempted.load(Ordering::SeqCst) && !self.shut_down.load(Ordering::SeqCst) {
+            // Blocking, on purpose: when the last clone goes at the end of
+            // `main` or while a panic unwinds, the process may exit right
+            // after this returns, and a detached removal would die with it.
+            // A start that never finished may still have its create
+            // request in the engine: watch for it a moment.
+            let unfinished = !self.container.initialized();
+            let _ = remove_blocking(&self.name, unfinished, Some(DROP_REMOVE_WAIT));
         }
     }
 }

@@ -15,8 +15,8 @@ use crate::{DockerSandbox, RuntimeConfig};
 /// `get` returns the session's sandbox, creating it on first request and
 /// replacing it when its container died; `reap_idle` shuts down sandboxes
 /// unused for longer than the idle timeout; `reap_orphans` removes
-/// labelled containers this manager does not own (left by a crashed
-/// process).
+/// labelled containers nobody will clean up (left by a crashed process),
+/// judged by their owner and lease labels.
 ///
 /// ```no_run
 /// # async fn demo() -> deepagent_core::Result<()> {
@@ -124,11 +124,16 @@ impl SessionManager {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Removes every container labelled as a sandbox that this manager does
-    /// not own (leftovers of a crashed process); returns their names.
+    /// Removes the labelled sandbox containers that nobody will clean up;
+    /// returns their names.
     ///
-    /// Run it at startup, before other processes on the same engine create
-    /// sandboxes of their own: it cannot tell theirs from orphans.
+    /// A container this manager holds is kept. Of the others, a container
+    /// is removed when its owner label names this process (a sandbox this
+    /// process forgot), a process on this host that no longer runs (a
+    /// crash), or nobody (containers older than owner labels), and when
+    /// its lease ([`DockerSandbox::with_lease`]) has run out. A live
+    /// process's sandboxes, here or on another host sharing the engine,
+    /// are left alone until their lease ends.
     pub async fn reap_orphans(&self) -> Result<Vec<String>> {
         let owned: HashSet<String> = self
             .sessions
@@ -161,7 +166,11 @@ impl SessionManager {
                 .and_then(|n| n.first())
                 .map(|n| n.trim_start_matches('/').to_owned())
                 .unwrap_or_default();
-            if owned.contains(&name) {
+            let orphan = container
+                .labels
+                .as_ref()
+                .map_or(true, crate::owner::is_orphan);
+            if owned.contains(&name) || !orphan {
                 continue;
             }
             if let Some(id) = &container.id {

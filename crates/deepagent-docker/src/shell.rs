@@ -29,8 +29,11 @@
 //! the caller is ever spliced into shell text.
 //!
 //! The command's stdout and stderr go to a file (so background jobs that
-//! keep writing cannot corrupt the next answer) and carry the token in
-//! `DEEPAGENT_EXEC`, so a timeout kills them exactly as the exec path does.
+//! keep writing cannot corrupt the next answer). The command starts as the
+//! exec path starts it (`exec::LAUNCH`): below a reaper of its own that
+//! carries the token in `DEEPAGENT_EXEC`, so a timeout kills its whole
+//! tree. A shell that serves commands runs as root and switches each
+//! command to the run-as user, so the reaper is out of the command's reach.
 //! A shell whose answer goes wrong is dropped; the next call starts a new
 //! one. Busy shells are not shared: concurrent commands get shells of their
 //! own.
@@ -45,10 +48,12 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::engine::{container_gone, engine_error, status_of};
-use crate::exec::{kill_marked, new_marker, Target, INNER_TIMEOUT_SLACK};
+use crate::exec::{kill_tree, new_marker, KillOnDrop, Target, INNER_TIMEOUT_SLACK, LAUNCH};
 
 const SERVER: &str = r#"
 lim=$1
+run_as=$2
+setup_launch || exit 1
 dir=
 for d in "${TMPDIR:-/tmp}" "$PWD" /dev/shm; do
   if [ -d "$d" ] && [ -w "$d" ]; then dir=$d; break; fi
@@ -171,12 +176,14 @@ while IFS= read -r line; do
   tok=$1; secs=$2
   cmd=$(printf '%s' "$3" | base64 -d) || exit 1
   out=$dir/.deepagent-out-$tok
-  if command -v timeout >/dev/null 2>&1; then
-    DEEPAGENT_EXEC=$tok timeout -s KILL "$secs" sh -c "$cmd" </dev/null >"$out" 2>&1
-  else
-    DEEPAGENT_EXEC=$tok sh -c "$cmd" </dev/null >"$out" 2>&1
-  fi
+  # Where a kill finds this server, whose child the command is: the one
+  # way to its tree where no subreaper exists (gVisor). Created afresh
+  # (noclobber: never through a planted file or link).
+  srv=$dir/.deepagent-srv-$tok
+  rm -f "$srv"; (set -C; echo $$ >"$srv") 2>/dev/null
+  launch "$secs" "$cmd" </dev/null >"$out" 2>&1
   code=$?
+  rm -f "$srv"
   size=$(wc -c < "$out" 2>/dev/null) || size=0
   [ -n "$size" ] || size=0
   printf '%s %s %s\n' "$tok" "$code" "$size"
@@ -277,10 +284,12 @@ impl From<BackendError> for RunError {
 
 impl Shell {
     /// Starts a shell as `user` in `work_dir`, answering with at most
-    /// `limit` bytes of output per command.
+    /// `limit` bytes of output per command. With `run_as`, the shell (then
+    /// started as root) runs each command as that uid.
     pub(crate) async fn start(
         target: &Target<'_>,
         user: Option<String>,
+        run_as: Option<u32>,
         work_dir: &str,
         limit: usize,
     ) -> Result<Shell> {
@@ -292,9 +301,10 @@ impl Shell {
             cmd: Some(vec![
                 "sh".to_owned(),
                 "-c".to_owned(),
-                SERVER.to_owned(),
+                format!("{LAUNCH}{SERVER}"),
                 "sh".to_owned(),
                 limit.to_string(),
+                run_as.map(|u| u.to_string()).unwrap_or_default(),
             ]),
             user,
             working_dir: Some(work_dir.to_owned()),
@@ -456,6 +466,7 @@ impl Shell {
             base64(command.as_bytes())
         );
         self.send(target, &line, &[]).await?;
+        let mut guard = KillOnDrop::new(target, &token);
         let mut timed_out = false;
         let header = match self.read_header(deadline).await? {
             Some(h) => h,
@@ -463,7 +474,7 @@ impl Shell {
                 // Kill the command and everything it started; the shell
                 // then answers with what the command wrote so far.
                 timed_out = true;
-                kill_marked(target, &token).await?;
+                kill_tree(target, &token).await?;
                 match self.read_header(Instant::now() + DRAIN_AFTER_KILL).await? {
                     Some(h) => h,
                     None => {
@@ -475,6 +486,7 @@ impl Shell {
                 }
             }
         };
+        guard.disarm();
         let (tok, code, size) = header;
         if tok != token {
             return Err(BackendError::Backend("shell answered out of turn".into()).into());

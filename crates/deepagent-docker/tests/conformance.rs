@@ -1,5 +1,9 @@
-//! The shared conformance suite against a busybox container, through
-//! `Scoped` (the suite works from `/`; the container's `/` is not empty).
+//! The shared conformance suite against a busybox container: the whole
+//! suite through `Scoped` (the suite starts from an empty `/`, and a
+//! container's `/` never is: `/proc`, `/dev`, the tools), and every case
+//! that does not need an empty `/` on the sandbox itself, unscoped, so the
+//! sandbox's own path rules are what is tested (issue 13: a relative path
+//! is taken from `/` on every backend).
 //!
 //! One container per case, so cases cannot see each other's files. Runs
 //! with `--features engine-tests` (as `cargo xtask test-docker` does),
@@ -30,6 +34,84 @@ mod suite {
         let scoped = Scoped::new(Arc::new(sandbox), "/conformance").expect("valid dir");
         Fixture::new(scoped).with_guard(cleanup)
     });
+}
+
+/// The suite's cases on an unscoped sandbox, each in a fresh container
+/// whose cases work in directories of their own below `/`.
+#[cfg(feature = "engine-tests")]
+mod unscoped {
+    use deepagent_core::conformance::{cases, run_case, Fixture};
+    use deepagent_docker::{DockerSandbox, RuntimeConfig};
+
+    use super::common;
+
+    async fn fixture() -> Fixture {
+        if !common::ready(&common::busybox_image()).await {
+            panic!("{}", common::SKIP_NO_ENGINE);
+        }
+        let runtime = RuntimeConfig::new("conformance-unscoped", common::busybox_image());
+        let sandbox = DockerSandbox::new(runtime).expect("valid runtime");
+        let cleanup = common::Cleanup(sandbox.container_name().to_owned());
+        Fixture::new(sandbox).with_guard(cleanup)
+    }
+
+    macro_rules! unscoped_cases {
+        ($($case:ident),* $(,)?) => {$(
+            #[test]
+            fn $case() {
+                run_case(stringify!($case), fixture, cases::$case);
+            }
+        )*};
+    }
+
+    // Left out, because they assert on what `/` holds as a whole (an
+    // empty listing, or a search of everything from `/`): ls_empty_root,
+    // root_spellings_agree, overwrite_replaces_whole_file and
+    // ls_direct_children_sorted (`ls /`), grep_regex_and_line_numbers
+    // (grep from `/` finds /etc/passwd), invalid_paths_everywhere (checks
+    // that `/` is still empty).
+    unscoped_cases!(
+        write_read_round_trip,
+        binary_round_trip,
+        unicode_spaces_and_emoji,
+        deep_paths,
+        empty_file,
+        paths_are_normalized,
+        write_result_path_is_normalized,
+        read_slices,
+        read_default_limit_and_tail,
+        read_crlf_and_unterminated_last_line,
+        read_past_end_names_line_count,
+        read_missing_and_directory,
+        edit_unique,
+        edit_not_found_leaves_file,
+        edit_ambiguous_reports_count,
+        edit_replace_all_counts,
+        edit_missing_file,
+        edit_invalid_arguments,
+        edit_preserves_binary_around_text,
+        ls_of_file,
+        ls_missing,
+        exists_files_dirs_missing,
+        glob_recursive_and_relative,
+        glob_files_only,
+        glob_missing_base_is_empty,
+        glob_cap_and_truncation,
+        glob_invalid_pattern,
+        grep_file_vs_directory,
+        grep_glob_filter,
+        grep_hidden_entries,
+        grep_invalid_regex,
+        grep_skips_binary,
+        grep_cap_and_truncation,
+        grep_missing_path,
+        grep_flags,
+        grep_sorted_across_files,
+        write_below_a_file_fails,
+        write_onto_directory_fails,
+        concurrent_edits_lose_nothing,
+        concurrent_writes_distinct_files,
+    );
 }
 
 #[cfg(not(feature = "engine-tests"))]

@@ -25,8 +25,11 @@ async fn execute_interleaves_output_and_reports_exit_codes() {
         "{res:?}"
     );
     assert!(!res.truncated && !res.timed_out);
-    // Commands start in the work dir, and relative file paths land there.
-    sb.write("rel/note.txt", "hello".into()).await.unwrap();
+    // Commands start in the work dir; relative file paths are taken from
+    // `/`, as on every backend.
+    sb.write("workspace/rel/note.txt", "hello".into())
+        .await
+        .unwrap();
     let res = sb.execute("pwd; cat rel/note.txt", None).await.unwrap();
     assert_eq!(res.output, "/workspace\nhello");
     assert!(sb.exists("/workspace/rel/note.txt").await.unwrap());
@@ -166,10 +169,13 @@ async fn binary_is_exact_and_edit_keeps_the_mode() {
         .await
         .unwrap();
     assert_eq!(res.output, "750\ntwo\n");
-    // Symlinks are followed for reads and edits.
-    sb.execute("ln -s /run.sh /link.sh", None).await.unwrap();
+    // Symlinks are followed for reads and edits. (Commands run as uid
+    // 65534, which may write the work dir but not `/`.)
+    sb.execute("ln -s /run.sh /workspace/link.sh", None)
+        .await
+        .unwrap();
     assert!(sb
-        .read_bytes("/link.sh")
+        .read_bytes("/workspace/link.sh")
         .await
         .unwrap()
         .starts_with(b"#!/bin/sh"));
@@ -335,7 +341,7 @@ async fn python_image_runs_python() {
     let Some((sb, _cleanup)) = common::sandbox(runtime).await else {
         return;
     };
-    sb.write("calc.py", "print(sum(range(10)))\n".into())
+    sb.write("/workspace/calc.py", "print(sum(range(10)))\n".into())
         .await
         .unwrap();
     let res = sb.execute("python3 calc.py", None).await.unwrap();
@@ -347,7 +353,7 @@ async fn python_image_runs_python() {
         .unwrap();
     assert_eq!(hits.matches.len(), 1);
     assert_eq!(hits.matches[0].path, "/workspace/calc.py");
-    let ls = sb.ls(".").await.unwrap();
+    let ls = sb.ls("/workspace").await.unwrap();
     assert_eq!(ls.len(), 1);
     sb.shutdown().await.unwrap();
 }

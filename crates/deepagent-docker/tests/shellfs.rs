@@ -11,13 +11,23 @@ use bytes::Bytes;
 use deepagent_core::{Backend, BackendError, Sandbox};
 use deepagent_docker::{DockerSandbox, RuntimeConfig};
 
+/// A busybox sandbox whose commands run as the image's user (root): these
+/// tests prepare files with commands only root may run (`chown`, `rm
+/// /bin/dd`) and expect root-owned files.
+async fn root_busybox() -> Option<(DockerSandbox, common::Cleanup)> {
+    common::sandbox(RuntimeConfig::new("test-busybox", common::busybox_image()).run_as_image_user())
+        .await
+}
+
 /// A busybox sandbox with the default limits (small files through the
 /// shell) and one that keeps every file operation on the archive API.
 async fn both() -> Option<Vec<(&'static str, DockerSandbox, common::Cleanup)>> {
-    let (shell, c1) = common::busybox().await?;
-    let archive = DockerSandbox::new(RuntimeConfig::new("test-archive", common::busybox_image()))
-        .expect("runtime")
-        .with_shell_file_limits(0, 0);
+    let (shell, c1) = root_busybox().await?;
+    let archive = DockerSandbox::new(
+        RuntimeConfig::new("test-archive", common::busybox_image()).run_as_image_user(),
+    )
+    .expect("runtime")
+    .with_shell_file_limits(0, 0);
     let c2 = common::Cleanup(archive.container_name().to_owned());
     Some(vec![("shell", shell, c1), ("archive", archive, c2)])
 }
@@ -108,7 +118,7 @@ async fn empty_files_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_above_the_thresholds_take_the_archive_path_and_round_trip() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     // 3 MiB: written through the shell (<= 4 MiB), read as an archive
@@ -271,7 +281,7 @@ async fn new_files_belong_to_the_run_as_user() {
     sb.write("/workspace/owned/new.txt", "mine\n".into())
         .await
         .unwrap();
-    sb.write("notes.txt", "relative\n".into()).await.unwrap();
+    sb.write("/workspace/notes.txt", "relative\n".into()).await.unwrap();
     let owners = sh(
         &sb,
         "touch by-command && stat -c '%a %u %g' /workspace/owned/new.txt /workspace/notes.txt by-command; echo appended >> notes.txt && echo ok",
@@ -282,7 +292,7 @@ async fn new_files_belong_to_the_run_as_user() {
     assert_eq!(owners[0], owners[2]);
     assert_eq!(owners[1], owners[2]);
     assert_eq!(owners[3], "ok");
-    sb.edit("notes.txt", "relative", "edited", false)
+    sb.edit("/workspace/notes.txt", "relative", "edited", false)
         .await
         .unwrap();
     assert_eq!(
@@ -294,7 +304,7 @@ async fn new_files_belong_to_the_run_as_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_to_different_files_all_land() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     sb.start().await.unwrap();
@@ -350,7 +360,7 @@ async fn concurrent_writes_to_different_files_all_land() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_whose_container_is_killed_names_the_container() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     sb.write("/x.txt", "x".into()).await.unwrap();
@@ -395,7 +405,7 @@ async fn a_command_whose_container_is_killed_names_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_without_the_tools_falls_back_to_archives() {
-    let Some((sb, _cleanup)) = common::busybox().await else {
+    let Some((sb, _cleanup)) = root_busybox().await else {
         return;
     };
     // Before any file operation, so the first file shell finds no dd.

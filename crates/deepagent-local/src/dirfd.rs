@@ -7,13 +7,15 @@
 //! `/proc/self/fd/N/<name>` paths did, but without the kernel walking the
 //! procfs magic link on every lookup, and it works where `/proc` is absent.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::jail::TEMP_PREFIX;
@@ -68,6 +70,23 @@ pub(crate) enum Entry {
 
 /// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` inside `dir`.
 pub(crate) fn entry_at(dir: &File, name: &OsStr) -> io::Result<Entry> {
+    Ok(match lstat_at(dir, name)? {
+        None => Entry::Missing,
+        Some(st) => entry_of(st.st_mode),
+    })
+}
+
+fn entry_of(mode: libc::mode_t) -> Entry {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => Entry::Dir,
+        libc::S_IFREG => Entry::File(mode & 0o7777),
+        _ => Entry::Other,
+    }
+}
+
+/// `fstatat(AT_SYMLINK_NOFOLLOW)` of `name` inside `dir`; `None` when
+/// nothing is there.
+pub(crate) fn lstat_at(dir: &File, name: &OsStr) -> io::Result<Option<libc::stat>> {
     let name = c_name(name)?;
     let mut st = MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `dir` is an open descriptor, `name` a NUL-terminated string
@@ -82,17 +101,127 @@ pub(crate) fn entry_at(dir: &File, name: &OsStr) -> io::Result<Entry> {
     };
     match check(ret) {
         Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entry::Missing),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
     // SAFETY: fstatat succeeded, so it filled in `st`.
-    let st = unsafe { st.assume_init() };
-    let mode = st.st_mode;
-    Ok(match mode & libc::S_IFMT {
-        libc::S_IFDIR => Entry::Dir,
-        libc::S_IFREG => Entry::File(mode & 0o7777),
-        _ => Entry::Other,
-    })
+    Ok(Some(unsafe { st.assume_init() }))
+}
+
+/// Removes the file `name` inside `dir` (never a directory; a link is
+/// removed itself, not what it points to).
+pub(crate) fn unlink_at(dir: &File, name: &OsStr) -> io::Result<()> {
+    let name = c_name(name)?;
+    // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated
+    // string, both alive for the call.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) })?;
+    Ok(())
+}
+
+/// The names in the open directory `dir` (without `.` and `..`), each with
+/// whether it is a directory as `readdir` reports it (`None` when the
+/// filesystem does not say; ask [`entry_at`] then). Reading through the
+/// handle means a directory swapped for a link after it was opened cannot
+/// redirect the listing.
+pub(crate) fn read_dir_at(dir: &File) -> io::Result<Vec<(OsString, Option<bool>)>> {
+    // fdopendir takes the descriptor over (closedir closes it), so it gets
+    // its own duplicate.
+    // SAFETY: `dir` is an open descriptor for the call.
+    let fd = check(unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: `fd` is an open directory descriptor that we own.
+    let stream = unsafe { libc::fdopendir(fd) };
+    if stream.is_null() {
+        let err = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `fd` is still ours to close.
+        unsafe { libc::close(fd) };
+        return Err(err);
+    }
+    // A duplicate shares the file offset: start from the top whatever
+    // happened to the original before.
+    // SAFETY: `stream` is a valid directory stream.
+    unsafe { libc::rewinddir(stream) };
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: `stream` is a valid directory stream; the entry it
+        // returns stays valid until the next readdir on it.
+        let ent = unsafe { libc::readdir(stream) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: readdir returned a valid entry whose name is
+        // NUL-terminated.
+        let (name, kind) = unsafe {
+            let name = std::ffi::CStr::from_ptr((*ent).d_name.as_ptr());
+            (name.to_bytes(), (*ent).d_type)
+        };
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match kind {
+            libc::DT_DIR => Some(true),
+            libc::DT_UNKNOWN => None,
+            _ => Some(false),
+        };
+        out.push((OsStr::from_bytes(name).to_os_string(), is_dir));
+    }
+    // SAFETY: `stream` is valid and closed exactly once.
+    unsafe { libc::closedir(stream) };
+    Ok(out)
+}
+
+/// Opens `path` to read its content without ever blocking in `open`: a
+/// FIFO with no writer would otherwise hang the thread for good. The flag
+/// changes nothing for regular files or directories; callers check the
+/// type with `fstat` before reading.
+pub(crate) fn open_nonblocking(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// [`open_nonblocking`] that also refuses a link as the last component
+/// (`ELOOP`).
+pub(crate) fn open_nonblocking_nofollow(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Opens `path` only to ask what it is and where it is: on Linux with
+/// `O_PATH`, which neither reads nor runs a device's open nor blocks on a
+/// FIFO; elsewhere like [`open_nonblocking`].
+pub(crate) fn open_for_stat(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(path)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        open_nonblocking(path)
+    }
+}
+
+/// What a file that is neither a regular file nor a directory is, worded
+/// for an error message; `None` for files and directories (and links,
+/// which callers resolve first).
+pub(crate) fn special_kind(kind: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else {
+        None
+    }
 }
 
 /// Renames `from` to `to`, both inside `dir`; replaces `to` atomically.

@@ -12,10 +12,23 @@ use deepagent_core::{
 
 use crate::config::Config;
 use crate::dirfd;
-use crate::jail::{child_vpath, dir_handle_path, io_error, is_temp_name, Reach};
+use crate::jail::{child_vpath, dir_handle_path, io_error, is_temp_name, not_regular, Reach};
 
-/// True when a file (not a directory) is at `path`.
+/// True when a regular file (not a directory, FIFO or device) is at
+/// `path`.
+///
+/// Like a read, the answer comes from an opened handle that is checked for
+/// where it really is: a directory on the way swapped for a link after
+/// resolving cannot make an outside file look present. The handle is
+/// opened with `O_PATH` on Linux, so nothing is read and a FIFO or device
+/// is never opened for real.
 pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
+    let absent = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+        )
+    };
     let host = match cfg.jail.resolve(path, Reach::Inside) {
         Ok(r) => r.host,
         Err(BackendError::NotFound { .. } | BackendError::NotADirectory { .. }) => {
@@ -23,26 +36,28 @@ pub(crate) fn exists(cfg: &Config, path: &VPath) -> Result<bool> {
         }
         Err(e) => return Err(e),
     };
-    match fs::metadata(&host) {
+    let handle = match dirfd::open_for_stat(&host) {
+        Ok(h) => h,
+        Err(e) if absent(&e) => return Ok(false),
+        Err(e) => return Err(io_error(path, e)),
+    };
+    cfg.jail.verify_open(path, &handle, Reach::Inside)?;
+    match handle.metadata() {
         Ok(meta) => Ok(meta.is_file()),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(false)
-        }
+        Err(e) if absent(&e) => Ok(false),
         Err(e) => Err(io_error(path, e)),
     }
 }
 
 /// Direct children of a directory, or the one file named.
 pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
-    let host = cfg.jail.resolve(path, Reach::Browse)?.host;
-    let handle = fs::File::open(&host).map_err(|e| io_error(path, e))?;
+    let resolved = cfg.jail.resolve(path, Reach::Browse)?;
+    refuse_special(path, resolved.kind)?;
+    let host = resolved.host;
+    let handle = dirfd::open_nonblocking(&host).map_err(|e| io_error(path, e))?;
     cfg.jail.verify_open(path, &handle, Reach::Browse)?;
     let meta = handle.metadata().map_err(|e| io_error(path, e))?;
+    refuse_special(path, Some(meta.file_type()))?;
     if !meta.is_dir() {
         if !cfg.jail.inside(path) {
             return Err(cfg.jail.not_allowed(path));
@@ -93,12 +108,26 @@ pub(crate) fn ls(cfg: &Config, path: &VPath) -> Result<Vec<FileInfo>> {
     Ok(out)
 }
 
+/// Refuses a FIFO, socket or device (see [`not_regular`]).
+fn refuse_special(path: &VPath, kind: Option<fs::FileType>) -> Result<()> {
+    match kind.and_then(dirfd::special_kind) {
+        Some(what) => Err(not_regular(path, what)),
+        None => Ok(()),
+    }
+}
+
 /// Opens `path` for reading as a regular file, with its size.
+///
+/// A FIFO, socket or device is refused: by the type resolving saw, without
+/// opening it, and again by the opened handle's type (the open never
+/// blocks), in case one was swapped in between.
 pub(crate) fn open_file(cfg: &Config, path: &VPath) -> Result<(fs::File, u64)> {
-    let host = cfg.jail.resolve(path, Reach::Inside)?.host;
-    let file = fs::File::open(&host).map_err(|e| io_error(path, e))?;
+    let resolved = cfg.jail.resolve(path, Reach::Inside)?;
+    refuse_special(path, resolved.kind)?;
+    let file = dirfd::open_nonblocking(&resolved.host).map_err(|e| io_error(path, e))?;
     cfg.jail.verify_open(path, &file, Reach::Inside)?;
     let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    refuse_special(path, Some(meta.file_type()))?;
     if meta.is_dir() {
         return Err(BackendError::IsADirectory {
             path: path.as_str().to_owned(),
@@ -236,8 +265,12 @@ fn write_resolved(cfg: &Config, path: &VPath, host: &Path, content: &[u8]) -> Re
     let tmp = dirfd::TempFile::create_in(&parent_handle).map_err(|e| io_error(path, e))?;
     let mut out = tmp.file();
     out.write_all(content).map_err(|e| io_error(path, e))?;
-    // A replaced file keeps its own mode; a new one has 0666 minus umask.
+    // A replaced file keeps its own permission bits, but never setuid or
+    // setgid: new content written by an agent must not inherit the right
+    // to run with the old file's owner or group. A new file has 0666
+    // minus umask.
     if let Some(mode) = existing_mode {
+        let mode = mode & !(libc::S_ISUID | libc::S_ISGID);
         dirfd::set_mode(tmp.file(), mode).map_err(|e| io_error(path, e))?;
     }
     if cfg.sync_writes {

@@ -31,6 +31,10 @@ pub(crate) enum Reach {
 pub(crate) struct Resolved {
     /// The real host path: every existing symlink resolved, under the root.
     pub(crate) host: PathBuf,
+    /// What is at `host`, when resolving already saw it (the last
+    /// component was not a link): lets a read refuse a FIFO or device
+    /// without opening it. `None` when unknown or missing.
+    pub(crate) kind: Option<fs::FileType>,
 }
 
 /// The root directory and the allowed virtual directories.
@@ -129,20 +133,22 @@ impl Jail {
             Some(r) if r == Reach::Inside || reach == Reach::Browse => {}
             _ => return Err(not_allowed(path, &self.allowed)),
         }
-        let host = self.resolve_links(path)?;
+        let (host, kind) = self.resolve_links(path)?;
         if !self.allowed.is_empty() {
             self.check_real_allowed(path, &host, reach)?;
         }
-        Ok(Resolved { host })
+        Ok(Resolved { host, kind })
     }
 
     /// Walks the components, resolving each symlink met on the way. The
     /// part of the path that does not exist yet is appended as is: nothing
     /// there can be a link.
-    fn resolve_links(&self, path: &VPath) -> Result<PathBuf> {
+    fn resolve_links(&self, path: &VPath) -> Result<(PathBuf, Option<fs::FileType>)> {
         let comps: Vec<&str> = path.components().collect();
         let mut cur = self.root.clone();
+        let mut kind = None;
         for (i, comp) in comps.iter().enumerate() {
+            kind = None;
             let next = cur.join(comp);
             match fs::symlink_metadata(&next) {
                 Ok(meta) if meta.file_type().is_symlink() => match fs::canonicalize(&next) {
@@ -159,16 +165,30 @@ impl Jail {
                     }
                     Err(e) => return Err(io_error(path, e)),
                 },
-                Ok(_) => cur = next,
+                Ok(meta) => {
+                    cur = next;
+                    kind = Some(meta.file_type());
+                }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     cur = next;
                     cur.extend(&comps[i + 1..]);
-                    return Ok(cur);
+                    return Ok((cur, None));
                 }
                 Err(e) => return Err(io_error(path, e)),
             }
         }
-        Ok(cur)
+        Ok((cur, kind))
+    }
+
+    /// Whether an open file really lies under the root (true where that
+    /// cannot be checked, as [`Jail::verify_open`] does). For files the
+    /// backend reads for itself, such as ignore files, which have no
+    /// virtual path of their own.
+    pub(crate) fn holds(&self, file: &fs::File) -> bool {
+        match opened_at(file) {
+            Some(real) if real.is_absolute() => real.starts_with(&self.root),
+            _ => true,
+        }
     }
 
     /// Checks where an opened file or directory really is. Resolving and
@@ -203,14 +223,19 @@ impl Jail {
         if let Some(real) = &real {
             match self.reach_of(real) {
                 Some(Reach::Inside) => return Ok(()),
-                Some(Reach::Browse) if reach == Reach::Browse => return Ok(()),
+                // Only the way to an allowed directory, spelled as itself:
+                // a link inside an allowed directory that leads up to a
+                // parent of it (`/src/up -> ..`) would otherwise list and
+                // walk everything the parent holds under allowed-looking
+                // names.
+                Some(Reach::Browse) if reach == Reach::Browse && real == path => return Ok(()),
                 _ => {}
             }
         }
         // An allowed directory may itself be a symlink to elsewhere in the
         // root; its real location counts as allowed.
         for dir in &self.allowed {
-            if let Ok(real_dir) = self.resolve_links(dir) {
+            if let Ok((real_dir, _)) = self.resolve_links(dir) {
                 if host.starts_with(&real_dir) {
                     return Ok(());
                 }
@@ -251,6 +276,16 @@ pub(crate) fn dir_handle_path(dir: &fs::File, fallback: &Path) -> PathBuf {
     }
     let _ = dir;
     fallback.to_path_buf()
+}
+
+/// The refusal for a FIFO, socket or device: the backend reads only
+/// regular files, so nothing can make it block on a pipe or stream a
+/// device forever.
+pub(crate) fn not_regular(path: &VPath, what: &str) -> BackendError {
+    BackendError::permission_denied(
+        path.as_str(),
+        format!("it is {what}, not a regular file; LocalBackend only reads regular files"),
+    )
 }
 
 /// Maps an OS error onto the virtual path, dropping any host path the error

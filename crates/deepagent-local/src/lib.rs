@@ -52,13 +52,79 @@
 //! handle is checked again for where it really is (via `/proc/self/fd` on
 //! Linux; elsewhere that second check is skipped), and writes create
 //! directories and the file through checked directory handles without
-//! following links. What remains: `glob` could report names (never
-//! content) from a directory swapped in the middle of its walk.
+//! following links. `exists` answers from such a checked handle too
+//! (opened with `O_PATH`, so nothing is read), and the temporary-file
+//! sweep lists and removes only through directory handles opened without
+//! following links, so a swapped directory can never make it delete
+//! outside. What remains: `glob` could report names (never content) from
+//! a directory swapped in the middle of its walk.
+//!
+//! With [allowed directories](LocalBackendBuilder::allowed_directories),
+//! a link inside one of them that leads to a parent of one (`/src/up ->
+//! ..`) is refused: only the real path of such a parent may be listed or
+//! searched, and then only the way to the allowed directories shows.
+//!
+//! ### Files that are not regular files
+//!
+//! FIFOs, sockets and devices inside the root are never read: `read`,
+//! `read_bytes`, `edit`, `ls` and `grep` of such a path fail at once with
+//! `PermissionDenied` naming what it is, and `grep` walks skip them. The
+//! type seen while resolving refuses them before any open; every open for
+//! reading is non-blocking and the opened handle's type is checked again,
+//! so one swapped in between cannot hang a worker either. (Opening a
+//! device node a privileged user planted there and swapped in at that very
+//! moment would still run its driver's `open`; creating one needs root.)
+//! `write` over one replaces it with a regular file.
+//!
+//! ### Ignore files
+//!
+//! `grep` reads `.gitignore`, `.ignore`, `.git/info/exclude` and a `.git`
+//! file's `gitdir:`/`commondir` pointers itself (ripgrep's walker does not
+//! read them): only regular files, not links themselves (git 2.32+ does
+//! not follow a linked `.gitignore` either), whose opened handle lies under
+//! the root, at most 1 MiB each (4 KiB for the pointers). A file failing
+//! any of this counts as absent, so a repository cannot make grep read
+//! `/dev/zero`, hang on a FIFO, or take rules from outside the root. A
+//! worktree whose git directory lies outside the root therefore loses its
+//! `info/exclude`.
+//!
+//! ### What a path jail cannot see
+//!
+//! A hard link is the file itself, not a pointer: a hard link inside the
+//! root to a file outside it (made by anyone who can write both places, or
+//! that came with an unpacked archive) is read and written like any file
+//! in the root, and no path check can tell. Keep roots on a filesystem
+//! where untrusted parties cannot create such links to files that matter,
+//! or use a container sandbox. Bind mounts inside the root likewise count
+//! as inside.
+//!
+//! `write` keeps a replaced file's permission bits except setuid and
+//! setgid, which it drops: content written by an agent never runs with the
+//! old file's owner or group.
+//!
+//! ### `execute`
 //!
 //! `execute` is different: it runs `sh -c` in the root with the rights of
 //! this process, and a shell can reach anything those rights allow. Turn it
 //! off with [`LocalBackendBuilder::enable_execute`] when the directory is
 //! all an agent should touch, or use a container sandbox.
+//!
+//! What it does promise is that a command ends when it should. On Linux
+//! each command runs under a small supervisor process forked for it, which
+//! makes itself a *child subreaper* (`PR_SET_CHILD_SUBREAPER`, no privilege
+//! needed): every process the command starts stays its descendant, also
+//! after `setsid`, a daemonizing double fork or `env -i`. At a timeout,
+//! when the call's future is dropped (within about 20 ms), or when this
+//! process dies, the supervisor kills all of them. Your own process is
+//! never made a subreaper, and the command inherits none of its open file
+//! descriptors besides stdin (`/dev/null`), stdout and stderr. Limits: a
+//! command can kill its supervisor first (it runs as the same user; then
+//! only the shell's process group is killed, as on other systems), a
+//! process started through another service (`systemd-run`, `at`, ssh to
+//! localhost, a Docker daemon) is outside the tree, and an unprivileged
+//! process cannot kill a setuid program it started. No cgroup or PID
+//! namespace is used, since a library cannot count on the privileges they
+//! need. Outside Linux only the shell's process group is killed.
 //!
 //! ## Behaviour worth knowing
 //!
@@ -73,8 +139,8 @@
 //! - `read` streams the file: memory stays near the slice asked for, even
 //!   on a file of gigabytes. `read_bytes` and `edit` load the whole file and
 //!   obey [`max_read_bytes`](LocalBackendBuilder::max_read_bytes).
-//! - `grep` honours `.gitignore`/`.ignore` files (from the root down, never
-//!   above it), skips binary files, and with `ignore_hidden` skips hidden
+//! - `grep` honours `.gitignore`/`.ignore` files and `.git/info/exclude`
+//!   (from the root down, never above it; see above), skips binary files, and with `ignore_hidden` skips hidden
 //!   entries and `.git`, `node_modules`, `target`, `__pycache__`, `.venv`.
 //!   A file with a line longer than
 //!   [`grep_line_limit`](LocalBackendBuilder::grep_line_limit) (8 MiB) is
@@ -83,10 +149,11 @@
 //!   `glob` matches what is on disk, hidden and ignored files included;
 //!   only `.git` is never entered. Both walk in parallel.
 //! - `execute` interleaves stdout and stderr, caps the output, and on
-//!   timeout kills the whole process group and reports exit code 124. A
-//!   background job still holding the output when the shell exits
-//!   (`sleep 100 &`) gets 100 ms, then its process group is killed; one
-//!   that redirects its output (`server > log 2>&1 &`) keeps running.
+//!   timeout kills everything the command started (see above) and reports
+//!   exit code 124. A background job still holding the output when the
+//!   shell exits (`sleep 100 &`) gets 100 ms, then everything the command
+//!   started is killed; when nothing holds the output, what runs in the
+//!   background (`server > log 2>&1 &`) keeps running.
 //! - [`read_only(true)`](LocalBackendBuilder::read_only) refuses `write`,
 //!   `edit` and `execute` with the same error as core's `ReadOnly` layer.
 //! - All filesystem work and the shell run on tokio's blocking pool, so the
@@ -100,13 +167,17 @@ mod config;
 mod dirfd;
 mod exec;
 mod files;
+mod ignores;
 mod jail;
 mod locks;
 mod read;
 mod search;
+#[cfg(target_os = "linux")]
+mod supervisor;
 mod sweep;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,6 +338,18 @@ impl Backend for LocalBackend {
             .await
     }
 
+    /// Resolves through the same path jail every operation uses: each
+    /// link on the way is followed, and the answer is the virtual path of
+    /// where it lands. A link leading out of the root (or the allowed
+    /// directories) is `None`: every operation refuses it anyway.
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let paths = paths
+            .iter()
+            .map(|p| VPath::new(p))
+            .collect::<Result<Vec<_>>>()?;
+        self.blocking(move |cfg| Ok(real_vpaths(cfg, &paths))).await
+    }
+
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         if self.config.enable_execute {
             Some(self)
@@ -276,6 +359,63 @@ impl Backend for LocalBackend {
     }
 }
 
+/// Sets its flag when dropped: tells a running `execute` that its caller
+/// is gone.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The virtual path `path` really names: the jail's resolution mapped back
+/// below the root, or `None` when it leads outside (or cannot be named).
+fn real_vpath(cfg: &config::Config, path: &VPath) -> Option<(VPath, std::path::PathBuf)> {
+    let host = cfg.jail.resolve(path, jail::Reach::Browse).ok()?.host;
+    let rel = host.strip_prefix(cfg.jail.root()).ok()?;
+    Some((jail::join_relative(&VPath::root(), rel)?, host))
+}
+
+/// [`real_vpath`] of each path. Siblings (what an `ls` lists) share their
+/// parent's resolution and an open handle on it, so each costs one
+/// `fstatat` unless it is itself a link (or not a file or directory),
+/// which the jail then resolves in full. Only without allowed
+/// directories: with them, every path takes the jail's full check.
+fn real_vpaths(cfg: &config::Config, paths: &[VPath]) -> Vec<Option<String>> {
+    let shortcut = cfg.jail.inside(&VPath::root());
+    let mut parent: Option<(VPath, Option<(VPath, std::fs::File)>)> = None;
+    paths
+        .iter()
+        .map(|p| {
+            if let (true, Some(dir), Some(name)) = (shortcut, p.parent(), p.file_name()) {
+                if parent.as_ref().map(|(d, _)| d) != Some(&dir) {
+                    let opened = real_vpath(cfg, &dir).and_then(|(real, host)| {
+                        let handle = std::fs::File::open(host).ok()?;
+                        // The handle is where the jail said, not a link
+                        // swapped in since.
+                        cfg.jail
+                            .verify_open(&dir, &handle, jail::Reach::Browse)
+                            .ok()?;
+                        Some((real, handle))
+                    });
+                    parent = Some((dir, opened));
+                }
+                if let Some((_, Some((real_dir, handle)))) = &parent {
+                    // Nothing there yet is nothing to follow: the jail
+                    // would append it as is.
+                    if let Ok(dirfd::Entry::Dir | dirfd::Entry::File(_) | dirfd::Entry::Missing) =
+                        dirfd::entry_at(handle, std::ffi::OsStr::new(name))
+                    {
+                        return Some(real_dir.child(name).into_string());
+                    }
+                }
+            }
+            real_vpath(cfg, p).map(|(v, _)| v.into_string())
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Sandbox for LocalBackend {
     fn id(&self) -> &str {
@@ -283,8 +423,10 @@ impl Sandbox for LocalBackend {
     }
 
     /// Runs `command` with `sh -c` in the root directory; see the
-    /// [crate docs](crate) for the timeout and output rules. Unsupported
-    /// when execute is disabled; PermissionDenied when read-only.
+    /// [crate docs](crate) for the timeout and output rules. Dropping the
+    /// returned future kills the command and everything it started (on
+    /// Linux, within about 20 ms). Unsupported when execute is disabled;
+    /// PermissionDenied when read-only.
     async fn execute(&self, command: &str, timeout: Option<Duration>) -> Result<ExecuteResponse> {
         if !self.config.enable_execute {
             return Err(BackendError::unsupported(
@@ -295,7 +437,12 @@ impl Sandbox for LocalBackend {
         files::check_writable(&self.config, "execute", command)?;
         let command = command.to_owned();
         let timeout = timeout.unwrap_or(self.config.default_timeout);
-        self.blocking(move |cfg| exec::execute(cfg, &command, timeout))
+        // Dropping this future (a cancelled run, a caller's own timeout)
+        // drops the guard, and the worker then kills the whole command
+        // within one poll tick.
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = cancel.0.clone();
+        self.blocking(move |cfg| exec::execute(cfg, &command, timeout, &flag))
             .await
     }
 }

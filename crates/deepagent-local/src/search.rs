@@ -8,9 +8,10 @@
 //! `truncated` set only when something was dropped. Once that set is full,
 //! files and directories that sort after all of it are skipped.
 //!
-//! - grep honours `.gitignore` and `.ignore` files (inside the search
-//!   directory, and in its parents up to the backend root but never above
-//!   it), skips hidden entries and the usual junk directories when
+//! - grep honours `.gitignore`, `.ignore` and `info/exclude` files
+//!   (inside the search directory, and in its parents up to the backend
+//!   root but never above it), read through the jail by the `ignores`
+//!   module rather than by the walker, skips hidden entries and the usual junk directories when
 //!   `ignore_hidden`, and skips binary files by core's rule.
 //! - glob matches what is on disk: no `.gitignore` or hidden filtering, so
 //!   `**/.env` finds the file; only `.git` is never entered.
@@ -18,7 +19,7 @@
 use std::collections::BinaryHeap;
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use deepagent_core::glob::{file_filter, FileFilter, PathGlob};
@@ -29,10 +30,11 @@ use deepagent_core::{
 use grep_matcher::LineTerminator;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{sinks, BinaryDetection, Searcher, SearcherBuilder};
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{DirEntry, WalkBuilder, WalkState};
 
 use crate::config::Config;
+use crate::dirfd;
+use crate::ignores::Ignores;
 use crate::jail::{io_error, is_temp_name, join_relative, Reach};
 
 /// Directories grep skips with `ignore_hidden`, hidden or not.
@@ -210,7 +212,9 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
             // as rg does, rather than failing the whole search; so is one
             // that turns out to be outside (a directory on the way was
             // swapped for a link mid-walk).
-            let Ok(file) = fs::File::open(entry.path()) else {
+            // Non-blocking: a file swapped for a FIFO since the walk saw it
+            // must not hang this worker (reading it then ends at once).
+            let Ok(file) = dirfd::open_nonblocking(entry.path()) else {
                 return WalkState::Continue;
             };
             if jail.verify_open(&vpath, &file, Reach::Inside).is_err() {
@@ -383,16 +387,17 @@ fn grep_walker(
     walk.follow_links(false)
         .threads(worker_threads())
         .hidden(ignore_hidden)
-        // Ignore files above the search directory are read by
-        // `parent_ignores`, stopping at the root: a repository that
-        // ignores the backend's directory must not hide its files.
+        // The walker would read ignore files by itself, following links
+        // and blocking on FIFOs; `Ignores` reads them through the jail
+        // instead (see the `ignores` module), from the root down, never
+        // above it.
         .parents(false)
         .git_global(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .ignore(true)
+        .git_ignore(false)
+        .git_exclude(false)
+        .ignore(false)
         .require_git(false);
-    let parents = parent_ignores(cfg.jail.root(), start);
+    let ignores = Ignores::new(&cfg.jail, start);
     let cfg = cfg.clone();
     let base = base.clone();
     let start = start.to_path_buf();
@@ -411,17 +416,16 @@ fn grep_walker(
                 }
             }
         }
-        // The nearest ignore file with an opinion decides.
-        for gi in parents.iter().rev() {
-            let m = gi.matched(entry.path(), is_dir);
-            if m.is_ignore() {
-                return false;
-            }
-            if m.is_whitelist() {
-                break;
-            }
+        if ignores.is_ignored(entry.path(), is_dir) {
+            return false;
         }
-        wanted_entry(&cfg, &start, &base, entry, &*found)
+        if !wanted_entry(&cfg, &start, &base, entry, &*found) {
+            return false;
+        }
+        if is_dir {
+            ignores.enter(&cfg.jail, entry.path());
+        }
+        true
     });
     walk
 }
@@ -443,43 +447,6 @@ fn wanted_entry<T: Keyed>(
         Some(vpath) => cfg.jail.visible(&vpath) && !found.beyond(vpath.as_str()),
         None => false,
     }
-}
-
-/// `.gitignore` and `.ignore` files in the directories from the root down
-/// to the parent of `start`, outermost first.
-fn parent_ignores(root: &Path, start: &Path) -> Vec<Gitignore> {
-    let Ok(rel) = start.strip_prefix(root) else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<PathBuf> = vec![root.to_path_buf()];
-    let mut cur = root.to_path_buf();
-    let comps: Vec<_> = rel.components().collect();
-    for comp in comps.iter().take(comps.len().saturating_sub(1)) {
-        cur.push(comp);
-        dirs.push(cur.clone());
-    }
-    if comps.is_empty() {
-        return Vec::new();
-    }
-    dirs.into_iter()
-        .filter_map(|dir| {
-            let mut builder = GitignoreBuilder::new(&dir);
-            let mut any = false;
-            for name in [".gitignore", ".ignore"] {
-                let file = dir.join(name);
-                if file.is_file() {
-                    any = true;
-                    // A malformed line is skipped, as git does.
-                    let _ = builder.add(file);
-                }
-            }
-            if any {
-                builder.build().ok()
-            } else {
-                None
-            }
-        })
-        .collect()
 }
 
 /// Files under `base` whose relative path matches the pattern.

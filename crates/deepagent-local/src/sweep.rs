@@ -12,11 +12,13 @@
 //! write short of a multi-gigabyte one on a stalled disk) is safe to treat
 //! as dead.
 
-use std::fs;
+use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::dirfd;
 use crate::jail::is_temp_name;
 
 /// Age past which `build()` removes leftover temporary files.
@@ -37,39 +39,73 @@ const MAX_DEPTH: usize = 256;
 /// `.deepagent-tmp-*` are ever removed), unreadable directories and files
 /// that vanish are skipped, and the walk stops after `budget` entries. An
 /// error means the root itself could not be read.
+///
+/// Everything happens relative to directory handles: each directory is
+/// opened through its parent's handle without following a link, listed
+/// through its own handle, and a file is checked and removed by name
+/// inside that handle. So a directory swapped for a link to outside while
+/// the sweep runs is not entered, and nothing outside the root can be
+/// removed. Open handles stay bounded by the depth: a directory's handle
+/// is shared by its pending subdirectories and closed once they are done.
 pub(crate) fn sweep(root: &Path, older_than: Duration, budget: usize) -> io::Result<usize> {
     let now = SystemTime::now();
+    let root = File::open(root)?;
     let mut removed = 0;
     let mut seen = 0;
-    let mut stack: Vec<(PathBuf, usize)> = vec![(root.to_path_buf(), 0)];
+    // Directories still to list: (parent handle, name), or the root.
+    let mut stack: Vec<(Arc<File>, Option<std::ffi::OsString>, usize)> =
+        vec![(Arc::new(root), None, 0)];
     let mut first = true;
-    while let Some((dir, depth)) = stack.pop() {
-        let entries = match fs::read_dir(&dir) {
+    while let Some((parent, name, depth)) = stack.pop() {
+        let dir = match &name {
+            None => parent,
+            Some(name) => match dirfd::open_dir_at(&parent, name) {
+                Ok(dir) => Arc::new(dir),
+                // Gone, swapped for a link (ELOOP), or unreadable.
+                Err(_) => continue,
+            },
+        };
+        let entries = match dirfd::read_dir_at(&dir) {
             Ok(entries) => entries,
             Err(e) if first => return Err(e),
             Err(_) => continue,
         };
         first = false;
-        for entry in entries {
+        for (name, is_dir) in entries {
             seen += 1;
             if seen > budget {
                 return Ok(removed);
             }
-            let Ok(entry) = entry else { continue };
-            // `file_type` does not follow links: a link is neither.
-            let Ok(kind) = entry.file_type() else {
+            let temp = is_temp_name(&name);
+            match is_dir {
+                // readdir's type never follows a link, and opening the
+                // directory later refuses one that appears meanwhile.
+                Some(true) => {
+                    if depth < MAX_DEPTH {
+                        stack.push((dir.clone(), Some(name), depth + 1));
+                    }
+                    continue;
+                }
+                Some(false) if !temp => continue,
+                _ => {}
+            }
+            // lstat inside the handle: a link is neither a file nor a
+            // directory here.
+            let Ok(Some(st)) = dirfd::lstat_at(&dir, &name) else {
                 continue;
             };
-            if kind.is_dir() {
-                if depth < MAX_DEPTH {
-                    stack.push((entry.path(), depth + 1));
+            match st.st_mode & libc::S_IFMT {
+                libc::S_IFDIR if depth < MAX_DEPTH => {
+                    stack.push((dir.clone(), Some(name), depth + 1))
                 }
-            } else if kind.is_file()
-                && is_temp_name(&entry.file_name())
-                && is_stale(&entry, now, older_than)
-                && fs::remove_file(entry.path()).is_ok()
-            {
-                removed += 1;
+                libc::S_IFREG
+                    if temp
+                        && is_stale(&st, now, older_than)
+                        && dirfd::unlink_at(&dir, &name).is_ok() =>
+                {
+                    removed += 1
+                }
+                _ => {}
             }
         }
     }
@@ -78,11 +114,12 @@ pub(crate) fn sweep(root: &Path, older_than: Duration, budget: usize) -> io::Res
 
 /// True when the file was last modified at least `older_than` ago (a
 /// modification time in the future is never stale).
-fn is_stale(entry: &fs::DirEntry, now: SystemTime, older_than: Duration) -> bool {
-    entry
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| now.duration_since(t).ok())
-        .is_some_and(|age| age >= older_than)
+fn is_stale(st: &libc::stat, now: SystemTime, older_than: Duration) -> bool {
+    let Ok(secs) = u64::try_from(st.st_mtime) else {
+        return false;
+    };
+    let nanos = u32::try_from(st.st_mtime_nsec).unwrap_or(0);
+    let modified = UNIX_EPOCH + Duration::new(secs, nanos);
+    now.duration_since(modified)
+        .is_ok_and(|age| age >= older_than)
 }

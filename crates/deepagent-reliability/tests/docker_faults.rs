@@ -151,7 +151,8 @@ async fn twenty_concurrent_sessions_all_work_and_are_all_removed() {
         let sessions = sessions.clone();
         tasks.push(tokio::spawn(async move {
             let sb = sessions.get(&format!("session-{i}")).await?;
-            sb.write("id.txt", format!("{i}\n").into()).await?;
+            sb.write("/workspace/id.txt", format!("{i}\n").into())
+                .await?;
             let r = sb
                 .execute("cat id.txt; echo $((6*7))", Some(Duration::from_secs(60)))
                 .await?;

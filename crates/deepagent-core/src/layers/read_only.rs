@@ -95,6 +95,9 @@ impl<B: Backend> Backend for ReadOnly<B> {
     async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
         self.inner.grep(query).await
     }
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        self.inner.resolve_links(paths).await
+    }
 }
 
 #[async_trait]

@@ -122,6 +122,26 @@ impl Backend for Scoped {
         let res = self.inner.grep(&q).await.map_err(|e| self.out_err(e))?;
         Ok(res.map_paths(|p| self.outward(p)))
     }
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        let inward = paths
+            .iter()
+            .map(|p| self.inward(p))
+            .collect::<Result<Vec<_>>>()?;
+        let real = self
+            .inner
+            .resolve_links(&inward)
+            .await
+            .map_err(|e| self.out_err(e))?;
+        // A link that leads out of the directory has no name in this view.
+        Ok(real
+            .into_iter()
+            .map(|r| {
+                r.and_then(|r| VPath::new(&r).ok())
+                    .and_then(|r| r.strip_prefix(&self.dir))
+                    .map(VPath::into_string)
+            })
+            .collect())
+    }
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {
         self.inner.as_sandbox().map(|_| self as &dyn Sandbox)
     }

@@ -77,3 +77,38 @@ impl Drop for Sweep {
         }
     }
 }
+
+/// The processes in container `name` whose command line contains
+/// `pattern` (`pid user args` lines), as `ps` inside the container sees
+/// them.
+pub fn processes_matching(name: &str, pattern: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["exec", name, "ps", "-o", "pid,user,args"])
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "ps in {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(pattern))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docker inspect` of one container, parsed.
+pub fn inspect(name: &str) -> serde_json::Value {
+    let out = Command::new("docker")
+        .args(["inspect", name])
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker inspect {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    all[0].clone()
+}

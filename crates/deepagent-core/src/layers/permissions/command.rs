@@ -3,9 +3,9 @@
 //! This is a tripwire, not a shell: quotes and backslashes are undone and
 //! every word is treated as a possible path, but variables, globs
 //! (`cat *.pem` is caught only because `*.pem` itself matches), `cd`, and
-//! tools that walk directories (`grep -r`) are not followed. Keep secrets
-//! out of a sandbox's reach when the rule must hold against a determined
-//! model.
+//! tools that walk directories (`grep -r`) are not followed, and links are
+//! not resolved. Keep secrets out of a sandbox's reach when the rule must
+//! hold against a determined model (see `SECURITY.md`).
 
 use crate::VPath;
 

@@ -25,6 +25,17 @@ const MAX_REFILLS: usize = 6;
 ///
 /// - Paths are checked after normalization, so `/a/../.env`, `//.env` and
 ///   `./.env` are all `/.env`.
+/// - Rules match the file, not only the spelling: the layer asks the
+///   backend where a path really leads
+///   ([`Backend::resolve_links`]) and checks both names, the stricter
+///   answer winning. A link committed to a repository
+///   (`docs/notes.txt -> ../.env`, `keys -> .ssh`) gives no access a rule
+///   denies, for read, write, edit, ls, glob and grep; listings leave out
+///   entries whose target is denied. Only asked when the ruleset has path
+///   rules, one call per operation (a batch for an `ls`).
+/// - An edit needs read permission as well as its own: its answer says
+///   whether `old` is in the file, so with read denied it would be a read
+///   oracle. The stricter of the two verdicts applies.
 /// - A denial is [`BackendError::PermissionDenied`] naming the path and
 ///   the rule's description; an `ask` with no approver is denied with a
 ///   message saying approval was required.
@@ -33,11 +44,28 @@ const MAX_REFILLS: usize = 6;
 ///   `grep` results and `exists` reports them absent. `truncated` stays
 ///   honest: when hidden entries made room, the inner backend is asked
 ///   again with a larger cap.
-/// - A command is refused when its own rule denies it, or when any word
-///   in it, read as a path, is denied for read, write or edit (see the
-///   `command` notes: a tripwire, not a shell parser).
 /// - With everything allowed (`Ruleset::permissive()`) the layer is
 ///   transparent: the conformance suite passes through it.
+///
+/// # The command check is a tripwire
+///
+/// A command is refused when its own rule denies it, or when a word in it,
+/// read as a path, is denied for read, write or edit. That catches a model
+/// that names a secret (`cat .env`); it does **not** stop one that means to
+/// get around it, and cannot, because a shell computes paths at run time:
+///
+/// - globs: `cat .en?`, `cat */*.pe[m]`;
+/// - variables and substitution: `f=.e; cat ${f}nv`, `cat $(printf .env)`;
+/// - indirect reads: `grep -r TOKEN .`, `tar c . | tar xO`, `find -exec`,
+///   a script the agent wrote, a link made with `ln -s` and read through.
+///
+/// So when an agent can run commands, the file rules hold only as far as
+/// the commands cannot reach: against a hostile agent, run it in a
+/// `DockerSandbox` that holds no secrets at all, and use the rules to keep
+/// an honest model away from what it should not touch. A link planted by
+/// a command and then used through the file tools is resolved and checked
+/// like any other, but a command could swap it between the check and the
+/// use. See `SECURITY.md` in the repository for the threat model.
 ///
 /// ```
 /// # async fn demo(backend: impl deepagent_core::Backend + 'static) -> deepagent_core::Result<()> {
@@ -152,16 +180,72 @@ impl<B: Backend> Permissioned<B> {
         }
     }
 
-    /// Checks `op` on `path`.
-    async fn check(&self, op: Operation, path: &VPath) -> Result<()> {
-        self.authorize(self.policy.check_path(op, path), path.as_str())
+    /// Where `paths` really lead, for each one that a symbolic link makes
+    /// lead elsewhere (`None` where the spelling is the file, or where the
+    /// backend cannot name the target). Without path rules nothing could
+    /// change an answer, so the inner backend is not asked.
+    async fn real_paths(&self, paths: &[VPath]) -> Result<Vec<Option<VPath>>> {
+        if paths.is_empty() || !self.policy.has_path_rules() {
+            return Ok(vec![None; paths.len()]);
+        }
+        let asked: Vec<String> = paths.iter().map(|p| p.as_str().to_owned()).collect();
+        let real = self.inner.resolve_links(&asked).await?;
+        if real.len() != asked.len() {
+            return Err(BackendError::Backend(format!(
+                "{}: resolve_links answered {} paths for {} asked; permissions cannot be \
+                 checked, so the operation was refused (a bug in that backend)",
+                self.inner.name(),
+                real.len(),
+                asked.len()
+            )));
+        }
+        Ok(real
+            .into_iter()
+            .zip(paths)
+            .map(|(r, p)| r.and_then(|r| VPath::new(&r).ok()).filter(|r| r != p))
+            .collect())
+    }
+
+    /// [`Self::real_paths`] of one path.
+    async fn real_path(&self, path: &VPath) -> Result<Option<VPath>> {
+        Ok(self
+            .real_paths(std::slice::from_ref(path))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// The verdict for `op` on `path`, which may lead to `real`: the
+    /// stricter of the two, so a link never gives access the target's
+    /// rules deny.
+    fn verdict(&self, op: Operation, path: &VPath, real: Option<&VPath>) -> Verdict {
+        let spelled = self.policy.check_path(op, path);
+        let Some(real) = real else {
+            return spelled;
+        };
+        let resolved = self.policy.check_path(op, real);
+        if strictness(resolved.action) > strictness(spelled.action) {
+            let reason = format!(
+                "{} ({path} leads to {real} through a symbolic link)",
+                resolved.reason
+            );
+            Verdict { reason, ..resolved }
+        } else {
+            spelled
+        }
+    }
+
+    /// Checks `op` on `path` (leading to `real`).
+    async fn check(&self, op: Operation, path: &VPath, real: Option<&VPath>) -> Result<()> {
+        self.authorize(self.verdict(op, path, real), path.as_str())
             .await
     }
 
-    /// Fails when `op` denies `path`; asking does not count (a search the
-    /// caller was allowed to run covers the files it reads).
-    fn refuse_if_denied(&self, op: Operation, path: &VPath) -> Result<()> {
-        let verdict = self.policy.check_path(op, path);
+    /// Fails when `op` denies `path` (or where it leads); asking does not
+    /// count (a search the caller was allowed to run covers the files it
+    /// reads).
+    fn refuse_if_denied(&self, op: Operation, path: &VPath, real: Option<&VPath>) -> Result<()> {
+        let verdict = self.verdict(op, path, real);
         if verdict.action == Action::Deny {
             return Err(denial(&verdict, path.as_str()));
         }
@@ -172,16 +256,84 @@ impl<B: Backend> Permissioned<B> {
     /// `op`: its read is denied, or `op`'s own rules deny it.
     fn hidden(&self, op: Operation, path: &str) -> bool {
         match VPath::new(path) {
-            Ok(p) => self.policy.denies(Operation::Read, &p) || self.policy.denies(op, &p),
+            Ok(p) => self.hidden_path(op, &p),
             // Not a path we can judge: leaving it out cannot leak.
             Err(_) => true,
         }
     }
 
-    /// The start of `glob`/`grep`: the base must be searchable.
-    async fn check_search_base(&self, op: Operation, base: &VPath) -> Result<()> {
-        self.refuse_if_denied(Operation::Read, base)?;
-        self.check(op, base).await
+    fn hidden_path(&self, op: Operation, p: &VPath) -> bool {
+        self.policy.denies(Operation::Read, p) || self.policy.denies(op, p)
+    }
+
+    /// [`Self::hidden`] for a search result below `base`, which really is
+    /// `real_base`: the entry is judged under both names. Walks do not
+    /// follow links below their base (see [`Backend::resolve_links`]), so
+    /// the base is the only link a result can have crossed.
+    fn hidden_below(
+        &self,
+        op: Operation,
+        path: &str,
+        base: &VPath,
+        real_base: Option<&VPath>,
+    ) -> bool {
+        let Ok(p) = VPath::new(path) else {
+            return true;
+        };
+        if self.hidden_path(op, &p) {
+            return true;
+        }
+        let Some(real_base) = real_base else {
+            return false;
+        };
+        match p.relative_to(base) {
+            Some(rel) => match VPath::root().join(rel) {
+                Ok(rel) => self.hidden_path(op, &rel.under(real_base)),
+                Err(_) => true,
+            },
+            // A result outside the base it was asked for: do not guess.
+            None => true,
+        }
+    }
+
+    /// The start of `glob`/`grep`: the base must be searchable under both
+    /// its names.
+    async fn check_search_base(
+        &self,
+        op: Operation,
+        base: &VPath,
+        real: Option<&VPath>,
+    ) -> Result<()> {
+        self.refuse_if_denied(Operation::Read, base, real)?;
+        self.check(op, base, real).await
+    }
+}
+
+/// Orders actions by how much they restrict: deny over ask over allow.
+fn strictness(action: Action) -> u8 {
+    match action {
+        Action::Allow => 0,
+        Action::Ask => 1,
+        Action::Deny => 2,
+    }
+}
+
+/// The verdict for editing: an edit reads the file (its answer tells
+/// whether `old` is there), so it needs what a read needs as well as its
+/// own permission. The stricter of the two wins, reported as an edit.
+fn edit_verdict(edit: Verdict, read: Verdict) -> Verdict {
+    if strictness(read.action) > strictness(edit.action) {
+        Verdict {
+            action: read.action,
+            operation: Operation::Edit,
+            pattern: read.pattern,
+            reason: format!(
+                "an edit reads the file, so it needs read permission too: {}",
+                read.reason
+            ),
+        }
+    } else {
+        edit
     }
 }
 
@@ -197,7 +349,7 @@ fn denial(verdict: &Verdict, target: &str) -> BackendError {
 /// Re-runs a capped search until the visible results are complete or
 /// exceed the cap, so hidden entries never make `truncated` lie.
 macro_rules! filtered_search {
-    ($self:ident, $query:ident, $base:ident, $op:expr, $call:ident, $items:ident, $finish:path) => {{
+    ($self:ident, $query:ident, $base:ident, $real:expr, $op:expr, $call:ident, $items:ident, $finish:path) => {{
         let want = $query.max_count;
         let mut q = $query.clone();
         q.path = $base.as_str().to_owned();
@@ -220,7 +372,7 @@ macro_rules! filtered_search {
                             return !*hidden;
                         }
                     }
-                    let hidden = $self.hidden($op, &item.path);
+                    let hidden = $self.hidden_below($op, &item.path, &$base, $real);
                     last = Some((item.path.clone(), hidden));
                     !hidden
                 })
@@ -245,52 +397,84 @@ impl<B: Backend> Backend for Permissioned<B> {
 
     async fn exists(&self, path: &str) -> Result<bool> {
         let p = VPath::new(path)?;
-        if self.hidden(Operation::Ls, p.as_str()) {
+        if self.hidden_path(Operation::Ls, &p) {
             return Ok(false);
+        }
+        if let Some(real) = self.real_path(&p).await? {
+            if self.hidden_path(Operation::Ls, &real) {
+                return Ok(false);
+            }
         }
         self.inner.exists(p.as_str()).await
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
         let p = VPath::new(path)?;
-        self.refuse_if_denied(Operation::Read, &p)?;
-        self.check(Operation::Ls, &p).await?;
+        let real = self.real_path(&p).await?;
+        self.refuse_if_denied(Operation::Read, &p, real.as_ref())?;
+        self.check(Operation::Ls, &p, real.as_ref()).await?;
         let mut entries = self.inner.ls(p.as_str()).await?;
         entries.retain(|e| !self.hidden(Operation::Ls, &e.path));
+        // An entry may itself be a link (listed as what it points to), so
+        // each is judged where it really leads too: one batched question.
+        let spelled: Vec<VPath> = entries
+            .iter()
+            .filter_map(|e| VPath::new(&e.path).ok())
+            .collect();
+        if spelled.len() != entries.len() {
+            entries.retain(|e| VPath::new(&e.path).is_ok());
+        }
+        let reals = self.real_paths(&spelled).await?;
+        let mut reals = reals.into_iter();
+        entries.retain(|_| match reals.next().flatten() {
+            Some(real) => !self.hidden_path(Operation::Ls, &real),
+            None => true,
+        });
         Ok(entries)
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Bytes> {
         let p = VPath::new(path)?;
-        self.check(Operation::Read, &p).await?;
+        let real = self.real_path(&p).await?;
+        self.check(Operation::Read, &p, real.as_ref()).await?;
         self.inner.read_bytes(p.as_str()).await
     }
 
     async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadSlice> {
         let p = VPath::new(path)?;
-        self.check(Operation::Read, &p).await?;
+        let real = self.real_path(&p).await?;
+        self.check(Operation::Read, &p, real.as_ref()).await?;
         self.inner.read(p.as_str(), offset, limit).await
     }
 
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         let p = VPath::new(path)?;
-        self.check(Operation::Write, &p).await?;
+        let real = self.real_path(&p).await?;
+        self.check(Operation::Write, &p, real.as_ref()).await?;
         self.inner.write(p.as_str(), content).await
     }
 
     async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
         let p = VPath::new(path)?;
-        self.check(Operation::Edit, &p).await?;
+        let real = self.real_path(&p).await?;
+        let verdict = edit_verdict(
+            self.verdict(Operation::Edit, &p, real.as_ref()),
+            self.verdict(Operation::Read, &p, real.as_ref()),
+        );
+        self.authorize(verdict, p.as_str()).await?;
         self.inner.edit(p.as_str(), old, new, all).await
     }
 
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
         let base = VPath::new(&query.path)?;
-        self.check_search_base(Operation::Glob, &base).await?;
+        let real = self.real_path(&base).await?;
+        self.check_search_base(Operation::Glob, &base, real.as_ref())
+            .await?;
         Ok(filtered_search!(
             self,
             query,
             base,
+            real.as_ref(),
             Operation::Glob,
             glob,
             files,
@@ -300,16 +484,23 @@ impl<B: Backend> Backend for Permissioned<B> {
 
     async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> {
         let base = VPath::new(&query.path)?;
-        self.check_search_base(Operation::Grep, &base).await?;
+        let real = self.real_path(&base).await?;
+        self.check_search_base(Operation::Grep, &base, real.as_ref())
+            .await?;
         Ok(filtered_search!(
             self,
             query,
             base,
+            real.as_ref(),
             Operation::Grep,
             grep,
             matches,
             GrepResult::finish
         ))
+    }
+
+    async fn resolve_links(&self, paths: &[String]) -> Result<Vec<Option<String>>> {
+        self.inner.resolve_links(paths).await
     }
 
     fn as_sandbox(&self) -> Option<&dyn Sandbox> {

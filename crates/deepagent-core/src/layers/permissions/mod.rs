@@ -22,6 +22,17 @@
 //! `ask` goes to an [`Approver`]; with none, the operation is denied with a
 //! message saying approval was required.
 //!
+//! Patterns are anchored at `/` and match the path or any of its
+//! directories, so `secrets` covers `/secrets/key` and `**/secrets` covers
+//! a `secrets` directory at any depth. A gitignore-style pattern ending in
+//! `/` (`secrets/`, `/secrets/`) could never match a normalized path, so
+//! loading a ruleset (serde, [`Ruleset::validate`], [`Policy::new`])
+//! refuses it with a message saying what to write instead.
+//!
+//! Rules are checked against the spelling and against where a symbolic
+//! link makes the path lead; the `execute` check is a tripwire, not a
+//! boundary (see [`Permissioned`] and `SECURITY.md`).
+//!
 //! ```
 //! use deepagent_core::layers::{Action, Operation, Policy, Ruleset};
 //! use deepagent_core::VPath;

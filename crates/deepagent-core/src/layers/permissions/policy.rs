@@ -82,6 +82,7 @@ fn compile_op(op: Operation, rules: &OperationRules) -> Result<CompiledOp> {
                         .map_err(|e| BackendError::invalid_pattern(&rule.pattern, e))?,
                 )
             } else {
+                check_path_pattern(op, &rule.pattern)?;
                 Matcher::Glob(PathGlob::new(&rule.pattern)?)
             };
             Ok(CompiledRule {
@@ -98,9 +99,48 @@ fn compile_op(op: Operation, rules: &OperationRules) -> Result<CompiledOp> {
     })
 }
 
+/// Refuses a path pattern that could never match a normalized path, so a
+/// rule is never silently ignored. Normalized paths have no trailing `/`
+/// and no empty, `.` or `..` components; a gitignore-style directory rule
+/// (`secrets/`) would match nothing.
+fn check_path_pattern(op: Operation, pattern: &str) -> Result<()> {
+    let trimmed = pattern.trim_start_matches("./").trim_start_matches('/');
+    if trimmed.is_empty() {
+        // PathGlob refuses it, with its own message.
+        return Ok(());
+    }
+    if trimmed.ends_with('/') {
+        let dir = trimmed.trim_end_matches('/');
+        return Err(BackendError::invalid_pattern(
+            pattern,
+            format!(
+                "{op} rule ends with '/', which no normalized path does, so it would never \
+                 match; a rule that matches a directory already covers everything below it: \
+                 write {dir:?} for the directory at the top, or \"**/{dir}\" for one at any depth"
+            ),
+        ));
+    }
+    if trimmed
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(BackendError::invalid_pattern(
+            pattern,
+            format!(
+                "{op} rule has an empty, '.' or '..' component, which no normalized path \
+                 has, so it would never match; write the path as it normalizes \
+                 (e.g. \"a/b\", not \"a//b\" or \"a/./b\")"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Policy {
-    /// Compiles `ruleset`; a glob or regex that does not parse is
-    /// [`BackendError::InvalidPattern`] naming it.
+    /// Compiles `ruleset`; a glob or regex that does not parse, or a path
+    /// pattern that could never match a normalized path (a gitignore-style
+    /// `secrets/`, `a//b`, `a/../b`), is [`BackendError::InvalidPattern`]
+    /// naming it and saying what to write instead.
     pub fn new(ruleset: Ruleset) -> Result<Self> {
         let ops = Operation::ALL
             .iter()
@@ -139,6 +179,15 @@ impl Policy {
             Matcher::Command(r) => r.is_match(command),
             Matcher::Glob(g) => g.is_match(command),
         })
+    }
+
+    /// True when some path rule exists, i.e. the verdict for a path can
+    /// depend on which path it is. Without one, resolving symbolic links
+    /// to check the real target could never change an answer.
+    pub fn has_path_rules(&self) -> bool {
+        Operation::ALL
+            .iter()
+            .any(|&op| op != Operation::Execute && !self.ops[op_index(op)].rules.is_empty())
     }
 
     /// True when `op` is denied on `path` (asking does not count).

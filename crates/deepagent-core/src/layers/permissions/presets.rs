@@ -75,6 +75,15 @@ impl Ruleset {
     /// - `rm -rf /` (or `~`), `sudo`, `curl ... | sh` / `wget ... | sh`,
     ///   `mkfs`, `dd of=/dev/<disk>` are denied for execute;
     /// - other writes, edits and commands ask the approver.
+    ///
+    /// The secret rules hold for the file tools, through links too (see
+    /// [`Permissioned`](super::Permissioned)). For commands they are a
+    /// **tripwire, not a boundary**: a command is refused when it names a
+    /// secret or matches a destructive pattern, but a shell builds paths
+    /// at run time, so globs (`cat .en?`), variables (`f=.e; cat ${f}nv`)
+    /// and indirect reads (`grep -r TOKEN .`, a script the agent wrote)
+    /// get past it. Against an agent that may be hostile, give it a
+    /// `DockerSandbox` with no secrets inside; see `SECURITY.md`.
     pub fn default_preset() -> Self {
         let secrets = secret_rules();
         Ruleset {

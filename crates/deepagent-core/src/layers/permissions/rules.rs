@@ -77,7 +77,9 @@ pub enum Action {
 /// pattern is ignored, so `/src/**` and `src/**` are the same rule): `*`
 /// and `?` stop at `/`, `**` crosses it, matching is case-sensitive. A
 /// pattern that matches a directory covers everything below it, so
-/// `**/.ssh` protects `~/.ssh/id_rsa` too.
+/// `**/.ssh` protects `~/.ssh/id_rsa` too. A gitignore-style pattern
+/// ending in `/` (`secrets/`) would match nothing and is refused when the
+/// ruleset loads; write `secrets` (at `/`) or `**/secrets` (any depth).
 ///
 /// For `execute` the pattern is a regular expression (Rust `regex` syntax)
 /// searched anywhere in the command string: commands are not paths, and
@@ -183,7 +185,7 @@ impl Default for OperationRules {
 /// assert_eq!(rules.get(Operation::Read).default, Action::Allow);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RulesetFile")]
 pub struct Ruleset {
     /// Rules for `read`.
     #[serde(default)]
@@ -208,7 +210,69 @@ pub struct Ruleset {
     pub grep: OperationRules,
 }
 
+/// What a ruleset file holds, before [`Ruleset::validate`] has looked at
+/// it: loading a ruleset refuses a rule that could never match, so a typo
+/// (`secrets/`) fails where the file is read instead of loosening the
+/// policy in silence.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesetFile {
+    #[serde(default)]
+    read: OperationRules,
+    #[serde(default)]
+    write: OperationRules,
+    #[serde(default)]
+    edit: OperationRules,
+    #[serde(default)]
+    execute: OperationRules,
+    #[serde(default)]
+    ls: OperationRules,
+    #[serde(default)]
+    glob: OperationRules,
+    #[serde(default)]
+    grep: OperationRules,
+}
+
+impl TryFrom<RulesetFile> for Ruleset {
+    type Error = crate::BackendError;
+
+    fn try_from(f: RulesetFile) -> crate::Result<Self> {
+        let set = Ruleset {
+            read: f.read,
+            write: f.write,
+            edit: f.edit,
+            execute: f.execute,
+            ls: f.ls,
+            glob: f.glob,
+            grep: f.grep,
+        };
+        set.validate()?;
+        Ok(set)
+    }
+}
+
 impl Ruleset {
+    /// Checks every rule the way [`Policy::new`](super::Policy::new) does:
+    /// each glob and regex compiles, and no path pattern is one that could
+    /// never match a normalized path. Loading a ruleset with serde runs
+    /// this, so a bad file fails to load.
+    ///
+    /// A gitignore-style directory rule is refused with a message saying
+    /// what to write: a rule that matches a directory already covers
+    /// everything below it, and patterns are anchored at `/`.
+    ///
+    /// ```
+    /// use deepagent_core::layers::{Operation, Rule, Ruleset};
+    /// let set = Ruleset::permissive().with_rule(Operation::Read, Rule::deny("secrets/", "keys"));
+    /// let err = set.validate().unwrap_err().to_string();
+    /// assert!(err.contains("\"**/secrets\""), "{err}");
+    /// let bad: Result<Ruleset, _> = toml::from_str("[read]\ndefault = \"allow\"\nrules = [{ pattern = \"/secrets/\", action = \"deny\" }]\n");
+    /// assert!(bad.is_err());
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        super::Policy::new(self.clone()).map(|_| ())
+    }
+
     /// The rules of one operation.
     pub fn get(&self, op: Operation) -> &OperationRules {
         match op {
