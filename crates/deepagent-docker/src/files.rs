@@ -188,17 +188,19 @@ impl DockerSandbox {
         }
     }
 
-    /// The user the file tools act as: the commands' user
-    /// (`run_as_uid`), else root. A file tool never reads or writes what
-    /// a command could not.
-    pub(crate) fn file_user(&self) -> String {
-        self.inner.runtime.run_as_uid.unwrap_or(0).to_string()
+    /// The user the file tools act as: the commands' user (`run_as_uid`;
+    /// `None`: the image's user, as for commands). A file tool never
+    /// reads or writes what a command could not.
+    pub(crate) fn file_user(&self) -> Option<String> {
+        self.inner.runtime.run_as_uid.map(|u| u.to_string())
     }
 
-    /// Whether the file tools act as root, so the engine's archive API
-    /// (which always acts as root) may stand in for them.
+    /// Whether the file tools are known to act as root, so the engine's
+    /// archive API (which always acts as root) may stand in for them.
+    /// With the image's user it is not known, and helper commands as that
+    /// user (`userfs`) stand in instead.
     pub(crate) fn files_as_root(&self) -> bool {
-        self.inner.runtime.run_as_uid.unwrap_or(0) == 0
+        self.inner.runtime.run_as_uid == Some(0)
     }
 
     /// Runs one of our helper scripts, as the file user, with `args` as
@@ -208,7 +210,7 @@ impl DockerSandbox {
         capture_as(
             &target,
             helper_argv(script, args),
-            &self.file_user(),
+            self.file_user().as_deref(),
             HELPER_OUTPUT_LIMIT,
         )
         .await

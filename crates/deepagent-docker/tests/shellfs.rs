@@ -281,7 +281,9 @@ async fn new_files_belong_to_the_run_as_user() {
     sb.write("/workspace/owned/new.txt", "mine\n".into())
         .await
         .unwrap();
-    sb.write("/workspace/notes.txt", "relative\n".into()).await.unwrap();
+    sb.write("/workspace/notes.txt", "relative\n".into())
+        .await
+        .unwrap();
     let owners = sh(
         &sb,
         "touch by-command && stat -c '%a %u %g' /workspace/owned/new.txt /workspace/notes.txt by-command; echo appended >> notes.txt && echo ok",

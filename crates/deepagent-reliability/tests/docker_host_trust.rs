@@ -12,14 +12,16 @@ use deepagent_core::{Backend, BackendError, GrepQuery, Sandbox};
 use deepagent_docker::{DockerSandbox, RuntimeConfig};
 use docker_common::{busybox_image, ready, runtime_name, Sweep};
 
-/// A root sandbox on the busybox image, with a sweep for its container.
+/// A sandbox on the busybox image as its user (root), with a sweep for
+/// its container: the setup plants tools where only root may.
 async fn root_sandbox(test: &str) -> Option<(DockerSandbox, Sweep)> {
     if !ready().await {
         return None;
     }
     let name = runtime_name(test);
     let sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     Some((sb, sweep))
 }
 

@@ -48,7 +48,8 @@ async fn a_1_gib_file_is_never_pulled_whole() {
     let _one = MEASURING.lock().await;
     let name = runtime_name("large-files");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     // 1 GiB (and 4 bytes) of 17-byte lines, then one line grep must find at the end.
     let made = sb
         .execute(
@@ -108,7 +109,8 @@ async fn a_shell_that_never_answers_costs_the_host_nothing() {
     let _one = MEASURING.lock().await;
     let name = runtime_name("endless-shell");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     // Only the long-lived shells' script says "ready"; every other script
     // goes to the real sh.
     let fake = "#!/bin/sh\ncase \"$2\" in\n  *'echo \"ready '*) exec cat /dev/zero ;;\nesac\nexec /bin/sh \"$@\"\n";
