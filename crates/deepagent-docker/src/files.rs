@@ -191,8 +191,11 @@ impl DockerSandbox {
     /// The user the file tools act as: the commands' user (`run_as_uid`;
     /// `None`: the image's user, as for commands). A file tool never
     /// reads or writes what a command could not.
+    ///
+    /// The group is the uid too, as for commands (`nsenter -S uid -G uid`):
+    /// files the tools create belong to the same `uid:gid` as a command's.
     pub(crate) fn file_user(&self) -> Option<String> {
-        self.inner.runtime.run_as_uid.map(|u| u.to_string())
+        self.inner.runtime.run_as_uid.map(|u| format!("{u}:{u}"))
     }
 
     /// Whether the file tools are known to act as root, so the engine's

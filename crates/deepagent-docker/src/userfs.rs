@@ -120,7 +120,7 @@ impl DockerSandbox {
 
     /// The file user, for messages.
     fn who(&self) -> String {
-        match self.file_user() {
+        match self.inner.runtime.run_as_uid {
             Some(uid) => format!("uid {uid}"),
             None => "the image's user".to_owned(),
         }

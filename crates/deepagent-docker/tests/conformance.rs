@@ -49,7 +49,11 @@ mod unscoped {
         if !common::ready(&common::busybox_image()).await {
             panic!("{}", common::SKIP_NO_ENGINE);
         }
-        let runtime = RuntimeConfig::new("conformance-unscoped", common::busybox_image());
+        // As the image's user (root): the cases write in directories of
+        // their own below `/`, which only root may, and the file tools act
+        // as the command user.
+        let runtime =
+            RuntimeConfig::new("conformance-unscoped", common::busybox_image()).run_as_image_user();
         let sandbox = DockerSandbox::new(runtime).expect("valid runtime");
         let cleanup = common::Cleanup(sandbox.container_name().to_owned());
         Fixture::new(sandbox).with_guard(cleanup)
