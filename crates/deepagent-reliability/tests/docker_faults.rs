@@ -21,7 +21,7 @@ async fn container_killed_mid_run_fails_the_run_and_later_calls_clearly() {
     let name = runtime_name("killed");
     let _sweep = Sweep(name.clone());
     let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
-    sb.write("/keep.txt", "x".into()).await.unwrap();
+    sb.write("/workspace/keep.txt", "x".into()).await.unwrap();
     let container = sb.container_name().to_owned();
     let running = {
         let sb = sb.clone();
@@ -75,10 +75,10 @@ async fn container_killed_mid_run_fails_the_run_and_later_calls_clearly() {
         "{msg}"
     );
     let t = Instant::now();
-    let read = tokio::time::timeout(NO_HANG, sb.read_bytes("/keep.txt"))
+    let read = tokio::time::timeout(NO_HANG, sb.read_bytes("/workspace/keep.txt"))
         .await
         .expect("read after the kill hung");
-    let write = tokio::time::timeout(NO_HANG, sb.write("/new.txt", "y".into()))
+    let write = tokio::time::timeout(NO_HANG, sb.write("/workspace/new.txt", "y".into()))
         .await
         .expect("write after the kill hung");
     eprintln!(

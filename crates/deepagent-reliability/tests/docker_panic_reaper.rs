@@ -26,7 +26,7 @@ async fn panicking_holder_child() {
     };
     let sb = DockerSandbox::for_session(RuntimeConfig::new(&runtime, busybox_image()), "doomed")
         .unwrap();
-    sb.write("/x", "1".into()).await.unwrap();
+    sb.write("/workspace/x", "1".into()).await.unwrap();
     panic!(
         "deliberate panic while holding sandbox {}",
         sb.container_name()
