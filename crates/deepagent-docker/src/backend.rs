@@ -217,7 +217,7 @@ impl DockerSandbox {
             let finished = stream_as(
                 &target,
                 helper_argv(scan::TAR_SCRIPT, &args),
-                &self.file_user(),
+                self.file_user().as_deref(),
                 |chunk| match tar.feed(chunk) {
                     Ok(more) => more,
                     Err(e) => {

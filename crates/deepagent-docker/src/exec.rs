@@ -151,16 +151,17 @@ pub(crate) const HELPER_OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
 /// Runs `argv` as root and collects stdout, at most
 /// [`HELPER_OUTPUT_LIMIT`] bytes of it.
 pub(crate) async fn capture(target: &Target<'_>, argv: Vec<String>) -> Result<Captured> {
-    capture_as(target, argv, "0", HELPER_OUTPUT_LIMIT).await
+    capture_as(target, argv, Some("0"), HELPER_OUTPUT_LIMIT).await
 }
 
-/// Runs `argv` as `user` and collects stdout. More than `limit` bytes is
+/// Runs `argv` as `user` (`None`: the image's user) and collects stdout.
+/// More than `limit` bytes is
 /// an error naming the container: the bytes come from the container, and
 /// the host never holds more than it asked for.
 pub(crate) async fn capture_as(
     target: &Target<'_>,
     argv: Vec<String>,
-    user: &str,
+    user: Option<&str>,
     limit: usize,
 ) -> Result<Captured> {
     let mut stdout = Vec::new();
@@ -187,7 +188,7 @@ pub(crate) async fn capture_as(
     }
 }
 
-/// Runs `argv` as `user` and hands each piece of stdout to `sink` as it
+/// Runs `argv` as `user` (`None`: the image's user) and hands each piece of stdout to `sink` as it
 /// arrives, so the host holds one piece at a time however much the
 /// container prints. `sink` returns false to stop reading; the run then
 /// answers `None` (the command's exit code is not waited for). Otherwise
@@ -195,11 +196,11 @@ pub(crate) async fn capture_as(
 pub(crate) async fn stream_as(
     target: &Target<'_>,
     argv: Vec<String>,
-    user: &str,
+    user: Option<&str>,
     mut sink: impl FnMut(&[u8]) -> bool,
 ) -> Result<Option<(i64, String)>> {
     let (exec_id, started) = target
-        .start(argv, Vec::new(), Some(user.to_owned()), None)
+        .start(argv, Vec::new(), user.map(str::to_owned), None)
         .await?;
     let StartExecResults::Attached { mut output, input } = started else {
         return Err(BackendError::Backend("exec started detached".into()));
@@ -229,7 +230,7 @@ pub(crate) async fn stream_as(
 pub(crate) async fn pipe_as(
     target: &Target<'_>,
     argv: Vec<String>,
-    user: &str,
+    user: Option<&str>,
     content: &[u8],
     limit: usize,
 ) -> Result<Captured> {
@@ -239,7 +240,7 @@ pub(crate) async fn pipe_as(
         attach_stderr: Some(true),
         tty: Some(false),
         cmd: Some(argv),
-        user: Some(user.to_owned()),
+        user: user.map(str::to_owned),
         ..Default::default()
     };
     let (exec_id, started) = target.launch(opts).await?;

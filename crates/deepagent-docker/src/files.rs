@@ -205,21 +205,22 @@ impl DockerSandbox {
         }
     }
 
-    /// The user the file tools act as: the commands' user
-    /// (`run_as_uid`, with the group of the same number, as commands get
-    /// it and as new files are owned), else root. A file tool never reads
-    /// or writes what a command could not.
-    pub(crate) fn file_user(&self) -> String {
-        match self.inner.runtime.run_as_uid {
-            Some(uid) => format!("{uid}:{uid}"),
-            None => "0".to_owned(),
-        }
+    /// The user the file tools act as: the commands' user (`run_as_uid`;
+    /// `None`: the image's user, as for commands). A file tool never
+    /// reads or writes what a command could not.
+    ///
+    /// The group is the uid too, as for commands (`nsenter -S uid -G uid`):
+    /// files the tools create belong to the same `uid:gid` as a command's.
+    pub(crate) fn file_user(&self) -> Option<String> {
+        self.inner.runtime.run_as_uid.map(|u| format!("{u}:{u}"))
     }
 
-    /// Whether the file tools act as root, so the engine's archive API
-    /// (which always acts as root) may stand in for them.
+    /// Whether the file tools are known to act as root, so the engine's
+    /// archive API (which always acts as root) may stand in for them.
+    /// With the image's user it is not known, and helper commands as that
+    /// user (`userfs`) stand in instead.
     pub(crate) fn files_as_root(&self) -> bool {
-        self.inner.runtime.run_as_uid.unwrap_or(0) == 0
+        self.inner.runtime.run_as_uid == Some(0)
     }
 
     /// Runs one of our helper scripts, as the file user, with `args` as
@@ -229,7 +230,7 @@ impl DockerSandbox {
         capture_as(
             &target,
             helper_argv(script, args),
-            &self.file_user(),
+            self.file_user().as_deref(),
             HELPER_OUTPUT_LIMIT,
         )
         .await

@@ -340,7 +340,7 @@ impl Shell {
             }
             if shell.buf.len() > MAX_HEADER {
                 return Err(BackendError::Backend(format!(
-                    "the shell in container {} sent {} bytes without saying it is ready",
+                    "shell did not start: container {} sent {} bytes without saying it is ready",
                     target.name,
                     shell.buf.len()
                 )));

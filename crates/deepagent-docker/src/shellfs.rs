@@ -102,7 +102,7 @@ impl DockerSandbox {
             Some(s) => s,
             // As the command user: a file tool never reads or writes what
             // a command could not.
-            None => match Shell::start(&target, Some(self.file_user()), None, "/", 0).await {
+            None => match Shell::start(&target, self.file_user(), None, "/", 0).await {
                 Ok(s) => s,
                 // A container that stopped or was removed: say so, as
                 // `execute` does (the archive API would still read and

@@ -38,11 +38,12 @@ const EXISTS_SCRIPT: &str = r#"[ -f "$1" ]"#;
 /// named with `$3` next to the target, renamed over it). The final
 /// component is not followed: a symlink there is replaced, not written
 /// through. With `$2` = 1 (edit) the file a symlink names is written and
-/// keeps its mode; as the command user, only what that user may write.
-const PUT_SCRIPT: &str = r#"p=$1; size=$4; m=644
+/// keeps its mode (and, as root, its owner); as the command user, only
+/// what that user may write.
+const PUT_SCRIPT: &str = r#"p=$1; size=$4; m=644; o=
 if [ "$2" = 1 ]; then
   r=$(readlink -f -- "$p" && echo x) && [ -n "$r" ] && p=${r%?x}
-  if [ -f "$p" ]; then m=$(stat -c %a -- "$p") || exit 13; fi
+  if [ -f "$p" ]; then o=$(stat -c '%a %u:%g' -- "$p") || exit 13; m=${o% *}; o=${o#* }; fi
 fi
 [ -d "$p" ] && exit 21
 case $p in */*) d=${p%/*} ;; *) d=. ;; esac
@@ -60,6 +61,8 @@ head -c "$size" > "$tmp" || { rm -f "$tmp"; exit 13; }
 if [ "$(($(wc -c < "$tmp")))" != "$size" ]; then
   rm -f "$tmp"; echo "the content arrived short" >&2; exit 1
 fi
+# Only root can give a file away (then before chmod: chown clears setuid).
+if [ -n "$o" ] && [ "$(id -u)" = 0 ]; then chown "$o" "$tmp" || { rm -f "$tmp"; exit 13; }; fi
 chmod "$m" "$tmp" && mv -f -- "$tmp" "$p" || { rm -f "$tmp"; exit 13; }"#;
 
 impl DockerSandbox {
@@ -69,7 +72,7 @@ impl DockerSandbox {
         let out = crate::exec::capture_as(
             &target,
             helper_argv(CAT_SCRIPT, &[p.as_str()]),
-            &self.file_user(),
+            self.file_user().as_deref(),
             USER_READ_MAX,
         )
         .await?;
@@ -101,10 +104,25 @@ impl DockerSandbox {
             PUT_SCRIPT,
             &[p.as_str(), if keep { "1" } else { "0" }, &token, &size],
         );
-        let out = pipe_as(&target, argv, &self.file_user(), content, 64 * 1024).await?;
+        let out = pipe_as(
+            &target,
+            argv,
+            self.file_user().as_deref(),
+            content,
+            64 * 1024,
+        )
+        .await?;
         match out.exit_code {
             0 => Ok(()),
             _ => Err(self.user_failure("writing", p, &out)),
+        }
+    }
+
+    /// The file user, for messages.
+    fn who(&self) -> String {
+        match self.inner.runtime.run_as_uid {
+            Some(uid) => format!("uid {uid}"),
+            None => "the image's user".to_owned(),
         }
     }
 
@@ -125,15 +143,15 @@ impl DockerSandbox {
                 BackendError::permission_denied(
                     p.as_str(),
                     format!(
-                        "{} as uid {}",
+                        "{} as {}",
                         if detail.is_empty() { "denied" } else { detail },
-                        self.file_user()
+                        self.who()
                     ),
                 )
             }
             code => BackendError::Backend(format!(
-                "{doing} {p} as uid {} in container {} failed (exit {code}): {detail}",
-                self.file_user(),
+                "{doing} {p} as {} in container {} failed (exit {code}): {detail}",
+                self.who(),
                 self.inner.name
             )),
         }

@@ -49,9 +49,9 @@ mod unscoped {
         if !common::ready(&common::busybox_image()).await {
             panic!("{}", common::SKIP_NO_ENGINE);
         }
-        // The cases write from `/` (their own directories below it), which
-        // the default user (uid 65534) may not: this run is about paths, so
-        // it runs as the image's user.
+        // As the image's user (root): the cases write in directories of
+        // their own below `/`, which only root may, and the file tools act
+        // as the command user.
         let runtime =
             RuntimeConfig::new("conformance-unscoped", common::busybox_image()).run_as_image_user();
         let sandbox = DockerSandbox::new(runtime).expect("valid runtime");

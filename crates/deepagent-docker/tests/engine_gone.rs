@@ -70,8 +70,10 @@ async fn engine_going_away_is_an_error_not_a_hang() {
     let proxy = Proxy::start(sock.clone(), upstream);
     std::env::set_var("DOCKER_HOST", format!("unix://{}", sock.display()));
 
-    let sandbox =
-        DockerSandbox::new(RuntimeConfig::new("engine-gone", common::busybox_image())).unwrap();
+    let sandbox = DockerSandbox::new(
+        RuntimeConfig::new("engine-gone", common::busybox_image()).run_as_image_user(),
+    )
+    .unwrap();
     let name = sandbox.container_name().to_owned();
     sandbox.write("/workspace/x.txt", "x".into()).await.unwrap();
     let running = {

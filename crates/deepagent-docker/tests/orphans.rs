@@ -13,7 +13,7 @@ async fn reap_orphans_removes_leftovers_but_not_own_sandboxes() {
     if !common::ready(&common::busybox_image()).await {
         return;
     }
-    let runtime = RuntimeConfig::new("orphans", common::busybox_image());
+    let runtime = RuntimeConfig::new("orphans", common::busybox_image()).run_as_image_user();
     // An "orphan": started, then forgotten without shutdown (as after a
     // crash; the drop-time cleanup is skipped by leaking it).
     let orphan = DockerSandbox::for_session(runtime.clone(), "crashed").unwrap();

@@ -315,7 +315,7 @@ async fn session_manager_reuses_replaces_and_reaps() {
         return;
     }
     let sessions = SessionManager::new(
-        RuntimeConfig::new("sessions", common::busybox_image()),
+        RuntimeConfig::new("sessions", common::busybox_image()).run_as_image_user(),
         Duration::from_secs(3),
     );
     let a = sessions.get("alice").await.unwrap();

@@ -502,7 +502,7 @@ async fn read_slices_in_the_container_agree_with_core() {
     let Some(sandboxes) = both().await else {
         return;
     };
-    let python = RuntimeConfig::new("test-python-slices", common::python_image());
+    let python = RuntimeConfig::new("test-python-slices", common::python_image()).run_as_image_user();
     if !common::ready(&python.image).await {
         return;
     }

@@ -12,7 +12,8 @@ use deepagent_core::{Backend, BackendError, GrepQuery, Sandbox};
 use deepagent_docker::{DockerSandbox, RuntimeConfig};
 use docker_common::{busybox_image, ready, runtime_name, Sweep};
 
-/// A root sandbox on the busybox image, with a sweep for its container.
+/// A sandbox on the busybox image as its user (root), with a sweep for
+/// its container: the setup plants tools where only root may.
 async fn root_sandbox(test: &str) -> Option<(DockerSandbox, Sweep)> {
     if !ready().await {
         return None;

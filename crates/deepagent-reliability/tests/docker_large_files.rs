@@ -37,14 +37,19 @@ async fn measure<T>(f: impl std::future::Future<Output = T>) -> (T, u64, std::ti
     (out, peak.saturating_sub(before), took)
 }
 
+/// Peak RSS is per process: one measuring test at a time.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_1_gib_file_is_never_pulled_whole() {
     if !ready().await {
         return;
     }
+    let _one = MEASURING.lock().await;
     let name = runtime_name("large-files");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     // 1 GiB (and 4 bytes) of 17-byte lines, then one line grep must find at the end.
     let made = sb
         .execute(
@@ -96,6 +101,53 @@ async fn a_1_gib_file_is_never_pulled_whole() {
     assert!(
         rss < RSS_BOUND_KIB,
         "grep over a 1 GiB file raised the host's peak RSS by {rss} KiB"
+    );
+    sb.shutdown().await.unwrap();
+}
+
+/// A container whose `sh` streams zeros instead of saying it is ready
+/// used to have the host buffer all of them until the start timed out
+/// (10 s at the stream's rate). Now the shell is dropped after a few KiB,
+/// and commands and files still work through plain execs and archives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shell_that_never_answers_costs_the_host_nothing() {
+    if !ready().await {
+        return;
+    }
+    let _one = MEASURING.lock().await;
+    let name = runtime_name("endless-shell");
+    let _sweep = Sweep(name.clone());
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
+    // Only the long-lived shells' script says "ready"; every other script
+    // goes to the real sh.
+    let fake = "#!/bin/sh\ncase \"$2\" in\n  *'echo \"ready '*) exec cat /dev/zero ;;\nesac\nexec /bin/sh \"$@\"\n";
+    sb.write("/usr/local/bin/sh", fake.into()).await.unwrap();
+    let out = std::process::Command::new("docker")
+        .args([
+            "exec",
+            sb.container_name(),
+            "chmod",
+            "755",
+            "/usr/local/bin/sh",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (res, rss, took) = measure(async {
+        let run = sb.execute("echo hello", None).await?;
+        sb.write("/workspace/f.txt", "content\n".into()).await?;
+        let back = sb.read_bytes("/workspace/f.txt").await?;
+        Ok::<_, deepagent_core::BackendError>((run, back))
+    })
+    .await;
+    eprintln!("a shell streaming zeros: {took:.2?}, host peak RSS +{rss} KiB; {res:?}");
+    let (run, back) = res.unwrap();
+    assert_eq!((run.exit_code, run.output.as_str()), (0, "hello\n"));
+    assert_eq!(back, "content\n");
+    assert!(
+        rss < RSS_BOUND_KIB,
+        "a shell streaming zeros raised the host's peak RSS by {rss} KiB"
     );
     sb.shutdown().await.unwrap();
 }

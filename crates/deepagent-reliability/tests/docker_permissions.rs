@@ -46,7 +46,8 @@ async fn a_relative_path_is_the_same_file_with_and_without_the_layer() {
     }
     let name = runtime_name("perm-relative");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     let layer = guarded(&sb, Ruleset::permissive());
 
     // Commands (and so the file tools) run as uid 65534 by default: /tmp
@@ -78,7 +79,8 @@ async fn one_file_one_answer_whatever_the_spelling() {
     }
     let name = runtime_name("perm-spelling");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     let layer = guarded(&sb, secrets_denied());
 
     // The raw sandbox puts the key where `secrets/key` leads; no spelling
@@ -114,7 +116,8 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
     }
     let name = runtime_name("perm-links");
     let _sweep = Sweep(name.clone());
-    let sb = DockerSandbox::new(RuntimeConfig::new(&name, busybox_image())).unwrap();
+    let sb =
+        DockerSandbox::new(RuntimeConfig::new(&name, busybox_image()).run_as_image_user()).unwrap();
     let layer = guarded(&sb, secrets_denied());
     let setup = sb
         .execute(

@@ -22,9 +22,11 @@ impl Drop for Cleanup {
     }
 }
 
-/// A busybox sandbox and its cleanup guard, or `None` when skipped.
+/// A busybox sandbox and its cleanup guard, or `None` when skipped. As
+/// the image's user (root): the tests write all over `/`, and the file
+/// tools act as the command user.
 pub async fn busybox() -> Option<(DockerSandbox, Cleanup)> {
-    sandbox(RuntimeConfig::new("test-busybox", busybox_image())).await
+    sandbox(RuntimeConfig::new("test-busybox", busybox_image()).run_as_image_user()).await
 }
 
 /// A sandbox for `runtime` and its cleanup guard, or `None` when skipped.
