@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::types::{
     EditResult, ExecuteResponse, FileInfo, GlobQuery, GlobResult, GrepQuery, GrepResult, ReadSlice,
-    WriteResult,
+    Replace, WriteResult,
 };
 
 /// A file store an agent works through.
@@ -66,11 +66,10 @@ pub trait Backend: Send + Sync {
     /// Creates or replaces a file; parent directories are implied.
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult>;
 
-    /// Replaces `old` with `new` exactly (see
-    /// [`apply_edit`](crate::edit::apply_edit) for the rules); atomic with
-    /// respect to other edits of the same file.
-    async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool)
-        -> Result<EditResult>;
+    /// Replaces `old` with `new` exactly, [once or everywhere](Replace)
+    /// (see [`apply_edit`](crate::edit::apply_edit) for the rules); atomic
+    /// with respect to other edits of the same file.
+    async fn edit(&self, path: &str, old: &str, new: &str, replace: Replace) -> Result<EditResult>;
 
     /// Files under `query.path` whose relative path matches the pattern,
     /// sorted by path.
@@ -150,8 +149,8 @@ macro_rules! forward_backend {
             async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
                 (**self).write(path, content).await
             }
-            async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool) -> Result<EditResult> {
-                (**self).edit(path, old, new, replace_all).await
+            async fn edit(&self, path: &str, old: &str, new: &str, replace: Replace) -> Result<EditResult> {
+                (**self).edit(path, old, new, replace).await
             }
             async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> { (**self).glob(query).await }
             async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> { (**self).grep(query).await }

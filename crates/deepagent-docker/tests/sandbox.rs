@@ -128,9 +128,14 @@ async fn hostile_names_round_trip_through_every_operation() {
     let ls = sb.ls("/h").await.unwrap();
     assert_eq!(ls.len(), names.len());
     assert!(ls[0].is_dir && ls[0].name == "dir with space");
-    sb.edit("/h/new\nline.txt", "needle", "pin", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/h/new\nline.txt",
+        "needle",
+        "pin",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sb.read_bytes("/h/new\nline.txt").await.unwrap(),
         "pin 5\n".as_bytes()
@@ -163,7 +168,9 @@ async fn binary_is_exact_and_edit_keeps_the_mode() {
         .await
         .unwrap();
     sb.execute("chmod 750 /run.sh", None).await.unwrap();
-    sb.edit("/run.sh", "one", "two", false).await.unwrap();
+    sb.edit("/run.sh", "one", "two", deepagent_core::Replace::Once)
+        .await
+        .unwrap();
     let res = sb
         .execute("stat -c %a /run.sh && /run.sh", None)
         .await

@@ -191,7 +191,8 @@ pub async fn write_result_path_is_normalized(b: B) {
     let e = ok(
         &b,
         "edit",
-        b.edit("n/m/../m/f.txt", "abc", "xyz", false).await,
+        b.edit("n/m/../m/f.txt", "abc", "xyz", crate::Replace::Once)
+            .await,
     );
     assert_eq!(e.path, "/n/m/f.txt");
     assert_eq!(e.occurrences, 1);
@@ -306,7 +307,8 @@ pub async fn edit_unique(b: B) {
     let r = ok(
         &b,
         "edit",
-        b.edit("/e.py", "return 1", "return 2", false).await,
+        b.edit("/e.py", "return 1", "return 2", crate::Replace::Once)
+            .await,
     );
     assert_eq!((r.path.as_str(), r.occurrences), ("/e.py", 1));
     assert_eq!(&get(&b, "/e.py").await[..], b"def hello():\n    return 2\n");
@@ -318,7 +320,8 @@ pub async fn edit_not_found_leaves_file(b: B) {
     let e = expect_err(
         &b,
         "edit",
-        b.edit("/e.txt", "beta", "gamma", false).await,
+        b.edit("/e.txt", "beta", "gamma", crate::Replace::Once)
+            .await,
         ErrorKind::EditNotFound,
     );
     assert!(e.to_string().contains("/e.txt"));
@@ -331,7 +334,8 @@ pub async fn edit_ambiguous_reports_count(b: B) {
     let e = expect_err(
         &b,
         "edit",
-        b.edit("/e.txt", "x = 1", "x = 2", false).await,
+        b.edit("/e.txt", "x = 1", "x = 2", crate::Replace::Once)
+            .await,
         ErrorKind::EditAmbiguous,
     );
     match e {
@@ -344,10 +348,18 @@ pub async fn edit_ambiguous_reports_count(b: B) {
 /// replace_all replaces every match and counts them.
 pub async fn edit_replace_all_counts(b: B) {
     put(&b, "/e.txt", "foo bar foo baz foo").await;
-    let r = ok(&b, "edit", b.edit("/e.txt", "foo", "qux", true).await);
+    let r = ok(
+        &b,
+        "edit",
+        b.edit("/e.txt", "foo", "qux", crate::Replace::All).await,
+    );
     assert_eq!(r.occurrences, 3);
     assert_eq!(&get(&b, "/e.txt").await[..], b"qux bar qux baz qux");
-    let r = ok(&b, "edit", b.edit("/e.txt", "bar", "BAR", true).await);
+    let r = ok(
+        &b,
+        "edit",
+        b.edit("/e.txt", "bar", "BAR", crate::Replace::All).await,
+    );
     assert_eq!(r.occurrences, 1, "replace_all with one match counts one");
 }
 
@@ -356,7 +368,7 @@ pub async fn edit_missing_file(b: B) {
     expect_err(
         &b,
         "edit missing",
-        b.edit("/missing.txt", "a", "b", false).await,
+        b.edit("/missing.txt", "a", "b", crate::Replace::Once).await,
         ErrorKind::NotFound,
     );
 }
@@ -367,7 +379,7 @@ pub async fn edit_invalid_arguments(b: B) {
     expect_err(
         &b,
         "edit empty old",
-        b.edit("/e.txt", "", "x", false).await,
+        b.edit("/e.txt", "", "x", crate::Replace::Once).await,
         ErrorKind::InvalidArgument,
     );
     assert_eq!(&get(&b, "/e.txt").await[..], b"abc");
@@ -382,7 +394,8 @@ pub async fn edit_preserves_binary_around_text(b: B) {
     ok(
         &b,
         "edit",
-        b.edit("/mixed.bin", "VERSION=1", "VERSION=2", false).await,
+        b.edit("/mixed.bin", "VERSION=1", "VERSION=2", crate::Replace::Once)
+            .await,
     );
     let mut expected = vec![0xff, 0x00, 0xfe];
     expected.extend_from_slice(b"VERSION=2");
@@ -794,7 +807,7 @@ pub async fn invalid_paths_everywhere(b: B) {
         expect_err(
             &b,
             &format!("edit {p:?}"),
-            b.edit(p, "a", "b", false).await,
+            b.edit(p, "a", "b", crate::Replace::Once).await,
             ik,
         );
         expect_err(
@@ -849,7 +862,10 @@ pub async fn concurrent_edits_lose_nothing(b: B) {
             async move {
                 for i in 0..8 {
                     let token = format!("t{t}-{i};END");
-                    if let Err(e) = b.edit("/log.txt", "END", &token, false).await {
+                    if let Err(e) = b
+                        .edit("/log.txt", "END", &token, crate::Replace::Once)
+                        .await
+                    {
                         panic!("[{}] concurrent edit failed: {e}", b.name());
                     }
                 }

@@ -60,7 +60,13 @@ impl Backend for RecordingSandbox {
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         self.store.write(path, content).await
     }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: deepagent_core::Replace,
+    ) -> Result<EditResult> {
         self.store.edit(path, old, new, all).await
     }
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
@@ -81,12 +87,7 @@ impl Sandbox for RecordingSandbox {
     }
     async fn execute(&self, command: &str, _timeout: Option<Duration>) -> Result<ExecuteResponse> {
         self.ran.lock().unwrap().push(command.to_owned());
-        Ok(ExecuteResponse {
-            output: format!("ran: {command}"),
-            exit_code: 0,
-            truncated: false,
-            timed_out: false,
-        })
+        Ok(ExecuteResponse::new(format!("ran: {command}"), 0, false))
     }
 }
 

@@ -37,7 +37,13 @@ impl Backend for EchoSandbox {
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         self.inner.write(path, content).await
     }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: deepagent_core::Replace,
+    ) -> Result<EditResult> {
         self.inner.edit(path, old, new, all).await
     }
     async fn glob(&self, q: &GlobQuery) -> Result<GlobResult> {
@@ -58,12 +64,7 @@ impl Sandbox for EchoSandbox {
     }
     async fn execute(&self, command: &str, _timeout: Option<Duration>) -> Result<ExecuteResponse> {
         self.commands.lock().unwrap().push(command.to_owned());
-        Ok(ExecuteResponse {
-            output: format!("ran: {command}"),
-            exit_code: 0,
-            truncated: false,
-            timed_out: false,
-        })
+        Ok(ExecuteResponse::new(format!("ran: {command}"), 0, false))
     }
 }
 
