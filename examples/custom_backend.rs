@@ -114,10 +114,7 @@ impl Backend for MapBackend {
         }
         let size = content.len() as u64;
         files.insert(path.clone(), (content, SystemTime::now()));
-        Ok(WriteResult {
-            path: path.into_string(),
-            size,
-        })
+        Ok(WriteResult::new(path.into_string(), size))
     }
 
     async fn edit(
@@ -125,7 +122,7 @@ impl Backend for MapBackend {
         path: &str,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<EditResult> {
         let path = VPath::new(path)?;
         // One lock across read, replace and store: concurrent edits of the
@@ -135,10 +132,7 @@ impl Backend for MapBackend {
         let (updated, occurrences) =
             edit::apply_edit(path.as_str(), current, old, new, replace_all)?;
         files.insert(path.clone(), (Bytes::from(updated), SystemTime::now()));
-        Ok(EditResult {
-            path: path.into_string(),
-            occurrences,
-        })
+        Ok(EditResult::new(path.into_string(), occurrences))
     }
 
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
@@ -193,11 +187,11 @@ impl Backend for MapBackend {
             for (i, line) in text::lines(content).enumerate() {
                 let line = String::from_utf8_lossy(line);
                 if regex.is_match(&line) {
-                    matches.push(GrepMatch {
-                        path: path.to_string(),
-                        line_number: i as u64 + 1,
-                        line: line.into_owned(),
-                    });
+                    matches.push(GrepMatch::new(
+                        path.to_string(),
+                        i as u64 + 1,
+                        line.into_owned(),
+                    ));
                 }
             }
         }
@@ -236,7 +230,7 @@ fn main() -> Result<()> {
                 "/notes/todo.md",
                 "- run the suite",
                 "- run the suite (done)",
-                false,
+                deepagent_core::Replace::Once,
             )
             .await?;
         println!("edited {} ({} occurrence)", edited.path, edited.occurrences);

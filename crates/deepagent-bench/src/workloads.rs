@@ -365,7 +365,7 @@ fn edit(
                 let mut done = 0usize;
                 for (old, new) in &edits {
                     done += backend
-                        .edit("/edited.py", old, new, false)
+                        .edit("/edited.py", old, new, deepagent_core::Replace::Once)
                         .await?
                         .occurrences;
                 }

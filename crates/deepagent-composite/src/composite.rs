@@ -281,7 +281,7 @@ impl Backend for CompositeBackend {
         path: &str,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<EditResult> {
         let path = VPath::new(path)?;
         if self.shadowed_by_mount(path.as_str()) {

@@ -46,11 +46,9 @@ pub(crate) async fn glob(c: &CompositeBackend, query: &GlobQuery) -> Result<Glob
     let base = VPath::new(&query.path)?;
     let owner = c.resolve(base.as_str());
     if c.mounts_below(base.as_str()).next().is_none() {
-        let inner = GlobQuery {
-            pattern: query.pattern.clone(),
-            path: owner.inner.to_owned(),
-            max_count: query.max_count,
-        };
+        let inner = GlobQuery::new(query.pattern.clone())
+            .path(owner.inner.to_owned())
+            .max_count(query.max_count);
         let mut res = owner
             .backend
             .glob(&inner)
@@ -82,11 +80,11 @@ pub(crate) async fn glob(c: &CompositeBackend, query: &GlobQuery) -> Result<Glob
             need,
             |cap| async {
                 part.backend
-                    .glob(&GlobQuery {
-                        pattern: inner_pattern.clone(),
-                        path: part.inner.to_owned(),
-                        max_count: cap,
-                    })
+                    .glob(
+                        &GlobQuery::new(inner_pattern.clone())
+                            .path(part.inner.to_owned())
+                            .max_count(cap),
+                    )
                     .await
                     .map_err(|e| e.map_path(|p| part.outward(p)))
             },

@@ -82,7 +82,13 @@ impl Backend for Fake {
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         self.inner.write(path, content).await
     }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: deepagent_core::Replace,
+    ) -> Result<EditResult> {
         self.inner.edit(path, old, new, all).await
     }
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
@@ -118,12 +124,7 @@ impl Sandbox for Fake {
         "fake-sandbox-1"
     }
     async fn execute(&self, command: &str, _timeout: Option<Duration>) -> Result<ExecuteResponse> {
-        Ok(ExecuteResponse {
-            output: format!("ran: {command}"),
-            exit_code: 0,
-            truncated: false,
-            timed_out: false,
-        })
+        Ok(ExecuteResponse::new(format!("ran: {command}"), 0, false))
     }
 }
 
@@ -223,7 +224,12 @@ fn prefix_is_restored_in_results_and_errors() {
         assert_eq!(w.path, "/project/src/app.py");
         assert_eq!(project.paths(), ["/src/app.py"]);
         let e = c
-            .edit("/project/src/app.py", "a = 1", "a = 3", false)
+            .edit(
+                "/project/src/app.py",
+                "a = 1",
+                "a = 3",
+                deepagent_core::Replace::Once,
+            )
             .await
             .unwrap();
         assert_eq!(e.path, "/project/src/app.py");
@@ -267,9 +273,14 @@ fn prefix_is_restored_in_results_and_errors() {
                 "/project/src/app.py",
             ),
             (
-                c.edit("/project/src/app.py", "zzz", "y", false)
-                    .await
-                    .unwrap_err(),
+                c.edit(
+                    "/project/src/app.py",
+                    "zzz",
+                    "y",
+                    deepagent_core::Replace::Once,
+                )
+                .await
+                .unwrap_err(),
                 ErrorKind::EditNotFound,
                 "/project/src/app.py",
             ),
@@ -641,7 +652,13 @@ fn fan_out_runs_concurrently() {
         async fn write(&self, p: &str, c: Bytes) -> Result<WriteResult> {
             self.inner.write(p, c).await
         }
-        async fn edit(&self, p: &str, o: &str, n: &str, a: bool) -> Result<EditResult> {
+        async fn edit(
+            &self,
+            p: &str,
+            o: &str,
+            n: &str,
+            a: deepagent_core::Replace,
+        ) -> Result<EditResult> {
             self.inner.edit(p, o, n, a).await
         }
         async fn glob(&self, q: &GlobQuery) -> Result<GlobResult> {

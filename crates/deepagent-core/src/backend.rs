@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::info::{BackendInfo, Capabilities, Durability};
 use crate::types::{
     EditResult, ExecuteResponse, FileDownload, FileInfo, GlobQuery, GlobResult, GrepQuery,
-    GrepResult, ReadSlice, WriteResult,
+    GrepResult, ReadSlice, Replace, WriteResult,
 };
 use crate::{BackendError, VPath};
 
@@ -68,11 +68,10 @@ pub trait Backend: Send + Sync {
     /// Creates or replaces a file; parent directories are implied.
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult>;
 
-    /// Replaces `old` with `new` exactly (see
-    /// [`apply_edit`](crate::edit::apply_edit) for the rules); atomic with
-    /// respect to other edits of the same file.
-    async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool)
-        -> Result<EditResult>;
+    /// Replaces `old` with `new` exactly, [once or everywhere](Replace)
+    /// (see [`apply_edit`](crate::edit::apply_edit) for the rules); atomic
+    /// with respect to other edits of the same file.
+    async fn edit(&self, path: &str, old: &str, new: &str, replace: Replace) -> Result<EditResult>;
 
     /// Files under `query.path` whose relative path matches the pattern,
     /// sorted by path.
@@ -255,8 +254,8 @@ macro_rules! forward_backend {
             async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
                 (**self).write(path, content).await
             }
-            async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool) -> Result<EditResult> {
-                (**self).edit(path, old, new, replace_all).await
+            async fn edit(&self, path: &str, old: &str, new: &str, replace: Replace) -> Result<EditResult> {
+                (**self).edit(path, old, new, replace).await
             }
             async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> { (**self).glob(query).await }
             async fn grep(&self, query: &GrepQuery) -> Result<GrepResult> { (**self).grep(query).await }

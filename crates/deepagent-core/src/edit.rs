@@ -3,11 +3,12 @@
 use memchr::memmem;
 
 use crate::error::{BackendError, Result};
+use crate::types::Replace;
 
 /// Replaces `old` with `new` in `content`.
 ///
-/// No occurrence is [`BackendError::EditNotFound`]; more than one without
-/// `replace_all` is [`BackendError::EditAmbiguous`] with the count.
+/// No occurrence is [`BackendError::EditNotFound`]; more than one with
+/// [`Replace::Once`] is [`BackendError::EditAmbiguous`] with the count.
 /// Occurrences are counted without overlap, left to right, as
 /// [`str::matches`] does. Works on bytes, so files that are not UTF-8 can
 /// still be edited around their text.
@@ -19,14 +20,14 @@ use crate::error::{BackendError, Result};
 /// Files with `\n` or mixed endings are matched byte for byte.
 ///
 /// ```
-/// use deepagent_core::edit::apply_edit;
-/// let (out, n) = apply_edit("/a.txt", b"a-b-a", "a", "x", true)?;
+/// use deepagent_core::{edit::apply_edit, Replace};
+/// let (out, n) = apply_edit("/a.txt", b"a-b-a", "a", "x", Replace::All)?;
 /// assert_eq!((out.as_slice(), n), (&b"x-b-x"[..], 2));
-/// let err = apply_edit("/a.txt", b"a-b-a", "a", "x", false).unwrap_err();
+/// let err = apply_edit("/a.txt", b"a-b-a", "a", "x", Replace::Once).unwrap_err();
 /// assert!(err.to_string().contains("2 times"));
 ///
 /// // A CRLF file, edited with the LF text read_file showed.
-/// let (out, _) = apply_edit("/w.txt", b"one\r\ntwo\r\n", "one\ntwo", "1\n2", false)?;
+/// let (out, _) = apply_edit("/w.txt", b"one\r\ntwo\r\n", "one\ntwo", "1\n2", Replace::Once)?;
 /// assert_eq!(out, b"1\r\n2\r\n");
 /// # Ok::<(), deepagent_core::BackendError>(())
 /// ```
@@ -35,13 +36,13 @@ pub fn apply_edit(
     content: &[u8],
     old: &str,
     new: &str,
-    replace_all: bool,
+    replace: Replace,
 ) -> Result<(Vec<u8>, usize)> {
     validate_edit(old, new)?;
     if uses_crlf(content) && (old.contains('\n') || new.contains('\n')) {
-        return replace_exact(path, content, &to_crlf(old), &to_crlf(new), replace_all);
+        return replace_exact(path, content, &to_crlf(old), &to_crlf(new), replace);
     }
-    replace_exact(path, content, old, new, replace_all)
+    replace_exact(path, content, old, new, replace)
 }
 
 /// True when `content` has line breaks and every one is `\r\n`.
@@ -66,7 +67,7 @@ fn replace_exact(
     content: &[u8],
     old: &str,
     new: &str,
-    replace_all: bool,
+    replace: Replace,
 ) -> Result<(Vec<u8>, usize)> {
     let finder = memmem::Finder::new(old.as_bytes());
     let positions: Vec<usize> = finder.find_iter(content).collect();
@@ -74,7 +75,7 @@ fn replace_exact(
         0 => Err(BackendError::EditNotFound {
             path: path.to_owned(),
         }),
-        n if n > 1 && !replace_all => Err(BackendError::EditAmbiguous {
+        n if n > 1 && replace == Replace::Once => Err(BackendError::EditAmbiguous {
             path: path.to_owned(),
             occurrences: n,
         }),
@@ -159,16 +160,16 @@ mod tests {
             count_occurrences(b"aaaa", b"aa"),
             "aaaa".matches("aa").count()
         );
-        let (out, n) = apply_edit("/f", b"aaaa", "aa", "b", true).unwrap();
+        let (out, n) = apply_edit("/f", b"aaaa", "aa", "b", Replace::All).unwrap();
         assert_eq!((out, n), (b"bb".to_vec(), 2));
     }
 
     #[test]
     fn errors_name_the_file() {
-        let e = apply_edit("/f.txt", b"abc", "zz", "y", false).unwrap_err();
+        let e = apply_edit("/f.txt", b"abc", "zz", "y", Replace::Once).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::EditNotFound);
         assert!(e.to_string().contains("/f.txt"));
-        let e = apply_edit("/f.txt", b"abc", "", "y", false).unwrap_err();
+        let e = apply_edit("/f.txt", b"abc", "", "y", Replace::Once).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
 
@@ -180,15 +181,15 @@ mod tests {
             file,
             "{\n    old();\n}",
             "{\n    new();\n    more();\n}",
-            false,
+            Replace::Once,
         )
         .unwrap();
         assert_eq!(n, 1);
         assert_eq!(out, b"fn main() {\r\n    new();\r\n    more();\r\n}\r\n");
         // Single-line edits and explicit \r\n work as before.
-        let (out, _) = apply_edit("/m.rs", file, "old()", "x()", false).unwrap();
+        let (out, _) = apply_edit("/m.rs", file, "old()", "x()", Replace::Once).unwrap();
         assert_eq!(out, b"fn main() {\r\n    x();\r\n}\r\n");
-        let (out, _) = apply_edit("/m.rs", file, "{\r\n", "{ // hi\r\n", false).unwrap();
+        let (out, _) = apply_edit("/m.rs", file, "{\r\n", "{ // hi\r\n", Replace::Once).unwrap();
         assert!(out.starts_with(b"fn main() { // hi\r\n"));
     }
 
@@ -197,12 +198,12 @@ mod tests {
         // One LF break: the file is not CRLF, so nothing is translated.
         let file = b"a\r\nb\nc\r\n";
         assert_eq!(
-            apply_edit("/f", file, "a\nb", "x", false)
+            apply_edit("/f", file, "a\nb", "x", Replace::Once)
                 .unwrap_err()
                 .kind(),
             ErrorKind::EditNotFound
         );
-        let (out, _) = apply_edit("/f", file, "b\nc", "y", false).unwrap();
+        let (out, _) = apply_edit("/f", file, "b\nc", "y", Replace::Once).unwrap();
         assert_eq!(out, b"a\r\ny\r\n");
     }
 
@@ -233,8 +234,8 @@ mod tests {
         #[test]
         fn crlf_file_edits_like_lf(text in "[ab\n]{0,40}", old in "[ab\n]{1,4}", new in "[xy\n]{0,4}", all: bool) {
             prop_assume!(text.contains('\n'));
-            let lf = apply_edit("/f", text.as_bytes(), &old, &new, all);
-            let cr = apply_edit("/f", crlf(&text).as_bytes(), &old, &new, all);
+            let lf = apply_edit("/f", text.as_bytes(), &old, &new, Replace::all_if(all));
+            let cr = apply_edit("/f", crlf(&text).as_bytes(), &old, &new, Replace::all_if(all));
             match (lf, cr) {
                 (Ok((lf_out, n)), Ok((cr_out, m))) => {
                     prop_assert_eq!(n, m);
@@ -250,7 +251,7 @@ mod tests {
         #[test]
         fn replace_all_count_agrees(text in "[ab\n]{0,40}", old in "[ab]{1,3}", new in "[xy]{0,3}") {
             let expected = text.matches(old.as_str()).count();
-            match apply_edit("/f", text.as_bytes(), &old, &new, true) {
+            match apply_edit("/f", text.as_bytes(), &old, &new, Replace::All) {
                 Ok((out, n)) => {
                     prop_assert_eq!(n, expected);
                     prop_assert_eq!(String::from_utf8(out).unwrap(), text.replace(old.as_str(), &new));
@@ -265,7 +266,7 @@ mod tests {
         #[test]
         fn single_edit_only_when_unique(text in "[ab\n]{0,40}", old in "[ab]{1,3}") {
             let expected = text.matches(old.as_str()).count();
-            let res = apply_edit("/f", text.as_bytes(), &old, "Z", false);
+            let res = apply_edit("/f", text.as_bytes(), &old, "Z", Replace::Once);
             match expected {
                 0 => prop_assert_eq!(res.unwrap_err().kind(), ErrorKind::EditNotFound),
                 1 => prop_assert_eq!(res.unwrap().0, text.replacen(old.as_str(), "Z", 1).into_bytes()),

@@ -81,7 +81,7 @@ pub fn check_offset(path: &str, offset: usize, total_lines: usize) -> Result<()>
 ///
 /// ```
 /// use deepagent_core::{text::render_read, ReadSlice};
-/// let slice = ReadSlice { path: "/a".into(), offset: 0, lines: vec!["x".into()], total_lines: 3 };
+/// let slice = ReadSlice::new("/a", 0, vec!["x".into()], 3);
 /// assert_eq!(render_read(&slice), "     1\tx\n... (2 more lines)");
 /// ```
 pub fn render_read(slice: &ReadSlice) -> String {

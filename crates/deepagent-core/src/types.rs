@@ -15,6 +15,7 @@ pub const DEFAULT_EXECUTE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One entry of a listing (`ls`, `glob`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FileInfo {
     /// The last path component, e.g. `app.py`.
     pub name: String,
@@ -29,6 +30,24 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
+    /// An entry with every field given; [`FileInfo::file`] and
+    /// [`FileInfo::dir`] fill `name` from a checked path.
+    pub fn new(
+        name: impl Into<String>,
+        path: impl Into<String>,
+        is_dir: bool,
+        size: Option<u64>,
+        modified: Option<SystemTime>,
+    ) -> Self {
+        FileInfo {
+            name: name.into(),
+            path: path.into(),
+            is_dir,
+            size,
+            modified,
+        }
+    }
+
     /// A file entry.
     pub fn file(path: &crate::VPath, size: u64, modified: Option<SystemTime>) -> Self {
         FileInfo {
@@ -72,6 +91,7 @@ pub fn sort_listing(entries: &mut [FileInfo]) {
 /// replaced, because this is the model-facing view. Use `read_bytes` for
 /// the exact content. Render it with [`crate::text::render_read`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReadSlice {
     /// The file read.
     pub path: String,
@@ -108,6 +128,7 @@ impl ReadSlice {
 
 /// The result of `write`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WriteResult {
     /// The path written, in the caller's terms.
     pub path: String,
@@ -127,6 +148,7 @@ impl WriteResult {
 
 /// The result of `edit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EditResult {
     /// The file edited, in the caller's terms.
     pub path: String,
@@ -147,9 +169,11 @@ impl EditResult {
 /// How many occurrences [`Backend::edit`](crate::Backend::edit) replaces.
 ///
 /// ```
-/// use deepagent_core::Replace;
-/// assert_eq!(Replace::all_if(true), Replace::All);
-/// assert_eq!(Replace::default(), Replace::Once);
+/// use deepagent_core::{edit::apply_edit, Replace};
+/// let (out, n) = apply_edit("/a.txt", b"a-a", "a", "b", Replace::All)?;
+/// assert_eq!((out.as_slice(), n), (&b"b-b"[..], 2));
+/// assert_eq!(Replace::all_if(false), Replace::Once);
+/// # Ok::<(), deepagent_core::BackendError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,6 +216,7 @@ impl Replace {
 ///
 /// [globset]: https://docs.rs/globset
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GlobQuery {
     /// The pattern, relative to `path`.
     pub pattern: String,
@@ -226,6 +251,7 @@ impl GlobQuery {
 
 /// Files found by `glob`, sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GlobResult {
     /// Matching files (never directories), sorted by path.
     pub files: Vec<FileInfo>,
@@ -241,6 +267,7 @@ pub struct GlobResult {
 /// assert!(q.ignore_hidden);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GrepQuery {
     /// A regular expression (Rust `regex` syntax), or a literal with
     /// `fixed_strings`.
@@ -330,6 +357,7 @@ impl GrepQuery {
 
 /// One matching line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GrepMatch {
     /// The file, in the caller's terms.
     pub path: String,
@@ -352,6 +380,7 @@ impl GrepMatch {
 
 /// Matches found by `grep`, sorted by path then line number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GrepResult {
     /// The matches.
     pub matches: Vec<GrepMatch>,
@@ -360,6 +389,11 @@ pub struct GrepResult {
 }
 
 impl GrepResult {
+    /// `matches` as they are (see [`GrepResult::finish`] to sort and cap).
+    pub fn new(matches: Vec<GrepMatch>, truncated: bool) -> Self {
+        GrepResult { matches, truncated }
+    }
+
     /// Rewrites every path with `f`.
     pub fn map_paths(mut self, f: impl Fn(&str) -> String) -> Self {
         for m in &mut self.matches {
@@ -379,6 +413,11 @@ impl GrepResult {
 }
 
 impl GlobResult {
+    /// `files` as they are (see [`GlobResult::finish`] to sort and cap).
+    pub fn new(files: Vec<FileInfo>, truncated: bool) -> Self {
+        GlobResult { files, truncated }
+    }
+
     /// Rewrites every path with `f` (see [`FileInfo::map_path`]).
     pub fn map_paths(mut self, f: impl Fn(&str) -> String) -> Self {
         for file in &mut self.files {
@@ -398,6 +437,7 @@ impl GlobResult {
 
 /// What `execute` returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ExecuteResponse {
     /// stdout and stderr interleaved as the process wrote them (lossy
     /// UTF-8), capped.

@@ -60,7 +60,7 @@ impl DockerSandbox {
         p: &VPath,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<Option<usize>> {
         let Via::Done(content) = self.read_via_shell(p).await? else {
             return Ok(None);
@@ -143,15 +143,15 @@ impl DockerSandbox {
                 self.inner.name
             )));
         }
-        Ok(Some(ReadSlice {
-            path: p.to_string(),
+        Ok(Some(ReadSlice::new(
+            p.to_string(),
             offset,
-            lines: lines(body)
+            lines(body)
                 .take(limit)
                 .map(|l| String::from_utf8_lossy(l).into_owned())
                 .collect(),
             total_lines,
-        }))
+        )))
     }
 
     async fn stat_listing(&self, script: &str, dir: &VPath) -> Result<(i64, Vec<Stat>, String)> {
@@ -463,10 +463,7 @@ impl Backend for DockerSandbox {
                 return Err(self.explain(e).await);
             }
         }
-        Ok(WriteResult {
-            path: p.into_string(),
-            size,
-        })
+        Ok(WriteResult::new(p.into_string(), size))
     }
 
     async fn edit(
@@ -474,19 +471,14 @@ impl Backend for DockerSandbox {
         path: &str,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<EditResult> {
         deepagent_core::edit::validate_edit(old, new)?;
         let p = self.resolve(path)?;
         let lock = self.path_lock(p.as_str());
         let _held = lock.lock().await;
         match self.edit_via_shell(&p, old, new, replace_all).await {
-            Ok(Some(occurrences)) => {
-                return Ok(EditResult {
-                    path: p.into_string(),
-                    occurrences,
-                })
-            }
+            Ok(Some(occurrences)) => return Ok(EditResult::new(p.into_string(), occurrences)),
             Ok(None) => {}
             Err(e) => return Err(self.explain(e).await),
         }
@@ -500,10 +492,7 @@ impl Backend for DockerSandbox {
             }
             .await;
             return match res {
-                Ok(occurrences) => Ok(EditResult {
-                    path: p.into_string(),
-                    occurrences,
-                }),
+                Ok(occurrences) => Ok(EditResult::new(p.into_string(), occurrences)),
                 Err(e) => Err(self.explain(e).await),
             };
         }
@@ -533,10 +522,7 @@ impl Backend for DockerSandbox {
         {
             return Err(self.explain(e).await);
         }
-        Ok(EditResult {
-            path: p.into_string(),
-            occurrences,
-        })
+        Ok(EditResult::new(p.into_string(), occurrences))
     }
 
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {

@@ -191,10 +191,7 @@ impl DockerSandbox {
         }
         Ok(checked
             .into_iter()
-            .map(|(p, c)| WriteResult {
-                size: c.len() as u64,
-                path: p.into_string(),
-            })
+            .map(|(p, c)| WriteResult::new(p.into_string(), c.len() as u64))
             .collect())
     }
 }

@@ -426,11 +426,10 @@ pub(crate) async fn run_command(
     }
     let code = target.exit_code(&exec_id).await?;
     let exit_code = i32::try_from(code).unwrap_or(-1);
-    Ok(ExecuteResponse {
-        output: text,
-        exit_code,
-        truncated,
-        timed_out,
+    Ok({
+        let mut v = ExecuteResponse::new(text, exit_code, truncated);
+        v.timed_out = timed_out;
+        v
     })
 }
 

@@ -76,11 +76,11 @@ impl FileScan {
         let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
         let text = String::from_utf8_lossy(line);
         if regex.is_match(&text) {
-            self.matches.push(GrepMatch {
-                path: self.path.as_str().to_owned(),
-                line_number: self.line_no,
-                line: text.into_owned(),
-            });
+            self.matches.push(GrepMatch::new(
+                self.path.as_str().to_owned(),
+                self.line_no,
+                text.into_owned(),
+            ));
         }
         self.line.clear();
     }

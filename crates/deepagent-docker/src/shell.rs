@@ -503,11 +503,10 @@ impl Shell {
                 output, truncated, timeout,
             ));
         }
-        Ok(ExecuteResponse {
-            output,
-            exit_code: code,
-            truncated,
-            timed_out,
+        Ok({
+            let mut v = ExecuteResponse::new(output, code, truncated);
+            v.timed_out = timed_out;
+            v
         })
     }
 

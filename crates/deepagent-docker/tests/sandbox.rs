@@ -131,9 +131,14 @@ async fn hostile_names_round_trip_through_every_operation() {
     let ls = sb.ls("/workspace/h").await.unwrap();
     assert_eq!(ls.len(), names.len());
     assert!(ls[0].is_dir && ls[0].name == "dir with space");
-    sb.edit("/workspace/h/new\nline.txt", "needle", "pin", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/h/new\nline.txt",
+        "needle",
+        "pin",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sb.read_bytes("/workspace/h/new\nline.txt").await.unwrap(),
         "pin 5\n".as_bytes()
@@ -170,9 +175,14 @@ async fn binary_is_exact_and_edit_keeps_the_mode() {
     sb.execute("chmod 750 /workspace/run.sh", None)
         .await
         .unwrap();
-    sb.edit("/workspace/run.sh", "one", "two", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/run.sh",
+        "one",
+        "two",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     let res = sb
         .execute("stat -c %a /workspace/run.sh && /workspace/run.sh", None)
         .await

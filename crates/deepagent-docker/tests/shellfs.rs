@@ -207,7 +207,14 @@ async fn read_only_mount_is_permission_denied() {
             "{path}: {err}"
         );
     }
-    let err = sb.edit("/ro/there.txt", "there", "here", false).await;
+    let err = sb
+        .edit(
+            "/ro/there.txt",
+            "there",
+            "here",
+            deepagent_core::Replace::Once,
+        )
+        .await;
     assert!(
         matches!(err, Err(BackendError::PermissionDenied { .. })),
         "{err:?}"
@@ -234,7 +241,10 @@ async fn edit_through_a_symlink_keeps_the_link_mode_and_owner() {
             "chown 123:45 /s/real/tool.sh && chmod 4751 /s/real/tool.sh && ln -s real/tool.sh /s/link.sh && ln -s /s/link.sh /s/link2.sh",
         )
         .await;
-        let res = sb.edit("/s/link2.sh", "one", "two", false).await.unwrap();
+        let res = sb
+            .edit("/s/link2.sh", "one", "two", deepagent_core::Replace::Once)
+            .await
+            .unwrap();
         assert_eq!(res.occurrences, 1);
         assert_eq!(
             sh(
@@ -258,7 +268,14 @@ async fn edit_through_a_symlink_keeps_the_link_mode_and_owner() {
             "{mode}"
         );
         // Edit errors leave the file alone.
-        let err = sb.edit("/s/real/tool.sh", "absent", "x", false).await;
+        let err = sb
+            .edit(
+                "/s/real/tool.sh",
+                "absent",
+                "x",
+                deepagent_core::Replace::Once,
+            )
+            .await;
         assert!(err.is_err(), "{mode}");
     }
 }
@@ -295,9 +312,14 @@ async fn new_files_belong_to_the_run_as_user() {
     assert_eq!(owners[0], owners[2]);
     assert_eq!(owners[1], owners[2]);
     assert_eq!(owners[3], "ok");
-    sb.edit("/workspace/notes.txt", "relative", "edited", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/notes.txt",
+        "relative",
+        "edited",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sb.read_bytes("/workspace/notes.txt").await.unwrap(),
         "edited\nappended\n"
@@ -346,9 +368,14 @@ async fn concurrent_writes_to_different_files_all_land() {
         let sb = sb.clone();
         async move {
             sb.write(&format!("/c/other{i}"), "o".into()).await.unwrap();
-            sb.edit("/c/log", "END", &format!("line {i}\nEND"), false)
-                .await
-                .unwrap();
+            sb.edit(
+                "/c/log",
+                "END",
+                &format!("line {i}\nEND"),
+                deepagent_core::Replace::Once,
+            )
+            .await
+            .unwrap();
         }
     });
     futures::future::join_all(edits).await;
@@ -418,7 +445,9 @@ async fn an_image_without_the_tools_falls_back_to_archives() {
     assert_eq!(sb.read_bytes("/t/bin").await.unwrap(), content);
     assert!(sb.exists("/t/bin").await.unwrap());
     sb.write("/t/text", "a\nb\n".into()).await.unwrap();
-    sb.edit("/t/text", "b", "c", false).await.unwrap();
+    sb.edit("/t/text", "b", "c", deepagent_core::Replace::Once)
+        .await
+        .unwrap();
     assert_eq!(sb.read_bytes("/t/text").await.unwrap(), "a\nc\n");
     let err = sb.write("/t/text/under", "x".into()).await.unwrap_err();
     assert!(matches!(err, BackendError::NotADirectory { .. }), "{err}");
@@ -472,9 +501,14 @@ async fn debian_coreutils_and_dash_serve_files_too() {
         "chmod 700 /workspace/app.py && rm /workspace/link.py && ln -s app.py /workspace/link.py",
     )
     .await;
-    sb.edit("/workspace/link.py", "one", "two", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/link.py",
+        "one",
+        "two",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sh(
             &sb,
@@ -502,7 +536,8 @@ async fn read_slices_in_the_container_agree_with_core() {
     let Some(sandboxes) = both().await else {
         return;
     };
-    let python = RuntimeConfig::new("test-python-slices", common::python_image()).run_as_image_user();
+    let python =
+        RuntimeConfig::new("test-python-slices", common::python_image()).run_as_image_user();
     if !common::ready(&python.image).await {
         return;
     }

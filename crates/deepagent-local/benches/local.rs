@@ -119,7 +119,10 @@ fn benches(c: &mut Criterion) {
                     let line = k * 500;
                     let old = format!("value_{line:05} =");
                     let new = format!("renamed_{line:05} =");
-                    edits.edit("/e.py", &old, &new, false).await.expect("edit");
+                    edits
+                        .edit("/e.py", &old, &new, deepagent_core::Replace::Once)
+                        .await
+                        .expect("edit");
                 }
             })
         })

@@ -87,11 +87,10 @@ pub(crate) fn execute(
             output, truncated, timeout,
         ));
     }
-    Ok(ExecuteResponse {
-        output,
-        exit_code: exit_code(status),
-        truncated,
-        timed_out,
+    Ok({
+        let mut v = ExecuteResponse::new(output, exit_code(status), truncated);
+        v.timed_out = timed_out;
+        v
     })
 }
 

@@ -202,10 +202,10 @@ pub(crate) fn write(cfg: &Config, path: &VPath, content: &[u8]) -> Result<WriteR
     let host = cfg.jail.resolve(path, Reach::Inside)?.host;
     let _guard = cfg.locks.lock(&host);
     write_resolved(cfg, path, &host, content)?;
-    Ok(WriteResult {
-        path: path.as_str().to_owned(),
-        size: content.len() as u64,
-    })
+    Ok(WriteResult::new(
+        path.as_str().to_owned(),
+        content.len() as u64,
+    ))
 }
 
 /// Replaces text in a file, holding the file's lock across the
@@ -215,7 +215,7 @@ pub(crate) fn edit(
     path: &VPath,
     old: &str,
     new: &str,
-    replace_all: bool,
+    replace_all: deepagent_core::Replace,
 ) -> Result<EditResult> {
     check_writable(cfg, "edit", path.as_str())?;
     deepagent_core::edit::validate_edit(old, new)?;
@@ -224,10 +224,7 @@ pub(crate) fn edit(
     let content = read_bytes(cfg, path)?;
     let (updated, occurrences) = apply_edit(path.as_str(), &content, old, new, replace_all)?;
     write_resolved(cfg, path, &host, &updated)?;
-    Ok(EditResult {
-        path: path.as_str().to_owned(),
-        occurrences,
-    })
+    Ok(EditResult::new(path.as_str().to_owned(), occurrences))
 }
 
 /// Writes `content` to a temporary file next to `host` and renames it over

@@ -364,7 +364,7 @@ impl Backend for LocalBackend {
         path: &str,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<EditResult> {
         let path = VPath::new(path)?;
         let (old, new) = (old.to_owned(), new.to_owned());

@@ -20,12 +20,12 @@ pub(crate) fn read(cfg: &Config, path: &VPath, offset: usize, limit: usize) -> R
     let (file, _) = open_file(cfg, path)?;
     let slice = slice_lines(file, offset, limit).map_err(|e| io_error(path, e))?;
     text::check_offset(path.as_str(), offset, slice.total_lines)?;
-    Ok(ReadSlice {
-        path: path.as_str().to_owned(),
+    Ok(ReadSlice::new(
+        path.as_str().to_owned(),
         offset,
-        lines: slice.lines,
-        total_lines: slice.total_lines,
-    })
+        slice.lines,
+        slice.total_lines,
+    ))
 }
 
 /// What one pass over a reader yields.

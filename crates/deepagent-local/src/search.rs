@@ -311,11 +311,11 @@ fn search_file(
     let mut hits = Vec::new();
     let sink = sinks::Bytes(|line_number, bytes| {
         for (i, line) in text::lines(bytes).enumerate() {
-            hits.push(GrepMatch {
-                path: vpath.as_str().to_owned(),
-                line_number: line_number + i as u64,
-                line: cut_line(line),
-            });
+            hits.push(GrepMatch::new(
+                vpath.as_str().to_owned(),
+                line_number + i as u64,
+                cut_line(line),
+            ));
         }
         Ok(hits.len() < keep)
     });

@@ -95,7 +95,12 @@ fn symlinks_pointing_out_are_refused_everywhere() {
         );
         assert_eq!(kind(run(b.exists(p))), ErrorKind::PermissionDenied, "{p}");
         assert_eq!(
-            kind(run(b.edit(p, "TOPSECRET", "owned", false))),
+            kind(run(b.edit(
+                p,
+                "TOPSECRET",
+                "owned",
+                deepagent_core::Replace::Once
+            ))),
             ErrorKind::PermissionDenied,
             "{p}"
         );
@@ -282,7 +287,7 @@ fn writes_leave_no_temp_files_and_keep_permissions() {
     assert_ne!(mode & 0o044, 0, "new files are not private 0600: {mode:o}");
     fs::set_permissions(s.root.join("tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     run(b.write("/tool.sh", Bytes::from_static(b"#!/bin/sh\necho hi\n"))).unwrap();
-    run(b.edit("/tool.sh", "hi", "hello", false)).unwrap();
+    run(b.edit("/tool.sh", "hi", "hello", deepagent_core::Replace::Once)).unwrap();
     let mode = fs::metadata(s.root.join("tool.sh"))
         .unwrap()
         .permissions()
@@ -350,7 +355,12 @@ fn max_read_bytes_limits_whole_reads_not_slices() {
     assert_eq!(e.kind(), ErrorKind::TooLarge);
     assert!(e.to_string().contains("/f.txt"));
     assert_eq!(
-        kind(run(b.edit("/f.txt", "line 3\n", "x\n", false))),
+        kind(run(b.edit(
+            "/f.txt",
+            "line 3\n",
+            "x\n",
+            deepagent_core::Replace::Once
+        ))),
         ErrorKind::TooLarge
     );
     let slice = run(b.read("/f.txt", 48, 10)).unwrap();
@@ -397,7 +407,7 @@ fn read_only_refuses_changes() {
     assert!(b.is_read_only());
     for e in [
         run(b.write("/a.txt", Bytes::from_static(b"x"))).unwrap_err(),
-        run(b.edit("/a.txt", "hello", "bye", false)).unwrap_err(),
+        run(b.edit("/a.txt", "hello", "bye", deepagent_core::Replace::Once)).unwrap_err(),
     ] {
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
         assert!(

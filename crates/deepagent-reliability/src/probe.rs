@@ -145,7 +145,9 @@ pub async fn probe(
     }
     ctx.judge("write", r.as_ref().map(|_| ()), &mut t)?;
 
-    let r = backend.edit(input, "PROBE", "PROBED", false).await;
+    let r = backend
+        .edit(input, "PROBE", "PROBED", deepagent_core::Replace::Once)
+        .await;
     if let Ok(e) = &r {
         ctx.path_ok("edit", &e.path)?;
     }

@@ -50,7 +50,12 @@ async fn edits_lose_nothing(backend: Arc<dyn Backend>, path: &str, per_task: usi
             for i in 0..per_task {
                 let token = format!("tok-{t:02}-{i:03};");
                 let r = b
-                    .edit(&path, MARK, &format!("{token}{MARK}"), false)
+                    .edit(
+                        &path,
+                        MARK,
+                        &format!("{token}{MARK}"),
+                        deepagent_core::Replace::Once,
+                    )
                     .await
                     .unwrap_or_else(|e| panic!("edit {token} failed: {e}"));
                 assert_eq!(r.occurrences, 1);

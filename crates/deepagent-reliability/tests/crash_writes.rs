@@ -75,7 +75,7 @@ fn crash_writer_child() {
                     "/counter.txt",
                     &format!("n={n}\n"),
                     &format!("n={}\n", n + 1),
-                    false,
+                    deepagent_core::Replace::Once,
                 )
                 .await
                 .expect("child edit");

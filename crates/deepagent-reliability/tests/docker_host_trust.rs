@@ -206,7 +206,12 @@ async fn file_tools_act_as_the_command_user() {
         );
     }
     let err = sb
-        .edit("/etc/passwd", "root:x", "root:", false)
+        .edit(
+            "/etc/passwd",
+            "root:x",
+            "root:",
+            deepagent_core::Replace::Once,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -234,17 +239,27 @@ async fn file_tools_act_as_the_command_user() {
     sb.write("/workspace/mine.txt", "one\n".into())
         .await
         .unwrap();
-    sb.edit("/workspace/mine.txt", "one", "two", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/mine.txt",
+        "one",
+        "two",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     let big_file = format!("{big}\ntail\n");
     sb.write("/workspace/big.txt", big_file.clone().into())
         .await
         .unwrap();
     assert_eq!(sb.read_bytes("/workspace/big.txt").await.unwrap(), big_file);
-    sb.edit("/workspace/big.txt", "tail", "TAIL", false)
-        .await
-        .unwrap();
+    sb.edit(
+        "/workspace/big.txt",
+        "tail",
+        "TAIL",
+        deepagent_core::Replace::Once,
+    )
+    .await
+    .unwrap();
     assert!(sb
         .read_bytes("/workspace/big.txt")
         .await
@@ -277,7 +292,10 @@ async fn a_planted_symlink_is_not_written_through() {
             .unwrap();
         assert_eq!(planted.exit_code, 0, "{}", planted.output);
         let before = as_root(&sb, &format!("cat {target}"));
-        let err = sb.edit(&link, "root:x", "root:", false).await.unwrap_err();
+        let err = sb
+            .edit(&link, "root:x", "root:", deepagent_core::Replace::Once)
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 err,

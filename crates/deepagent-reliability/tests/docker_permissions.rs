@@ -163,7 +163,14 @@ async fn links_planted_by_a_command_give_no_access_a_rule_denies() {
     );
     assert_denied(
         "edit via dir link",
-        layer.edit("/tmp/alias/key", "KEY-2", "EVIL", false).await,
+        layer
+            .edit(
+                "/tmp/alias/key",
+                "KEY-2",
+                "EVIL",
+                deepagent_core::Replace::Once,
+            )
+            .await,
     );
     assert_eq!(sb.read_bytes("/tmp/secrets/key").await.unwrap(), "KEY-2\n");
     assert_eq!(layer.read_bytes("/tmp/w/ok.txt").await.unwrap(), "fine\n");

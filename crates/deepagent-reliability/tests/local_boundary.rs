@@ -284,7 +284,12 @@ fn fifos_sockets_and_devices_are_refused_not_read() {
                 vec![
                     ("read", b.read(path, 0, 10).await.map(|_| ())),
                     ("read_bytes", b.read_bytes(path).await.map(|_| ())),
-                    ("edit", b.edit(path, "a", "b", false).await.map(|_| ())),
+                    (
+                        "edit",
+                        b.edit(path, "a", "b", deepagent_core::Replace::Once)
+                            .await
+                            .map(|_| ()),
+                    ),
                     ("ls", b.ls(path).await.map(|_| ())),
                     (
                         "grep of the path",
@@ -518,7 +523,10 @@ fn writes_drop_setuid_and_setgid_bits() {
         rt.block_on(async {
             match op {
                 "write" => backend.write(&path, "new\n".into()).await.map(|_| ()),
-                _ => backend.edit(&path, "old", "new", false).await.map(|_| ()),
+                _ => backend
+                    .edit(&path, "old", "new", deepagent_core::Replace::Once)
+                    .await
+                    .map(|_| ()),
             }
         })
         .unwrap();

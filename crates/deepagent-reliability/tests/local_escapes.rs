@@ -333,7 +333,12 @@ fn swapping_a_directory_for_an_escaping_link_never_lets_anything_out() {
                         .write("/swap/secret.txt", "overwritten PROBE\n".into())
                         .await;
                     let _ = b
-                        .edit("/swap/secret.txt", "SENTINEL", "EDITED", false)
+                        .edit(
+                            "/swap/secret.txt",
+                            "SENTINEL",
+                            "EDITED",
+                            deepagent_core::Replace::Once,
+                        )
                         .await;
                     let _ = b.write("/swap/sub/deep.txt", "PROBE\n".into()).await;
                     for r in [b

@@ -133,12 +133,19 @@ async fn no_access_through_aliases(guarded: &dyn Backend, prefix: &str, root: &P
     assert_denied(
         "edit via dir link",
         guarded
-            .edit(&key_file, "ssh-ed25519", "ssh-rsa", false)
+            .edit(
+                &key_file,
+                "ssh-ed25519",
+                "ssh-rsa",
+                deepagent_core::Replace::Once,
+            )
             .await,
     );
     assert_denied(
         "edit via file link",
-        guarded.edit(&notes, "hunter2", "evil", false).await,
+        guarded
+            .edit(&notes, "hunter2", "evil", deepagent_core::Replace::Once)
+            .await,
     );
     assert_eq!(std::fs::read_to_string(root.join(".env")).unwrap(), SECRET);
     assert_eq!(
@@ -154,7 +161,12 @@ async fn no_access_through_aliases(guarded: &dyn Backend, prefix: &str, root: &P
         ["read me"]
     );
     guarded
-        .edit(&readme, "read me", "read me twice", false)
+        .edit(
+            &readme,
+            "read me",
+            "read me twice",
+            deepagent_core::Replace::Once,
+        )
         .await
         .unwrap();
 }
@@ -222,7 +234,12 @@ fn edit_needs_read_permission() {
     rt().block_on(async {
         for guess in ["alice 120000", "alice 99999"] {
             let err = guarded
-                .edit("/private/salary.txt", guess, "REDACTED", false)
+                .edit(
+                    "/private/salary.txt",
+                    guess,
+                    "REDACTED",
+                    deepagent_core::Replace::Once,
+                )
                 .await
                 .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
@@ -230,7 +247,7 @@ fn edit_needs_read_permission() {
         }
         // Edits of readable files are untouched by the new rule.
         guarded
-            .edit("/open.txt", "hello", "bye", false)
+            .edit("/open.txt", "hello", "bye", deepagent_core::Replace::Once)
             .await
             .unwrap();
     });
@@ -250,7 +267,10 @@ fn edit_asks_when_read_asks() {
         Ruleset::permissive().with_default(Operation::Read, deepagent_core::layers::Action::Ask);
     let guarded = Permissioned::new(local(dir.path()), rules).unwrap();
     rt().block_on(async {
-        let err = guarded.edit("/a.txt", "x", "y", false).await.unwrap_err();
+        let err = guarded
+            .edit("/a.txt", "x", "y", deepagent_core::Replace::Once)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
         assert!(err.to_string().contains("approval"), "{err}");
     });

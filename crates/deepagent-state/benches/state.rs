@@ -86,7 +86,10 @@ fn benches(c: &mut Criterion) {
                     let line = k * 100;
                     let old = format!("value_{line:05} =");
                     let new = format!("renamed_{line:05} =");
-                    store.edit("/e.py", &old, &new, false).await.expect("edit");
+                    store
+                        .edit("/e.py", &old, &new, deepagent_core::Replace::Once)
+                        .await
+                        .expect("edit");
                 }
             });
             black_box(store)

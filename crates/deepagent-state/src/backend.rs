@@ -138,7 +138,13 @@ impl StateBackend {
         listing::children_of(path, entries).ok_or_else(|| store::missing(&map, path))
     }
 
-    fn edit_sync(&self, path: &VPath, old: &str, new: &str, replace_all: bool) -> Result<usize> {
+    fn edit_sync(
+        &self,
+        path: &VPath,
+        old: &str,
+        new: &str,
+        replace_all: deepagent_core::Replace,
+    ) -> Result<usize> {
         let mut map = self.write_map();
         let current = store::file(&map, path)?;
         let (updated, occurrences) =
@@ -180,11 +186,11 @@ impl StateBackend {
                 return true;
             }
             searcher.search(content, |line_number, line| {
-                found.push(GrepMatch {
-                    path: path.as_str().to_owned(),
+                found.push(GrepMatch::new(
+                    path.as_str().to_owned(),
                     line_number,
-                    line: line.to_owned(),
-                });
+                    line.to_owned(),
+                ));
                 found.len() < keep
             });
             found.len() < keep
@@ -257,10 +263,7 @@ impl Backend for StateBackend {
         for (path, content) in checked {
             let size = content.len() as u64;
             store::write(&mut map, &path, content)?;
-            written.push(WriteResult {
-                path: path.into_string(),
-                size,
-            });
+            written.push(WriteResult::new(path.into_string(), size));
         }
         Ok(written)
     }
@@ -308,10 +311,7 @@ impl Backend for StateBackend {
         let path = VPath::new(path)?;
         let size = content.len() as u64;
         store::write(&mut self.write_map(), &path, content)?;
-        Ok(WriteResult {
-            path: path.into_string(),
-            size,
-        })
+        Ok(WriteResult::new(path.into_string(), size))
     }
 
     async fn edit(
@@ -319,14 +319,11 @@ impl Backend for StateBackend {
         path: &str,
         old: &str,
         new: &str,
-        replace_all: bool,
+        replace_all: deepagent_core::Replace,
     ) -> Result<EditResult> {
         let path = VPath::new(path)?;
         let occurrences = self.edit_sync(&path, old, new, replace_all)?;
-        Ok(EditResult {
-            path: path.into_string(),
-            occurrences,
-        })
+        Ok(EditResult::new(path.into_string(), occurrences))
     }
 
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
@@ -369,7 +366,9 @@ mod tests {
             assert_eq!(after_write, want);
             assert_eq!(after_write.lines, ["line 4998", "line 4999"]);
 
-            store.edit("/big.txt", "a\nb\n", "", false).await?;
+            store
+                .edit("/big.txt", "a\nb\n", "", deepagent_core::Replace::Once)
+                .await?;
             let after_edit = store.read("/big.txt", 5_000, 1).await?;
             assert_eq!(after_edit.lines, ["line 5000"]);
             assert_eq!(

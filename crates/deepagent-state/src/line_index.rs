@@ -73,12 +73,12 @@ impl LineIndex {
             .take(limit)
             .map(|l| String::from_utf8_lossy(l).into_owned())
             .collect();
-        Ok(ReadSlice {
-            path: path.to_owned(),
+        Ok(ReadSlice::new(
+            path.to_owned(),
             offset,
             lines,
-            total_lines: self.total_lines,
-        })
+            self.total_lines,
+        ))
     }
 }
 

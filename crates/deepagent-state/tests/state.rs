@@ -125,8 +125,13 @@ fn concurrent_edits_lose_nothing() {
             .map(|i| {
                 let s = s.clone();
                 tokio::spawn(async move {
-                    s.edit("/list", &format!("item{i};"), &format!("done{i};"), false)
-                        .await
+                    s.edit(
+                        "/list",
+                        &format!("item{i};"),
+                        &format!("done{i};"),
+                        deepagent_core::Replace::Once,
+                    )
+                    .await
                 })
             })
             .collect();

@@ -63,7 +63,13 @@ impl<B: Backend> Backend for RecordingSandbox<B> {
     async fn write(&self, path: &str, content: Bytes) -> Result<WriteResult> {
         self.store.write(path, content).await
     }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: deepagent_core::Replace,
+    ) -> Result<EditResult> {
         self.store.edit(path, old, new, all).await
     }
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {
@@ -89,11 +95,6 @@ impl<B: Backend> Sandbox for RecordingSandbox<B> {
         if let Ok(mut ran) = self.ran.lock() {
             ran.push(command.to_owned());
         }
-        Ok(ExecuteResponse {
-            output: format!("ran: {command}"),
-            exit_code: 0,
-            truncated: false,
-            timed_out: false,
-        })
+        Ok(ExecuteResponse::new(format!("ran: {command}"), 0, false))
     }
 }

@@ -77,7 +77,10 @@ async fn assert_secret_rule(path: &str, pattern: &str, description_word: &str) {
         &words,
     );
     assert_denied(
-        &layer.edit(path, "token", "x", false).await.unwrap_err(),
+        &layer
+            .edit(path, "token", "x", deepagent_core::Replace::Once)
+            .await
+            .unwrap_err(),
         path,
         &words,
     );
@@ -303,7 +306,10 @@ fn default_asks_before_other_writes_and_edits() {
             .write("/src/../app/new.py", "x = 1\n".into())
             .await
             .unwrap();
-        layer.edit("app/new.py", "1", "2", false).await.unwrap();
+        layer
+            .edit("app/new.py", "1", "2", deepagent_core::Replace::Once)
+            .await
+            .unwrap();
         // Reads, listings and searches do not ask.
         layer.read("/app/new.py", 0, 10).await.unwrap();
         layer.ls("/app").await.unwrap();
@@ -416,7 +422,7 @@ fn readonly_preset_refuses_every_change() {
         );
         assert_denied(
             &layer
-                .edit("/app/main.py", "token", "x", false)
+                .edit("/app/main.py", "token", "x", deepagent_core::Replace::Once)
                 .await
                 .unwrap_err(),
             "/app/main.py",
@@ -459,7 +465,10 @@ fn strict_preset_asks_for_everything_but_still_denies_secrets() {
         layer.glob(&GlobQuery::new("*.md")).await.unwrap();
         layer.grep(&GrepQuery::new("token")).await.unwrap();
         layer.write("/a.txt", "x".into()).await.unwrap();
-        layer.edit("/a.txt", "x", "y", false).await.unwrap();
+        layer
+            .edit("/a.txt", "x", "y", deepagent_core::Replace::Once)
+            .await
+            .unwrap();
         layer.execute("true", None).await.unwrap();
         let ops: Vec<Operation> = asked.lock().unwrap().iter().map(|r| r.operation).collect();
         assert_eq!(

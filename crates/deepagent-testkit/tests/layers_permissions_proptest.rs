@@ -89,7 +89,7 @@ proptest! {
             denied("read_bytes", layer.read_bytes(&spelled).await.map(|b| format!("{b:?}")));
             denied("read", layer.read(&spelled, 0, 10).await.map(|s| format!("{s:?}")));
             denied("write", layer.write(&spelled, "x".into()).await.map(|w| format!("{w:?}")));
-            denied("edit", layer.edit(&spelled, "password", "x", false).await.map(|e| format!("{e:?}")));
+            denied("edit", layer.edit(&spelled, "password", "x", deepagent_core::Replace::Once).await.map(|e| format!("{e:?}")));
             denied("grep file", layer.grep(&GrepQuery::new("swordfish").path(&spelled)).await.map(|g| format!("{g:?}")));
             denied("execute", layer.execute(&format!("cat {spelled}"), None).await.map(|x| x.output));
             assert!(!layer.exists(&spelled).await.unwrap(), "exists {spelled:?}");

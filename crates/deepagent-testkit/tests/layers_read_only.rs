@@ -66,7 +66,7 @@ fn write_and_edit_are_refused_before_the_inner_backend_is_touched() {
         let err = ro.write("/src/./new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
         let err = ro
-            .edit("src//app.py", "hi", "bye", false)
+            .edit("src//app.py", "hi", "bye", deepagent_core::Replace::Once)
             .await
             .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/app.py");
@@ -84,7 +84,10 @@ fn invalid_paths_are_reported_as_invalid_not_read_only() {
         let ro = ReadOnly::new(StateBackend::new());
         let err = ro.write("../x", "x".into()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidPath);
-        let err = ro.edit("~/x", "a", "b", false).await.unwrap_err();
+        let err = ro
+            .edit("~/x", "a", "b", deepagent_core::Replace::Once)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidPath);
     });
 }
@@ -124,7 +127,12 @@ fn mounted_in_a_composite_only_the_mount_is_read_only() {
         let err = backend.write("/src/new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
         let err = backend
-            .edit("/src/src/app.py", "hi", "bye", false)
+            .edit(
+                "/src/src/app.py",
+                "hi",
+                "bye",
+                deepagent_core::Replace::Once,
+            )
             .await
             .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/src/app.py");
@@ -141,7 +149,12 @@ fn mounted_in_a_composite_only_the_mount_is_read_only() {
             .await
             .unwrap();
         backend
-            .edit("/scratch/notes.txt", "ok", "fine", false)
+            .edit(
+                "/scratch/notes.txt",
+                "ok",
+                "fine",
+                deepagent_core::Replace::Once,
+            )
             .await
             .unwrap();
         assert_eq!(memory.paths(), ["/scratch/notes.txt"]);
@@ -170,7 +183,7 @@ fn local_backend_read_only_uses_the_same_rule() {
         let err = local.write("/src/new.py", "x".into()).await.unwrap_err();
         assert_read_only_denial(&err, "write", "/src/new.py");
         let err = local
-            .edit("/src/app.py", "hi", "bye", false)
+            .edit("/src/app.py", "hi", "bye", deepagent_core::Replace::Once)
             .await
             .unwrap_err();
         assert_read_only_denial(&err, "edit", "/src/app.py");

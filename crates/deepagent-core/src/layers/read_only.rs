@@ -87,7 +87,13 @@ impl<B: Backend> Backend for ReadOnly<B> {
     async fn write(&self, path: &str, _content: Bytes) -> Result<WriteResult> {
         Err(refuse("write", path))
     }
-    async fn edit(&self, path: &str, _old: &str, _new: &str, _all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        _old: &str,
+        _new: &str,
+        _all: crate::Replace,
+    ) -> Result<EditResult> {
         Err(refuse("edit", path))
     }
     async fn glob(&self, query: &GlobQuery) -> Result<GlobResult> {

@@ -143,7 +143,13 @@ impl Backend for Scoped {
         res.path = self.outward(&res.path);
         Ok(res)
     }
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: crate::Replace,
+    ) -> Result<EditResult> {
         let p = self.inward(path)?;
         let mut res = self
             .inner

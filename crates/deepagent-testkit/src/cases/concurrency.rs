@@ -11,7 +11,10 @@ pub async fn concurrent_edits_lose_nothing(b: B) {
             async move {
                 for i in 0..8 {
                     let token = format!("t{t}-{i};END");
-                    if let Err(e) = b.edit("/log.txt", "END", &token, false).await {
+                    if let Err(e) = b
+                        .edit("/log.txt", "END", &token, deepagent_core::Replace::Once)
+                        .await
+                    {
                         panic!("[{}] concurrent edit failed: {e}", b.name());
                     }
                 }

@@ -8,7 +8,13 @@ pub async fn edit_unique(b: B) {
     let r = ok(
         &b,
         "edit",
-        b.edit("/e.py", "return 1", "return 2", false).await,
+        b.edit(
+            "/e.py",
+            "return 1",
+            "return 2",
+            deepagent_core::Replace::Once,
+        )
+        .await,
     );
     assert_eq!((r.path.as_str(), r.occurrences), ("/e.py", 1));
     assert_eq!(&get(&b, "/e.py").await[..], b"def hello():\n    return 2\n");
@@ -20,7 +26,8 @@ pub async fn edit_not_found_leaves_file(b: B) {
     let e = expect_err(
         &b,
         "edit",
-        b.edit("/e.txt", "beta", "gamma", false).await,
+        b.edit("/e.txt", "beta", "gamma", deepagent_core::Replace::Once)
+            .await,
         ErrorKind::EditNotFound,
     );
     assert!(e.to_string().contains("/e.txt"));
@@ -33,7 +40,8 @@ pub async fn edit_ambiguous_reports_count(b: B) {
     let e = expect_err(
         &b,
         "edit",
-        b.edit("/e.txt", "x = 1", "x = 2", false).await,
+        b.edit("/e.txt", "x = 1", "x = 2", deepagent_core::Replace::Once)
+            .await,
         ErrorKind::EditAmbiguous,
     );
     match e {
@@ -46,10 +54,20 @@ pub async fn edit_ambiguous_reports_count(b: B) {
 /// replace_all replaces every match and counts them.
 pub async fn edit_replace_all_counts(b: B) {
     put(&b, "/e.txt", "foo bar foo baz foo").await;
-    let r = ok(&b, "edit", b.edit("/e.txt", "foo", "qux", true).await);
+    let r = ok(
+        &b,
+        "edit",
+        b.edit("/e.txt", "foo", "qux", deepagent_core::Replace::All)
+            .await,
+    );
     assert_eq!(r.occurrences, 3);
     assert_eq!(&get(&b, "/e.txt").await[..], b"qux bar qux baz qux");
-    let r = ok(&b, "edit", b.edit("/e.txt", "bar", "BAR", true).await);
+    let r = ok(
+        &b,
+        "edit",
+        b.edit("/e.txt", "bar", "BAR", deepagent_core::Replace::All)
+            .await,
+    );
     assert_eq!(r.occurrences, 1, "replace_all with one match counts one");
 }
 
@@ -58,7 +76,8 @@ pub async fn edit_missing_file(b: B) {
     expect_err(
         &b,
         "edit missing",
-        b.edit("/missing.txt", "a", "b", false).await,
+        b.edit("/missing.txt", "a", "b", deepagent_core::Replace::Once)
+            .await,
         ErrorKind::NotFound,
     );
 }
@@ -69,7 +88,8 @@ pub async fn edit_invalid_arguments(b: B) {
     expect_err(
         &b,
         "edit empty old",
-        b.edit("/e.txt", "", "x", false).await,
+        b.edit("/e.txt", "", "x", deepagent_core::Replace::Once)
+            .await,
         ErrorKind::InvalidArgument,
     );
     assert_eq!(&get(&b, "/e.txt").await[..], b"abc");
@@ -84,7 +104,13 @@ pub async fn edit_preserves_binary_around_text(b: B) {
     ok(
         &b,
         "edit",
-        b.edit("/mixed.bin", "VERSION=1", "VERSION=2", false).await,
+        b.edit(
+            "/mixed.bin",
+            "VERSION=1",
+            "VERSION=2",
+            deepagent_core::Replace::Once,
+        )
+        .await,
     );
     let mut expected = vec![0xff, 0x00, 0xfe];
     expected.extend_from_slice(b"VERSION=2");

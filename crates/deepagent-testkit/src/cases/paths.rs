@@ -33,7 +33,13 @@ pub async fn write_result_path_is_normalized(b: B) {
     let e = ok(
         &b,
         "edit",
-        b.edit("n/m/../m/f.txt", "abc", "xyz", false).await,
+        b.edit(
+            "n/m/../m/f.txt",
+            "abc",
+            "xyz",
+            deepagent_core::Replace::Once,
+        )
+        .await,
     );
     assert_eq!(e.path, "/n/m/f.txt");
     assert_eq!(e.occurrences, 1);
@@ -94,7 +100,7 @@ pub async fn invalid_paths_everywhere(b: B) {
         expect_err(
             &b,
             &format!("edit {p:?}"),
-            b.edit(p, "a", "b", false).await,
+            b.edit(p, "a", "b", deepagent_core::Replace::Once).await,
             ik,
         );
         expect_err(

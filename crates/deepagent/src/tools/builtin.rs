@@ -179,7 +179,7 @@ builtin!(EditFile, "edit_file", def(
     }, "required": ["path", "old_string", "new_string"]}),
 ), |ctx, args| {
     let a: EditArgs = parse_args(args)?;
-    let r = match ctx.backend.edit(&a.path, &a.old_string, &a.new_string, a.replace_all).await {
+    let r = match ctx.backend.edit(&a.path, &a.old_string, &a.new_string, deepagent_core::Replace::all_if(a.replace_all)).await {
         Ok(r) => r,
         Err(e) if e.kind() == ErrorKind::EditNotFound => {
             // Line endings and a final line break are invisible in

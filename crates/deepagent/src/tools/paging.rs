@@ -84,12 +84,12 @@ mod tests {
     use super::*;
 
     fn slice(lines: &[&str], offset: usize, total: usize) -> ReadSlice {
-        ReadSlice {
-            path: "/f".into(),
+        ReadSlice::new(
+            "/f",
             offset,
-            lines: lines.iter().map(|l| l.to_string()).collect(),
-            total_lines: total,
-        }
+            lines.iter().map(|l| l.to_string()).collect(),
+            total,
+        )
     }
 
     #[test]

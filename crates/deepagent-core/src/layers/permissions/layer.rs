@@ -510,7 +510,13 @@ impl<B: Backend> Backend for Permissioned<B> {
         self.inner.write(p.as_str(), content).await
     }
 
-    async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> Result<EditResult> {
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        all: crate::Replace,
+    ) -> Result<EditResult> {
         let p = VPath::new(path)?;
         let real = self.real_path(&p).await?;
         let verdict = edit_verdict(
