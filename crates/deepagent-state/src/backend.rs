@@ -11,8 +11,8 @@ use deepagent_core::{
     GrepMatch, GrepQuery, GrepResult, ReadSlice, Result, VPath, WriteResult,
 };
 
-use crate::search::Searcher;
 use crate::store::{self, FileData, Map};
+use deepagent_core::search::Searcher;
 
 /// An in-memory, ephemeral file store.
 ///

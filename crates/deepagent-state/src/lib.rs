@@ -38,7 +38,6 @@
 
 mod backend;
 mod line_index;
-mod search;
 mod store;
 
 pub use backend::StateBackend;
