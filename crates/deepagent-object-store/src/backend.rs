@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -72,6 +72,8 @@ pub struct ObjectStoreBackend {
     metadata: AtomicU8,
     /// Does the store do conditional puts (`PutMode::Update`)?
     conditional: AtomicU8,
+    /// Conditional puts that lost to another writer (and were retried).
+    conflicts: AtomicU64,
     grep_concurrency: usize,
     grep_max_object_size: u64,
     edit_attempts: usize,
@@ -158,6 +160,7 @@ impl ObjectStoreBackend {
             locks: KeyLocks::new(),
             metadata: AtomicU8::new(UNKNOWN),
             conditional: AtomicU8::new(UNKNOWN),
+            conflicts: AtomicU64::new(0),
             grep_concurrency: DEFAULT_GREP_CONCURRENCY,
             grep_max_object_size: DEFAULT_GREP_MAX_OBJECT_SIZE,
             edit_attempts: DEFAULT_EDIT_ATTEMPTS,
@@ -191,6 +194,25 @@ impl ObjectStoreBackend {
     pub fn with_first_read_bytes(mut self, bytes: u64) -> Self {
         self.first_read_bytes = bytes.max(1);
         self
+    }
+
+    /// How many times an `edit` found that another writer had changed the
+    /// object between its get and its conditional put, and started over.
+    /// Each of these is an update that a plain put would have lost.
+    pub fn edit_conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    /// Whether the store has shown that it does conditional updates:
+    /// `Some(true)` after an edit went through one, `Some(false)` after the
+    /// store refused one (edits then rely on this process's lock alone),
+    /// `None` before the first edit.
+    pub fn conditional_updates(&self) -> Option<bool> {
+        match self.conditional.load(Ordering::Relaxed) {
+            YES => Some(true),
+            NO => Some(false),
+            _ => None,
+        }
     }
 
     /// The URL this backend was built from (or the store's description).
@@ -535,6 +557,7 @@ impl Backend for ObjectStoreBackend {
                         Failure::Conflict | Failure::NotFound | Failure::AlreadyExists
                     ) =>
                 {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
                     attempt += 1;
                     if attempt >= self.edit_attempts {
                         return Err(BackendError::Backend(format!(
