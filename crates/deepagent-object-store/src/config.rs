@@ -143,18 +143,38 @@ impl RetryOptions {
 ///     .option("allow_http", "true");
 /// assert_eq!(config.options["endpoint"], "http://127.0.0.1:9000");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     /// Provider configuration keys and values.
     pub options: BTreeMap<String, String>,
     /// The HTTP retry policy of cloud stores.
     pub retry: RetryOptions,
+    /// Read the provider's standard environment (`AWS_*`, `GOOGLE_*`,
+    /// `AZURE_*`) before applying `options` (default true).
+    pub use_environment: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            options: BTreeMap::new(),
+            retry: RetryOptions::default(),
+            use_environment: true,
+        }
+    }
 }
 
 impl StoreConfig {
-    /// No options, default retries.
+    /// No options, default retries, the environment read.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Ignores the environment: only `options` configure the store (for a
+    /// mount whose credentials must not be the process's).
+    pub fn without_environment(mut self) -> Self {
+        self.use_environment = false;
+        self
     }
 
     /// Sets one provider option.
@@ -295,7 +315,11 @@ fn build_s3(url: &str, config: &StoreConfig) -> Result<BuiltStore> {
             "the URL names no bucket; use s3://BUCKET/prefix",
         ));
     }
-    let mut builder = AmazonS3Builder::from_env();
+    let mut builder = if config.use_environment {
+        AmazonS3Builder::from_env()
+    } else {
+        AmazonS3Builder::new()
+    };
     for (key, value) in &config.options {
         let parsed: AmazonS3ConfigKey = key
             .parse()
@@ -341,7 +365,11 @@ fn build_gcs(url: &str, config: &StoreConfig) -> Result<BuiltStore> {
             "the URL names no bucket; use gs://BUCKET/prefix",
         ));
     }
-    let mut builder = GoogleCloudStorageBuilder::from_env();
+    let mut builder = if config.use_environment {
+        GoogleCloudStorageBuilder::from_env()
+    } else {
+        GoogleCloudStorageBuilder::new()
+    };
     for (key, value) in &config.options {
         let parsed: GoogleConfigKey = key
             .parse()
@@ -380,7 +408,11 @@ fn build_azure(url: &str, config: &StoreConfig) -> Result<BuiltStore> {
             "the URL names no container; use az://CONTAINER/prefix",
         ));
     }
-    let mut builder = MicrosoftAzureBuilder::from_env();
+    let mut builder = if config.use_environment {
+        MicrosoftAzureBuilder::from_env()
+    } else {
+        MicrosoftAzureBuilder::new()
+    };
     for (key, value) in &config.options {
         let parsed: AzureConfigKey = key.parse().map_err(|_| unknown_option(url, key, "Azure"))?;
         builder = builder.with_config(parsed, value);

@@ -56,10 +56,13 @@ pub(crate) fn classify(e: &object_store::Error) -> Failure {
 
 fn classify_text(text: &str) -> Failure {
     let lower = text.to_ascii_lowercase();
-    // Credential providers fail before any request to the store is made.
+    // Credential providers fail before any request to the store is made;
+    // with nothing configured, object_store falls back to the instance
+    // metadata service (`/latest/api/token`), which is not there.
     if lower.contains("credential")
+        || lower.contains("/latest/api/token")
+        || lower.contains("/latest/meta-data")
         || lower.contains("169.254.169.254")
-        || lower.contains("metadata endpoint")
         || lower.contains("invalidaccesskeyid")
         || lower.contains("signaturedoesnotmatch")
     {
@@ -77,9 +80,6 @@ fn classify_text(text: &str) -> Failure {
         "connection reset",
         "connection closed",
         "timed out",
-        "timeout",
-        "http2",
-        "retry_timeout",
         "503 service unavailable",
         "502 bad gateway",
         "504 gateway",
@@ -157,9 +157,7 @@ fn unreachable_error(
     e: &object_store::Error,
 ) -> BackendError {
     let text = chain(e);
-    let kind = if text.to_ascii_lowercase().contains("timed out")
-        || text.to_ascii_lowercase().contains("timeout")
-    {
+    let kind = if text.to_ascii_lowercase().contains("timed out") {
         std::io::ErrorKind::TimedOut
     } else {
         std::io::ErrorKind::ConnectionRefused
