@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+pub mod config;
 mod deps;
 mod error;
 mod events;
@@ -73,6 +74,7 @@ pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
+pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::AgentError;
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
@@ -97,8 +99,12 @@ pub mod backends {
     #[cfg(feature = "docker")]
     pub use deepagent_docker as docker;
     pub use deepagent_local as local;
+    #[cfg(feature = "object-store")]
+    pub use deepagent_object_store as object_store;
     pub use deepagent_state as state;
 }
 
 #[cfg(feature = "docker")]
 pub use deepagent_docker::*;
+#[cfg(feature = "object-store")]
+pub use deepagent_object_store::{ObjectStoreBackend, RetryOptions, StoreConfig};
