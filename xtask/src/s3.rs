@@ -88,7 +88,6 @@ pub fn test_s3(args: &[String]) -> crate::Result {
             &root,
             &[
                 "test",
-                "--release",
                 "-p",
                 "deepagent-object-store",
                 "--features",
