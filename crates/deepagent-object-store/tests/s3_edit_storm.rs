@@ -12,9 +12,6 @@
 
 use std::process::ExitCode;
 
-const PROCESSES: usize = 8;
-const EDITS: usize = 25;
-
 fn main() -> ExitCode {
     // libtest's arguments (`--nocapture`, filters, `--list`) are accepted
     // and ignored, except that listing must not run anything.
@@ -45,7 +42,8 @@ mod storm {
     use deepagent_core::Backend;
     use deepagent_object_store::ObjectStoreBackend;
 
-    use super::{EDITS, PROCESSES};
+    const PROCESSES: usize = 8;
+    const EDITS: usize = 25;
 
     const WORKER: &str = "DEEPAGENT_S3_STORM_WORKER";
     const URL: &str = "DEEPAGENT_S3_STORM_URL";
