@@ -10,8 +10,9 @@
 //!   letters are refused before a backend sees them);
 //! - [`BackendError`]: one error type whose messages name the path and say
 //!   what to do;
-//! - [`edit`], [`text`], [`glob`], [`listing`]: the shared edit logic, line
-//!   slicing and rendering, glob rules and flat-map listings;
+//! - [`edit`], [`text`], [`glob`], [`listing`], [`search`]: the shared edit
+//!   logic, line slicing and rendering, glob rules, flat-map listings and
+//!   in-memory line search;
 //! - [`BackendInfo`]: what a backend is and supports ([`Backend::info`]).
 //!
 //! The behaviour suite every backend runs lives in the `deepagent-testkit`
@@ -55,6 +56,7 @@ mod info;
 pub mod layers;
 pub mod listing;
 mod path;
+pub mod search;
 pub mod text;
 mod types;
 

@@ -12,8 +12,8 @@ use deepagent_core::{
     Result, VPath, WriteResult,
 };
 
-use crate::search::Searcher;
 use crate::store::{self, FileData, Map};
+use deepagent_core::search::Searcher;
 
 /// An in-memory, ephemeral file store.
 ///

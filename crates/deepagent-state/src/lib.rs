@@ -51,7 +51,6 @@ struct ReadmeDoctests;
 mod backend;
 mod line_index;
 mod ops;
-mod search;
 mod store;
 
 pub use backend::StateBackend;

@@ -87,6 +87,7 @@
 struct ReadmeDoctests;
 
 mod agent;
+pub mod config;
 mod deps;
 mod error;
 mod events;
@@ -100,6 +101,7 @@ pub use agent::{
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
 pub use agent::{HistoryProcessor, ProcessorContext};
+pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
@@ -157,6 +159,11 @@ pub mod backends {
     pub use deepagent_docker as docker;
     #[cfg(feature = "local")]
     pub use deepagent_local as local;
+    #[cfg(feature = "object-store")]
+    pub use deepagent_object_store as object_store;
     #[cfg(feature = "state")]
     pub use deepagent_state as state;
 }
+
+#[cfg(feature = "object-store")]
+pub use deepagent_object_store::{ObjectStoreBackend, RetryOptions, StoreConfig};

@@ -1,4 +1,5 @@
-//! Line search over whole in-memory buffers.
+//! Line search over whole in-memory buffers, for every backend that greps
+//! files it holds in memory (`StateBackend`, `ObjectStoreBackend`).
 //!
 //! Running a regex once per line costs a call (and a UTF-8 conversion) per
 //! line; most lines do not match. Instead a multi-line copy of the regex
@@ -7,11 +8,24 @@
 //! regex would (`^`/`$` are per line, `\r\n` counts as a line end), so it
 //! only ever proposes extra candidates, which the check rejects.
 
-use deepagent_core::{text, GrepQuery, Result};
+use crate::{text, GrepQuery, Result};
 use regex::{Regex, RegexBuilder};
 
 /// A compiled grep pattern.
-pub(crate) struct Searcher {
+///
+/// ```
+/// use deepagent_core::{search::Searcher, GrepQuery};
+/// let searcher = Searcher::new(&GrepQuery::new("^fn "))?;
+/// let mut hits = Vec::new();
+/// searcher.search(b"fn a() {}\nlet x;\nfn b() {}\n", |n, line| {
+///     hits.push((n, line.to_owned()));
+///     true // keep going
+/// });
+/// assert_eq!(hits, [(1, "fn a() {}".to_owned()), (3, "fn b() {}".to_owned())]);
+/// # Ok::<(), deepagent_core::BackendError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Searcher {
     line: Regex,
     /// `None` when the pattern uses something whose meaning changes
     /// between a line and a buffer (`\A`, `\z`, turning multi-line or CRLF
@@ -22,7 +36,7 @@ pub(crate) struct Searcher {
 impl Searcher {
     /// Compiles the query's pattern ([`GrepQuery::regex`] decides the
     /// syntax and reports `InvalidPattern`).
-    pub(crate) fn new(query: &GrepQuery) -> Result<Self> {
+    pub fn new(query: &GrepQuery) -> Result<Self> {
         let line = query.regex()?;
         let unsafe_for_buffer = !query.fixed_strings
             && ["\\A", "\\z", "-m", "-R"]
@@ -44,7 +58,7 @@ impl Searcher {
     /// Calls `emit(line_number, line)` for each matching line, in order,
     /// until it returns `false`. Lines follow [`text::lines`]; invalid
     /// UTF-8 is replaced.
-    pub(crate) fn search(&self, content: &[u8], mut emit: impl FnMut(u64, &str) -> bool) {
+    pub fn search(&self, content: &[u8], mut emit: impl FnMut(u64, &str) -> bool) {
         match (&self.buffer, std::str::from_utf8(content)) {
             (Some(buffer), Ok(text)) => self.search_buffer(buffer, text, emit),
             _ => {
