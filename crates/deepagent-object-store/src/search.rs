@@ -85,7 +85,7 @@ pub(crate) async fn grep(
                 .filter(|(path, _)| {
                     let rel = path.relative_to(&base).unwrap_or_default();
                     !(query.ignore_hidden && rel.split('/').any(|c| c.starts_with('.')))
-                        && filter.as_ref().map_or(true, |g| g.is_match(rel))
+                        && filter.as_ref().is_none_or(|g| g.is_match(rel))
                 })
                 .collect()
         }
