@@ -40,7 +40,7 @@ mod suite {
 /// whose cases work in directories of their own below `/`.
 #[cfg(feature = "engine-tests")]
 mod unscoped {
-    use deepagent_core::conformance::{cases, run_case, Fixture};
+    use deepagent_testkit::{cases, run_case, Fixture};
     use deepagent_docker::{DockerSandbox, RuntimeConfig};
 
     use super::common;
@@ -60,10 +60,10 @@ mod unscoped {
     }
 
     macro_rules! unscoped_cases {
-        ($($case:ident),* $(,)?) => {$(
+        ($($module:ident :: $case:ident),* $(,)?) => {$(
             #[test]
             fn $case() {
-                run_case(stringify!($case), fixture, cases::$case);
+                run_case(stringify!($case), fixture, cases::$module::$case);
             }
         )*};
     }
@@ -75,46 +75,49 @@ mod unscoped {
     // (grep from `/` finds /etc/passwd), invalid_paths_everywhere (checks
     // that `/` is still empty).
     unscoped_cases!(
-        write_read_round_trip,
-        binary_round_trip,
-        unicode_spaces_and_emoji,
-        deep_paths,
-        empty_file,
-        paths_are_normalized,
-        write_result_path_is_normalized,
-        read_slices,
-        read_default_limit_and_tail,
-        read_crlf_and_unterminated_last_line,
-        read_past_end_names_line_count,
-        read_missing_and_directory,
-        edit_unique,
-        edit_not_found_leaves_file,
-        edit_ambiguous_reports_count,
-        edit_replace_all_counts,
-        edit_missing_file,
-        edit_invalid_arguments,
-        edit_preserves_binary_around_text,
-        ls_of_file,
-        ls_missing,
-        exists_files_dirs_missing,
-        glob_recursive_and_relative,
-        glob_files_only,
-        glob_missing_base_is_empty,
-        glob_cap_and_truncation,
-        glob_invalid_pattern,
-        grep_file_vs_directory,
-        grep_glob_filter,
-        grep_hidden_entries,
-        grep_invalid_regex,
-        grep_skips_binary,
-        grep_cap_and_truncation,
-        grep_missing_path,
-        grep_flags,
-        grep_sorted_across_files,
-        write_below_a_file_fails,
-        write_onto_directory_fails,
-        concurrent_edits_lose_nothing,
-        concurrent_writes_distinct_files,
+        write::write_read_round_trip,
+        write::binary_round_trip,
+        write::unicode_spaces_and_emoji,
+        write::deep_paths,
+        write::empty_file,
+        paths::paths_are_normalized,
+        paths::write_result_path_is_normalized,
+        read::read_slices,
+        read::read_default_limit_and_tail,
+        read::read_crlf_and_unterminated_last_line,
+        read::read_past_end_names_line_count,
+        read::read_missing_and_directory,
+        edit::edit_unique,
+        edit::edit_not_found_leaves_file,
+        edit::edit_ambiguous_reports_count,
+        edit::edit_replace_all_counts,
+        edit::edit_missing_file,
+        edit::edit_invalid_arguments,
+        edit::edit_preserves_binary_around_text,
+        ls::ls_of_file,
+        ls::ls_missing,
+        ls::exists_files_dirs_missing,
+        glob::glob_recursive_and_relative,
+        glob::glob_files_only,
+        glob::glob_missing_base_is_empty,
+        glob::glob_cap_and_truncation,
+        glob::glob_invalid_pattern,
+        grep::grep_file_vs_directory,
+        grep::grep_glob_filter,
+        grep::grep_hidden_entries,
+        grep::grep_invalid_regex,
+        grep::grep_skips_binary,
+        grep::grep_cap_and_truncation,
+        grep::grep_missing_path,
+        grep::grep_flags,
+        grep::grep_sorted_across_files,
+        write::write_below_a_file_fails,
+        write::write_onto_directory_fails,
+        concurrency::concurrent_edits_lose_nothing,
+        concurrency::concurrent_writes_distinct_files,
+        delete::delete_files_and_directories,
+        rename::rename_files_and_directories,
+        batch::upload_and_download_batches,
     );
 }
 

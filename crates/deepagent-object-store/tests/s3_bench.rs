@@ -32,7 +32,7 @@ mod bench {
     fn object(n: usize) -> String {
         (0..LINES)
             .map(|i| {
-                if n % 10 == 0 && i == 50 {
+                if n.is_multiple_of(10) && i == 50 {
                     format!("2026-12-01 ERROR code {n} in worker {i}\n")
                 } else {
                     format!(
