@@ -40,8 +40,8 @@ mod suite {
 /// whose cases work in directories of their own below `/`.
 #[cfg(feature = "engine-tests")]
 mod unscoped {
-    use deepagent_testkit::{cases, run_case, Fixture};
     use deepagent_docker::{DockerSandbox, RuntimeConfig};
+    use deepagent_testkit::{cases, run_case, Fixture};
 
     use super::common;
 
