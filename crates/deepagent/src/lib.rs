@@ -87,6 +87,8 @@
 struct ReadmeDoctests;
 
 mod agent;
+// Mounts by URL need the backends a URL can name.
+#[cfg(all(feature = "state", feature = "local", feature = "composite"))]
 pub mod config;
 mod deps;
 mod error;
@@ -101,6 +103,7 @@ pub use agent::{
     GENERAL_PURPOSE, LARGE_RESULTS_DIR,
 };
 pub use agent::{HistoryProcessor, ProcessorContext};
+#[cfg(all(feature = "state", feature = "local", feature = "composite"))]
 pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
