@@ -152,6 +152,11 @@ impl<'a, S: FileSink> TarStream<'a, S> {
         }
     }
 
+    /// The sink, to prepare it before the archive's bytes arrive.
+    pub(crate) fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
     /// The sink, when reading stopped before the stream ended.
     pub(crate) fn into_sink(self) -> S {
         self.sink
