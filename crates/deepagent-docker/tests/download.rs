@@ -49,12 +49,19 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
     assert_eq!(res.exit_code, 0, "{}", res.output);
     assert_ne!(res.output.trim(), "0", "the command user must not be root");
     sb.upload(files.clone()).await.expect("upload");
+    // A link is read as what it leads to, as `read_bytes` does.
+    let res = sb
+        .execute("ln -s 'd0/f 7.bin' /workspace/dl/link", None)
+        .await
+        .expect("execute");
+    assert_eq!(res.exit_code, 0, "{}", res.output);
 
     let mut paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     paths.insert(3, "/workspace/dl/missing.txt");
     paths.insert(50, "/workspace/dl/d1");
     paths.insert(100, "/workspace/dl/empty");
     paths.insert(120, "/workspace/dl/secret");
+    paths.insert(150, "/workspace/dl/link");
     paths.push("../escape");
     paths.push(files[9].0.as_str());
 
@@ -74,6 +81,7 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
                 Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}"),
                 Ok(c) => panic!("an unreadable file gave {c:?} (read as root?)"),
             },
+            "/workspace/dl/link" => assert_eq!(d.content.as_ref().ok(), Some(&files[7].1)),
             "/workspace/dl/empty" => assert_eq!(d.content.as_deref().ok(), Some(&b""[..])),
             "../escape" => match &d.content {
                 Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidPath, "{e}"),
