@@ -100,7 +100,8 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
 }
 
 /// 1,000 small files: one `download` against 1,000 `read_bytes` (the
-/// default loop). Prints both; asserts only that the batch is faster.
+/// default loop). Prints both; asserts the batch is at least twice as
+/// fast (it measured 6-17x; the old loop-based `download` was 1.0x).
 #[tokio::test]
 async fn download_beats_a_read_bytes_loop_on_1000_files() {
     let Some((sb, _cleanup)) = user_busybox().await else {
@@ -133,5 +134,8 @@ async fn download_beats_a_read_bytes_loop_on_1000_files() {
         "1000 small files: download {batch:?}, read_bytes loop {looped:?} ({:.1}x)",
         looped.as_secs_f64() / batch.as_secs_f64()
     );
-    assert!(batch < looped, "download {batch:?} vs loop {looped:?}");
+    assert!(
+        batch * 2 < looped,
+        "download {batch:?} is not even twice as fast as the loop {looped:?}"
+    );
 }
