@@ -49,16 +49,40 @@ struct Collect<'a> {
     over: Option<&'a str>,
 }
 
+impl<'a> Collect<'a> {
+    /// The wanted path an entry stored as `./dir/file` is for, when it
+    /// has not arrived yet.
+    fn awaited(&self, stored: &[u8]) -> Option<&'a str> {
+        let name = VPath::new(std::str::from_utf8(stored).ok()?.trim_start_matches("./")).ok()?;
+        let (key, slot) = self.wanted.get_key_value(name.as_str())?;
+        slot.is_none().then_some(*key)
+    }
+}
+
 impl<'a> FileSink for Collect<'a> {
     fn start(&mut self, path: &[u8]) {
-        // Stored as `./dir/file`, as asked.
-        let name = std::str::from_utf8(path)
+        self.open = self.awaited(path).map(|key| (key, Vec::new()));
+    }
+
+    /// GNU `tar -h` stores a file it already archived (a link to it, or
+    /// a real hard link) as a hard link: the content is the target's.
+    fn hard_link(&mut self, path: &[u8], target: &[u8]) {
+        let Some(key) = self.awaited(path) else {
+            return;
+        };
+        let content = std::str::from_utf8(target)
             .ok()
-            .and_then(|p| VPath::new(p.trim_start_matches("./")).ok());
-        self.open = name.and_then(|name| {
-            let (key, slot) = self.wanted.get_key_value(name.as_str())?;
-            slot.is_none().then(|| (*key, Vec::new()))
-        });
+            .and_then(|t| VPath::new(t.trim_start_matches("./")).ok())
+            .and_then(|t| self.wanted.get(t.as_str()).cloned().flatten());
+        let Some(content) = content else {
+            return;
+        };
+        self.total = self.total.saturating_add(content.len() as u64);
+        if self.total > MAX_UPLOAD_BYTES {
+            self.over = Some(key);
+            return;
+        }
+        self.wanted.insert(key, Some(content));
     }
 
     fn data(&mut self, bytes: &[u8]) -> bool {

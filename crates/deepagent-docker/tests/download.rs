@@ -23,11 +23,34 @@ fn content(i: usize) -> Bytes {
     Bytes::from(c)
 }
 
+/// busybox's `tar` and `sh`.
 #[tokio::test]
 async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
     let Some((sb, _cleanup)) = user_busybox().await else {
         return;
     };
+    two_hundred_files(&sb).await;
+}
+
+/// Debian's GNU `tar` (which stores a file reached twice as a hard link)
+/// and dash.
+#[tokio::test]
+async fn download_with_gnu_tar_is_byte_exact_with_per_file_errors() {
+    let Some((sb, _cleanup)) = common::sandbox(RuntimeConfig::new(
+        "test-download-gnu",
+        common::python_image(),
+    ))
+    .await
+    else {
+        return;
+    };
+    two_hundred_files(&sb).await;
+}
+
+/// 200 files and a link, a hard link, a duplicate, an empty file, a
+/// missing path, a directory, an unreadable file and an invalid path, in
+/// one `download`.
+async fn two_hundred_files(sb: &DockerSandbox) {
     assert!(sb.info().capabilities.native_batch);
     let files: Vec<(String, Bytes)> = (0..200)
         .map(|i| (format!("/workspace/dl/d{}/f {i}.bin", i % 7), content(i)))
@@ -51,7 +74,10 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
     sb.upload(files.clone()).await.expect("upload");
     // A link is read as what it leads to, as `read_bytes` does.
     let res = sb
-        .execute("ln -s 'd0/f 7.bin' /workspace/dl/link", None)
+        .execute(
+            "ln -s 'd0/f 7.bin' /workspace/dl/link && ln '/workspace/dl/d1/f 8.bin' /workspace/dl/hard",
+            None,
+        )
         .await
         .expect("execute");
     assert_eq!(res.exit_code, 0, "{}", res.output);
@@ -62,6 +88,7 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
     paths.insert(100, "/workspace/dl/empty");
     paths.insert(120, "/workspace/dl/secret");
     paths.insert(150, "/workspace/dl/link");
+    paths.insert(160, "/workspace/dl/hard");
     paths.push("../escape");
     paths.push(files[9].0.as_str());
 
@@ -82,6 +109,7 @@ async fn download_of_200_files_is_byte_exact_with_per_file_errors() {
                 Ok(c) => panic!("an unreadable file gave {c:?} (read as root?)"),
             },
             "/workspace/dl/link" => assert_eq!(d.content.as_ref().ok(), Some(&files[7].1)),
+            "/workspace/dl/hard" => assert_eq!(d.content.as_ref().ok(), Some(&files[8].1)),
             "/workspace/dl/empty" => assert_eq!(d.content.as_deref().ok(), Some(&b""[..])),
             "../escape" => match &d.content {
                 Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidPath, "{e}"),
