@@ -279,3 +279,56 @@ impl DockerSandbox {
         Ok((out, new_total))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, content) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, path, *content).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn collect(total: u64, wanted: &[&'static str]) -> Collect<'static> {
+        Collect {
+            wanted: wanted.iter().map(|p| (*p, None)).collect(),
+            open: None,
+            total,
+            over: None,
+        }
+    }
+
+    /// Only wanted paths are kept, each once; an entry nobody asked for
+    /// (a lying `tar`) is dropped.
+    #[test]
+    fn keeps_only_wanted_files() {
+        let tar = archive(&[("./a", b"1"), ("./x", b"junk"), ("./a", b"2")]);
+        let mut t = TarStream::new("c", collect(0, &["/a", "/b"]));
+        assert!(t.feed(&tar).unwrap());
+        let sink = t.finish().unwrap();
+        assert_eq!(sink.wanted["/a"].as_deref(), Some(&b"1"[..]));
+        assert_eq!(sink.wanted["/b"], None);
+        assert_eq!(sink.total, 1);
+    }
+
+    /// Content past the batch cap stops the stream and names the file
+    /// that crossed it; nothing of it is kept.
+    #[test]
+    fn cap_stops_the_stream() {
+        let tar = archive(&[("./a", b"12345"), ("./b", &[7u8; 20]), ("./c", b"z")]);
+        let mut t = TarStream::new("c", collect(MAX_UPLOAD_BYTES - 10, &["/a", "/b", "/c"]));
+        assert!(!t.feed(&tar).unwrap(), "the sink must stop the stream");
+        let sink = t.into_sink();
+        assert_eq!(sink.over, Some("/b"));
+        assert_eq!(sink.wanted["/a"].as_deref(), Some(&b"12345"[..]));
+        assert_eq!(sink.wanted["/b"], None);
+        assert_eq!(sink.wanted["/c"], None);
+    }
+}
