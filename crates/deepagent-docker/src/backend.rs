@@ -597,6 +597,11 @@ impl Backend for DockerSandbox {
     async fn upload(&self, files: Vec<(String, Bytes)>) -> Result<Vec<WriteResult>> {
         self.upload_archive(files).await
     }
+
+    /// One tar, one request, as the command user; each path its own result.
+    async fn download(&self, paths: &[&str]) -> Result<Vec<deepagent_core::FileDownload>> {
+        self.download_archive(paths).await
+    }
 }
 
 #[async_trait]

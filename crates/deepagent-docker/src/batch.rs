@@ -1,6 +1,6 @@
 //! The 0.2 operations of `DockerSandbox`: what it reports about itself,
 //! delete and rename through the in-container shell, and batch upload and
-//! download as one tar each.
+//! download as one tar each (download in `download.rs`).
 
 use bytes::Bytes;
 use deepagent_core::{
@@ -19,8 +19,8 @@ pub(crate) fn info(sandbox: &DockerSandbox) -> BackendInfo {
             Capabilities::read_write()
                 .with_execute()
                 .with_delete()
-                // `upload` is one tar; `download` is still the default
-                // loop, so no native batch is claimed.
+                // `upload` and `download` are one tar in one request each.
+                .with_native_batch()
                 .with_atomic_rename(),
         )
         .with_limits(

@@ -129,6 +129,7 @@ struct ReadmeDoctests;
 mod archive;
 mod backend;
 mod batch;
+mod download;
 mod engine;
 mod exec;
 mod files;

@@ -28,13 +28,18 @@ pub(crate) trait FileSink {
     fn data(&mut self, bytes: &[u8]) -> bool;
     /// The file ended with all the bytes its header promised.
     fn end(&mut self);
+    /// A hard link `path` to the earlier entry `target` (GNU `tar -h`
+    /// stores a file reached twice, by a link or by asking twice, this
+    /// way, with no content of its own).
+    fn hard_link(&mut self, _path: &[u8], _target: &[u8]) {}
 }
 
 enum State {
     /// Collecting a 512-byte header in `header`.
     Header,
-    /// A long name (`L`) or pax header (`x`) being collected into `meta`.
-    Meta { pax: bool, left: u64, pad: u64 },
+    /// A long name (`L`), long link name (`K`) or pax header (`x`) being
+    /// collected into `meta`.
+    Meta { kind: u8, left: u64, pad: u64 },
     /// A file's content (handed to the sink when `active`), then padding.
     Data { left: u64, pad: u64, active: bool },
     /// Padding after an entry.
@@ -51,6 +56,8 @@ pub(crate) struct TarStream<'a, S: FileSink> {
     meta: Vec<u8>,
     /// The name a long-name or pax header gave the next entry.
     next_name: Option<Vec<u8>>,
+    /// The link target a long-link-name header gave the next entry.
+    next_link: Option<Vec<u8>>,
     /// The file being streamed, for the error when the archive ends early.
     current: Option<(Vec<u8>, u64)>,
     sink: S,
@@ -65,6 +72,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
             header: Vec::with_capacity(BLOCK),
             meta: Vec::new(),
             next_name: None,
+            next_link: None,
             current: None,
             sink,
         }
@@ -85,19 +93,23 @@ impl<'a, S: FileSink> TarStream<'a, S> {
                         self.header.clear();
                     }
                 }
-                State::Meta { pax, left, pad } => {
+                State::Meta { kind, left, pad } => {
                     let take = (*left).min(bytes.len() as u64) as usize;
                     self.meta.extend_from_slice(&bytes[..take]);
                     bytes = &bytes[take..];
                     *left -= take as u64;
                     if *left == 0 {
-                        let name = if *pax {
-                            pax_path(&self.meta)
+                        if *kind == b'K' {
+                            self.next_link = Some(cstr(&self.meta).to_vec());
                         } else {
-                            Some(cstr(&self.meta).to_vec())
-                        };
-                        if name.is_some() {
-                            self.next_name = name;
+                            let name = if *kind == b'x' {
+                                pax_path(&self.meta)
+                            } else {
+                                Some(cstr(&self.meta).to_vec())
+                            };
+                            if name.is_some() {
+                                self.next_name = name;
+                            }
                         }
                         self.meta.clear();
                         self.state = State::Pad { left: *pad };
@@ -152,6 +164,11 @@ impl<'a, S: FileSink> TarStream<'a, S> {
         }
     }
 
+    /// The sink, to prepare it before the archive's bytes arrive.
+    pub(crate) fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
     /// The sink, when reading stopped before the stream ended.
     pub(crate) fn into_sink(self) -> S {
         self.sink
@@ -183,7 +200,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
         let pad = (BLOCK as u64 - size % BLOCK as u64) % BLOCK as u64;
         let typeflag = h[156];
         match typeflag {
-            b'L' | b'x' => {
+            b'L' | b'K' | b'x' => {
                 if size > MAX_META {
                     return Err(BackendError::Backend(format!(
                         "tar in container {} sent a {size}-byte name header (at most {MAX_META}); the container's `tar` does not behave as expected (replaced or broken?)",
@@ -191,24 +208,27 @@ impl<'a, S: FileSink> TarStream<'a, S> {
                     )));
                 }
                 self.state = State::Meta {
-                    pax: typeflag == b'x',
+                    kind: typeflag,
                     left: size,
                     pad,
                 };
             }
-            b'0' | b'\0' | b'7' => {
-                let name = match self.next_name.take() {
-                    Some(n) => n,
-                    None => {
-                        let name = cstr(&h[0..100]);
-                        let prefix = cstr(&h[345..500]);
-                        if &h[257..262] == b"ustar" && !prefix.is_empty() {
-                            [prefix, b"/", name].concat()
-                        } else {
-                            name.to_vec()
-                        }
-                    }
+            b'1' => {
+                let name = self.entry_name();
+                let target = match self.next_link.take() {
+                    Some(t) => t,
+                    None => cstr(&self.header[157..257]).to_vec(),
                 };
+                self.sink.hard_link(&name, &target);
+                self.state = State::Data {
+                    left: size,
+                    pad,
+                    active: false,
+                };
+            }
+            b'0' | b'\0' | b'7' => {
+                self.next_link = None;
+                let name = self.entry_name();
                 self.sink.start(&name);
                 self.current = Some((name, size));
                 self.state = State::Data {
@@ -219,6 +239,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
             }
             _ => {
                 self.next_name = None;
+                self.next_link = None;
                 self.state = State::Data {
                     left: size,
                     pad,
@@ -239,6 +260,22 @@ impl<'a, S: FileSink> TarStream<'a, S> {
             self.state = State::Pad { left: pad };
         }
         Ok(())
+    }
+
+    /// The entry's name: from a long-name or pax header, else the
+    /// header's own (with its ustar prefix).
+    fn entry_name(&mut self) -> Vec<u8> {
+        if let Some(n) = self.next_name.take() {
+            return n;
+        }
+        let h = &self.header[..];
+        let name = cstr(&h[0..100]);
+        let prefix = cstr(&h[345..500]);
+        if &h[257..262] == b"ustar" && !prefix.is_empty() {
+            [prefix, b"/", name].concat()
+        } else {
+            name.to_vec()
+        }
     }
 
     fn garbled(&self, what: &str) -> BackendError {
@@ -302,6 +339,7 @@ mod tests {
         files: Vec<(String, Vec<u8>)>,
         open: Option<(String, Vec<u8>)>,
         stop_after: Option<usize>,
+        links: Vec<(String, String)>,
     }
 
     impl FileSink for Collect {
@@ -317,6 +355,12 @@ mod tests {
         }
         fn end(&mut self) {
             self.files.extend(self.open.take());
+        }
+        fn hard_link(&mut self, path: &[u8], target: &[u8]) {
+            self.links.push((
+                String::from_utf8_lossy(path).into_owned(),
+                String::from_utf8_lossy(target).into_owned(),
+            ));
         }
     }
 
@@ -351,6 +395,41 @@ mod tests {
             assert_eq!(files[0], ("a.txt".to_owned(), b"one\n".to_vec()));
             assert_eq!(files[1], (long.clone(), Vec::new()));
             assert_eq!(files[2].1, big);
+        }
+    }
+
+    /// GNU `tar -h` stores a file reached twice as a hard link: the sink
+    /// hears of it, with a long (`K` header) target too, and the file
+    /// after it is read normally.
+    #[test]
+    fn hard_links_reach_the_sink() {
+        let long = format!("./{}/t", "k".repeat(150));
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, target) in [("./l1", "./a"), ("./l2", long.as_str())] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "./after", &b"z"[..]).unwrap();
+        let tar = b.into_inner().unwrap();
+        for piece in [1, 512, tar.len()] {
+            let mut t = TarStream::new("c", Collect::default());
+            for chunk in tar.chunks(piece) {
+                t.feed(chunk).unwrap();
+            }
+            let sink = t.finish().unwrap();
+            assert_eq!(
+                sink.links,
+                [
+                    ("l1".to_owned(), "./a".to_owned()),
+                    ("l2".to_owned(), long.clone())
+                ]
+            );
+            assert_eq!(sink.files, [("after".to_owned(), b"z".to_vec())]);
         }
     }
 
