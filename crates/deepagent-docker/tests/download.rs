@@ -128,8 +128,9 @@ async fn two_hundred_files(sb: &DockerSandbox) {
 }
 
 /// 1,000 small files: one `download` against 1,000 `read_bytes` (the
-/// default loop). Prints both; asserts the batch is at least twice as
-/// fast (it measured 6-17x; the old loop-based `download` was 1.0x).
+/// default loop), both byte-exact. Prints both times (measured 6-17x on a
+/// shared 2-core machine; the old loop-based `download` was 1.0x); no
+/// timing assertion, as everywhere in the tests.
 #[tokio::test]
 async fn download_beats_a_read_bytes_loop_on_1000_files() {
     let Some((sb, _cleanup)) = user_busybox().await else {
@@ -161,9 +162,5 @@ async fn download_beats_a_read_bytes_loop_on_1000_files() {
     println!(
         "1000 small files: download {batch:?}, read_bytes loop {looped:?} ({:.1}x)",
         looped.as_secs_f64() / batch.as_secs_f64()
-    );
-    assert!(
-        batch * 2 < looped,
-        "download {batch:?} is not even twice as fast as the loop {looped:?}"
     );
 }
