@@ -45,7 +45,7 @@ pub fn render_todos(todos: &[Todo]) -> String {
         .join("\n")
 }
 
-/// One line per mount of a router (a [`CompositeBackend`], or anything
+/// One line per mount of a router (a [`CompositeBackend`](crate::CompositeBackend), or anything
 /// whose [`info`](Backend::info) lists mounts), then the default, each
 /// with what its backend says about where the files live:
 ///

@@ -1,5 +1,5 @@
 //! Conformance cases: `execute`, for every backend that is a
-//! [`Sandbox`](deepagent_core::Sandbox). A backend that is not skips them
+//! [`Sandbox`]. A backend that is not skips them
 //! by capability.
 
 use std::time::Duration;

@@ -92,7 +92,7 @@ impl AnthropicModel {
     /// prompt, the tools and the latest turn, so each request reads the
     /// conversation so far from Anthropic's prompt cache instead of paying
     /// for it in full (on by default). Cache writes and reads come back in
-    /// [`Usage`](crate::Usage) and are priced apart.
+    /// [`Usage`] and are priced apart.
     pub fn prompt_caching(mut self, on: bool) -> Self {
         self.prompt_caching = on;
         self
