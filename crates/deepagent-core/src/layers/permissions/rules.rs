@@ -266,7 +266,9 @@ impl Ruleset {
     /// let set = Ruleset::permissive().with_rule(Operation::Read, Rule::deny("secrets/", "keys"));
     /// let err = set.validate().unwrap_err().to_string();
     /// assert!(err.contains("\"**/secrets\""), "{err}");
-    /// let bad: Result<Ruleset, _> = toml::from_str("[read]\ndefault = \"allow\"\nrules = [{ pattern = \"/secrets/\", action = \"deny\" }]\n");
+    /// let bad: Result<Ruleset, _> = serde_json::from_str(
+    ///     r#"{"read": {"default": "allow", "rules": [{"pattern": "/secrets/", "action": "deny"}]}}"#,
+    /// );
     /// assert!(bad.is_err());
     /// ```
     pub fn validate(&self) -> crate::Result<()> {
