@@ -68,6 +68,20 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     }
     let docker_status = run_tests(&test_args, &busybox, &python)?;
     let reliability_status = run_tests(&RELIABILITY_DOCKER_TESTS, &busybox, &python)?;
+    // A TOML composite whose default is `docker://` (the facade's config).
+    let config_status = run_tests(
+        &[
+            "test",
+            "-p",
+            "deepagent",
+            "--features",
+            "docker",
+            "--test",
+            "config_docker",
+        ],
+        &busybox,
+        &python,
+    )?;
 
     // Last, after every test: nothing may leave a sandbox behind.
     let leftovers = labelled_containers()?;
@@ -87,6 +101,11 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     if !reliability_status.success() {
         return Err(format!(
             "the deepagent-reliability Docker tests failed ({reliability_status})"
+        ));
+    }
+    if !config_status.success() {
+        return Err(format!(
+            "the docker:// configuration test failed ({config_status})"
         ));
     }
     eprintln!("test-docker: all Docker tests passed; no sandbox container left");

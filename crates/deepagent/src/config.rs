@@ -11,7 +11,7 @@
 //! | `gs://bucket/prefix` | `ObjectStoreBackend` on Google Cloud Storage | `object-store-gcp` |
 //! | `az://container/prefix` | `ObjectStoreBackend` on Azure Blob Storage | `object-store-azure` |
 //! | `object+file:///dir`, `object+memory://` | `ObjectStoreBackend` on object_store's local or in-memory store | `object-store` |
-//! | `docker://python-minimal` | `DockerSandbox` with a built-in runtime | `docker` |
+//! | `docker://python-minimal` | `DockerSandbox` with a built-in runtime (option `image` names a local image; with it any name is a runtime name) | `docker` |
 //!
 //! `file://` means a [`LocalBackend`] directory, the way the seed mounts
 //! `/project/`: crash-safe writes, a jail no path escapes, and the shell.
@@ -318,18 +318,32 @@ fn open_docker(
     runtime: &str,
     mount: &MountConfig,
 ) -> Result<Arc<dyn Backend>, ConfigError> {
-    if !mount.options.is_empty() || mount.retry.is_some() {
+    // `image` is the one option: it names a local image for the runtime (a
+    // built-in one keeps its other settings), so a sandbox runs where no
+    // registry can be reached.
+    if mount.options.keys().any(|k| k != "image") || mount.retry.is_some() {
         return Err(url_error(
             url,
-            "docker:// takes no options or retry settings",
+            "docker:// takes one option, `image` (a local image for the runtime), and no retry settings",
         ));
     }
-    let config = deepagent_docker::RuntimeConfig::builtin(runtime).map_err(|source| {
-        ConfigError::Backend {
-            url: url.to_owned(),
-            source,
+    let config = match (
+        deepagent_docker::RuntimeConfig::builtin(runtime),
+        mount.options.get("image"),
+    ) {
+        (Ok(mut builtin), Some(image)) => {
+            builtin.image = image.clone();
+            builtin
         }
-    })?;
+        (Ok(builtin), None) => builtin,
+        (Err(_), Some(image)) => deepagent_docker::RuntimeConfig::new(runtime, image.clone()),
+        (Err(source), None) => {
+            return Err(ConfigError::Backend {
+                url: url.to_owned(),
+                source,
+            })
+        }
+    };
     let sandbox =
         deepagent_docker::DockerSandbox::new(config).map_err(|source| ConfigError::Backend {
             url: url.to_owned(),
