@@ -73,7 +73,9 @@ mod unscoped {
     // root_spellings_agree, overwrite_replaces_whole_file and
     // ls_direct_children_sorted (`ls /`), grep_regex_and_line_numbers
     // (grep from `/` finds /etc/passwd), invalid_paths_everywhere (checks
-    // that `/` is still empty).
+    // that `/` is still empty). And execute_working_directory: commands
+    // start in the runtime's work dir, not at `/` (the scoped run, where
+    // the work dir is `/`, covers it).
     unscoped_cases!(
         write::write_read_round_trip,
         write::binary_round_trip,
@@ -118,6 +120,10 @@ mod unscoped {
         delete::delete_files_and_directories,
         rename::rename_files_and_directories,
         batch::upload_and_download_batches,
+        execute::execute_exit_codes,
+        execute::execute_timeout_is_124,
+        execute::execute_output_is_capped,
+        execute::execute_interleaves_stderr,
     );
 }
 
