@@ -283,18 +283,7 @@ impl DockerSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (path, content) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(content.len() as u64);
-            h.set_mode(0o644);
-            h.set_entry_type(tar::EntryType::Regular);
-            b.append_data(&mut h, path, *content).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
+    use crate::tarstream::tests::archive;
 
     fn collect(total: u64, wanted: &[&'static str]) -> Collect<'static> {
         Collect {

@@ -331,7 +331,7 @@ fn size_field(field: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[derive(Default)]
@@ -364,7 +364,8 @@ mod tests {
         }
     }
 
-    fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    /// A plain tar of regular files, for the tests of this parser and its sinks.
+    pub(crate) fn archive(entries: &[(&str, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (path, content) in entries {
             let mut h = tar::Header::new_gnu();
