@@ -100,7 +100,7 @@ mod tools;
 
 pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
-    GENERAL_PURPOSE, LARGE_RESULTS_DIR,
+    GENERAL_PURPOSE, LARGE_RESULTS_DIR, OUTPUT_TOOL_NAME,
 };
 pub use agent::{HistoryProcessor, ProcessorContext};
 #[cfg(all(feature = "state", feature = "local", feature = "composite"))]
@@ -108,15 +108,19 @@ pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
-pub use messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
+pub use messages::{Message, ModelRequest, ModelResponse, OutputSchema, ToolCall, ToolDef, Usage};
 pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
 pub use models::{ModelPrice, PriceTable};
+/// `schemars`, whose `JsonSchema` derive gives typed tools and typed run
+/// outputs their schemas (depend on `schemars = "1"` to derive it).
+pub use schemars;
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{
-    parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
+    json_schema_for, parse_args, tool, typed_tool, validate_args, FnTool, Tool, ToolBuilder,
+    ToolContext, ToolError, TypedTool,
 };
 
 // The backend contract, by name: a glob re-export would let every item

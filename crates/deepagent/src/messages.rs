@@ -170,7 +170,7 @@ impl Usage {
 }
 
 /// Everything a model gets for one turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelRequest {
     /// The assembled system prompt.
     pub system: String,
@@ -178,6 +178,29 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
     /// The tools the model may call this turn.
     pub tools: Vec<ToolDef>,
+    /// The shape the final answer must have, in a typed run
+    /// ([`DeepAgent::run_typed`](crate::DeepAgent::run_typed)); `None`
+    /// for free text. A model whose [`output_mode`](crate::Model::output_mode)
+    /// is [`OutputMode::Native`](crate::models::OutputMode::Native) answers
+    /// with the JSON value as its text (OpenAI through `response_format`);
+    /// otherwise the request also offers the
+    /// [`OUTPUT_TOOL_NAME`](crate::OUTPUT_TOOL_NAME) tool whose arguments
+    /// are the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSchema>,
+}
+
+/// The JSON schema a typed run's final answer must match, as sent to the
+/// model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSchema {
+    /// A name for the schema (letters, digits, `_`, `-`; OpenAI's
+    /// `json_schema.name`), from the Rust type's name.
+    pub name: String,
+    /// An object schema. A type whose schema is not an object is wrapped
+    /// as `{"response": <value>}` (providers want an object at the root)
+    /// and unwrapped again before validation.
+    pub schema: Value,
 }
 
 impl ModelRequest {

@@ -696,7 +696,7 @@ fn an_empty_assistant_turn_from_an_old_history_is_never_sent_empty() {
             Message::assistant(""),
             Message::user("hello?"),
         ],
-        tools: Vec::new(),
+        ..ModelRequest::default()
     };
     // OpenAI refuses `content: null` without tool calls.
     let body = OpenAiModel::new("m", "k").body(&request, false);

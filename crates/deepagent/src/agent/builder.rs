@@ -188,6 +188,7 @@ pub struct DeepAgentBuilder {
     limits: UsageLimits,
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
+    output_retries: Option<usize>,
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
@@ -364,6 +365,15 @@ impl DeepAgentBuilder {
     /// again. Empty answers from the model get as many nudges.
     pub fn retries(mut self, n: usize) -> Self {
         self.retries = Some(n);
+        self
+    }
+
+    /// How many times in a row a [typed run](DeepAgent::run_typed)'s final
+    /// answer may fail to match its output type and be sent back to the
+    /// model with the problem (default 3); one more invalid answer ends
+    /// the run with [`AgentError::OutputInvalid`].
+    pub fn output_retries(mut self, n: usize) -> Self {
+        self.output_retries = Some(n);
         self
     }
 
@@ -562,6 +572,7 @@ impl DeepAgentBuilder {
                 limits: self.limits,
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+                output_retries: self.output_retries.unwrap_or(3),
                 processors: self.processors,
                 prices,
             }),

@@ -68,7 +68,7 @@ pub(super) async fn handle_call(
     }
 }
 
-fn parse_arguments(raw: &str, truncated: bool) -> Result<Value, String> {
+pub(super) fn parse_arguments(raw: &str, truncated: bool) -> Result<Value, String> {
     if raw.trim().is_empty() && !truncated {
         return Ok(Value::Object(Default::default()));
     }

@@ -24,7 +24,11 @@ use crate::AgentError;
 mod builder;
 mod call;
 mod history;
+mod output;
 mod run;
+
+pub(crate) use output::OutputSpec;
+pub use output::OUTPUT_TOOL_NAME;
 
 pub use history::{HistoryProcessor, ProcessorContext};
 
@@ -36,11 +40,12 @@ pub const LARGE_RESULTS_DIR: &str = "/large_tool_results";
 /// The name of the default subagent type.
 pub const GENERAL_PURPOSE: &str = "general-purpose";
 
-/// What a finished run returns.
+/// What a finished run returns: the answer as text, or as the type of a
+/// [typed run](DeepAgent::run_typed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
+pub struct RunResult<O = String> {
     /// The model's final answer.
-    pub output: String,
+    pub output: O,
     /// The whole conversation, including the history the run started
     /// from; pass it to [`DeepAgent::run_with_history`] to continue.
     pub messages: Vec<Message>,
@@ -52,7 +57,7 @@ pub struct RunResult {
     pub todos: Vec<Todo>,
 }
 
-impl RunResult {
+impl<O> RunResult<O> {
     /// The finished run as a [`RunState`] (no pending calls), to save a
     /// session the same way as a run that stopped.
     pub fn into_state(self) -> RunState {
@@ -115,6 +120,7 @@ pub(crate) struct AgentCore {
     limits: UsageLimits,
     pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
+    output_retries: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: PriceTable,
 }
@@ -128,6 +134,9 @@ pub(crate) struct Profile {
     pub depth: usize,
     /// Run before each of this agent's model requests.
     pub processors: Vec<Arc<dyn HistoryProcessor>>,
+    /// What the final answer must be, in a typed run (never for a
+    /// subagent: its report is text for the caller).
+    pub output: Option<Arc<OutputSpec>>,
 }
 
 /// What tools of one run share.
@@ -371,6 +380,7 @@ impl DeepAgent {
             model: self.core.model.clone(),
             depth: 0,
             processors: self.core.processors.clone(),
+            output: None,
         }
     }
 }

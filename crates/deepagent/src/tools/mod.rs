@@ -16,8 +16,10 @@ pub(crate) mod builtin;
 mod paging;
 mod schema;
 pub(crate) mod task;
+mod typed;
 
 pub use schema::validate_args;
+pub use typed::{json_schema_for, typed_tool, TypedTool};
 
 /// Why a tool call did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
