@@ -97,6 +97,7 @@ mod messages;
 pub mod models;
 pub mod prompt;
 mod tools;
+mod user_deps;
 
 pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
