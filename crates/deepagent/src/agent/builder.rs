@@ -192,6 +192,7 @@ pub struct DeepAgentBuilder {
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
+    prompt: prompt::PromptConfig,
 }
 
 impl DeepAgentBuilder {
@@ -265,6 +266,95 @@ impl DeepAgentBuilder {
     /// multi-line literal is removed).
     pub fn instructions(mut self, text: impl Into<String>) -> Self {
         self.instructions = Some(text.into());
+        self
+    }
+
+    /// Replaces a section of the built-in system prompt with `text`
+    /// (indentation of a multi-line literal is removed). The section still
+    /// appears only when its capability does (the `Execute` text only with
+    /// the `execute` tool). Overrides hold for subagents too, except the
+    /// `Instructions` one: a subagent's instructions are its own.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, prompt::PromptSection, DeepAgentDeps, StateBackend};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .prompt_section(PromptSection::Base, "You are a terse release engineer.")
+    ///     .without_prompt_section(PromptSection::Todos)
+    ///     .build()?;
+    /// let prompt = agent.system_prompt(&DeepAgentDeps::new(StateBackend::new()));
+    /// assert!(prompt.starts_with("You are a terse release engineer.\n\n## Files"));
+    /// assert!(!prompt.contains("## Planning"));
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn prompt_section(mut self, section: PromptSection, text: impl Into<String>) -> Self {
+        let text = prompt::dedent(&text.into());
+        self.prompt.set(section, prompt::Replacement::Text(text));
+        self
+    }
+
+    /// Leaves a section of the built-in system prompt out (the tools
+    /// stay; their descriptions still tell the model how to use them).
+    pub fn without_prompt_section(mut self, section: PromptSection) -> Self {
+        self.prompt.set(section, prompt::Replacement::Drop);
+        self
+    }
+
+    /// Computes a section before every model request from the run's
+    /// [`PromptContext`] (whose `default` is the built-in text, to extend
+    /// rather than rewrite); `None` leaves the section out.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, prompt::PromptSection};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .prompt_section_fn(PromptSection::Filesystem, |ctx| {
+    ///         let todos = ctx.deps.todos().len();
+    ///         ctx.default.map(|d| format!("{d}\n- Keep /notes.md current ({todos} todos so far)."))
+    ///     })
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn prompt_section_fn<F>(mut self, section: PromptSection, f: F) -> Self
+    where
+        F: Fn(&PromptContext<'_>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.prompt
+            .set(section, prompt::Replacement::Computed(Arc::new(f)));
+        self
+    }
+
+    /// Adds instructions computed before every model request of the main
+    /// agent from the run's [`PromptContext`]: its deps (your values
+    /// through [`dep`](DeepAgentDeps::dep), the todos), the model, what
+    /// the run has spent. They go into the `## Instructions` section after
+    /// the fixed [`instructions`](Self::instructions); an empty result adds
+    /// nothing.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, DeepAgentDeps, StateBackend};
+    ///
+    /// struct User { name: String }
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .instructions_fn(|ctx| match ctx.deps.dep::<User>() {
+    ///         Some(u) => format!("The user is {}.", u.name),
+    ///         None => String::new(),
+    ///     })
+    ///     .build()?;
+    /// let deps = DeepAgentDeps::new(StateBackend::new()).with_dep(User { name: "Ada".into() });
+    /// assert!(agent.system_prompt(&deps).ends_with("## Instructions\nThe user is Ada."));
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn instructions_fn<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&PromptContext<'_>) -> String + Send + Sync + 'static,
+    {
+        self.prompt.add_instructions(Arc::new(f));
         self
     }
 
@@ -575,6 +665,7 @@ impl DeepAgentBuilder {
                 output_retries: self.output_retries.unwrap_or(3),
                 processors: self.processors,
                 prices,
+                prompt: self.prompt,
             }),
         })
     }

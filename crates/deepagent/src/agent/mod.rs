@@ -17,7 +17,7 @@ use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, U
 use crate::models::{
     infer_model_configured, Model, ModelOptions, ModelPrice, PriceTable, ResponseAccumulator,
 };
-use crate::prompt::{self, PromptParts};
+use crate::prompt::{self, PromptContext, PromptParts, PromptSection};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
 use crate::AgentError;
 
@@ -123,6 +123,7 @@ pub(crate) struct AgentCore {
     output_retries: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: PriceTable,
+    pub(crate) prompt: prompt::PromptConfig,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -362,7 +363,7 @@ impl DeepAgent {
     pub fn system_prompt(&self, deps: &DeepAgentDeps) -> String {
         let profile = self.main_profile();
         let tools = toolset(&self.core, &profile, deps);
-        system_prompt(&self.core, &profile, deps, &tools)
+        system_prompt(&self.core, &profile, deps, &tools, Usage::default())
     }
 
     /// The tool definitions a run over `deps` would offer.
@@ -417,11 +418,15 @@ fn subagents_enabled(core: &AgentCore, depth: usize) -> bool {
         && (core.include_general_purpose || !core.subagents.is_empty())
 }
 
+/// The system prompt: the built-in sections for these tools, with the
+/// agent's overrides and computed instructions applied for a request
+/// after `usage` was spent.
 fn system_prompt(
     core: &AgentCore,
     profile: &Profile,
     deps: &DeepAgentDeps,
     tools: &[Arc<dyn Tool>],
+    usage: Usage,
 ) -> String {
     let has = |n: &str| tools.iter().any(|t| t.name() == n);
     let mut subagents = Vec::new();
@@ -435,12 +440,21 @@ fn system_prompt(
                 .map(|s| (s.name.as_str(), s.description.as_str())),
         );
     }
-    prompt::assemble(&PromptParts {
+    let sections = prompt::sections(&PromptParts {
         filesystem: builtin::FILESYSTEM_TOOLS.iter().any(|n| has(n)),
         mounts: deps.mounts_description(),
         execute: has("execute"),
         todos: has("write_todos"),
         subagents,
         instructions: profile.instructions.as_deref(),
-    })
+    });
+    let model = profile.model.name();
+    let ctx = prompt::PromptContext {
+        deps,
+        depth: profile.depth,
+        model: &model,
+        usage,
+        default: None,
+    };
+    prompt::render(&core.prompt.apply(sections, &ctx, profile.depth == 0))
 }

@@ -250,7 +250,7 @@ pub(crate) async fn run_loop(
     // One request object for the whole run: messages are appended in
     // place rather than cloned per step.
     let mut request = ModelRequest {
-        system: system_prompt(&core, &profile, deps, &tools),
+        system: system_prompt(&core, &profile, deps, &tools, budget.get()),
         messages: begin.messages,
         tools: definitions,
         output: profile.output.as_ref().map(|o| o.schema.clone()),
@@ -335,6 +335,10 @@ pub(crate) async fn run_loop(
             if let Err(e) = history::apply(&profile.processors, &ctx, &mut request.messages).await {
                 return end(Err(e), request.messages);
             }
+        }
+        // Computed sections and instructions see the run as it is now.
+        if core.prompt.is_dynamic() {
+            request.system = system_prompt(&core, &profile, deps, &tools, budget.get());
         }
         let estimate_usd = match (&price, core.limits.cost_limit_usd) {
             (Some(p), Some(_)) => {
