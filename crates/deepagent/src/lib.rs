@@ -96,6 +96,7 @@ mod events;
 mod messages;
 pub mod models;
 pub mod prompt;
+pub mod telemetry;
 mod tools;
 mod user_deps;
 

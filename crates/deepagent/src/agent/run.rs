@@ -4,6 +4,7 @@ use super::call::{handle_call, parse_arguments, pending_call};
 use super::output;
 #[allow(unused_imports)]
 use super::*;
+use tracing::Instrument;
 
 /// What a run tree has spent. The main agent and every subagent it
 /// starts share one, so `max_steps` and the [`UsageLimits`] hold for the
@@ -196,8 +197,12 @@ pub(crate) async fn run_root(
     events: Option<EventSink>,
 ) -> Result<RunResult, RunError> {
     let budget = Arc::new(Budget::new(start));
-    let end = run_loop(core, profile, begin, deps, events, budget.clone()).await;
+    let span = crate::telemetry::agent_span("deepagent", &profile.model.name(), 0);
+    let end = run_loop(core, profile, begin, deps, events, budget.clone())
+        .instrument(span.clone())
+        .await;
     let usage = budget.get();
+    crate::telemetry::record_run(&span, &usage, end.result.as_ref().err());
     let todos = deps.todos();
     match end.result {
         Ok(output) => Ok(RunResult {
@@ -351,6 +356,7 @@ pub(crate) async fn run_loop(
         if let Err(e) = budget.reserve(&core, estimate_usd) {
             return end(Err(e), request.messages);
         }
+        let chat = crate::telemetry::chat_span(&model_name, request.output.is_some());
         let turn = async {
             if streaming {
                 stream_turn(profile.model.as_ref(), &request, &env).await
@@ -361,13 +367,15 @@ pub(crate) async fn run_loop(
                     .await
                     .map_err(AgentError::from)
             }
-        };
+        }
+        .instrument(chat.clone());
         // Dropping the request future closes its connection.
         let response = tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(AgentError::Cancelled),
             r = turn => r,
         };
+        crate::telemetry::record_chat(&chat, &response);
         let response = match response {
             Ok(r) => r,
             Err(e) => return end(Err(e), request.messages),

@@ -117,15 +117,22 @@ impl Tool for TaskTool {
         let events = ctx.env.child_events(&kind);
         // The subagent spends from the run tree's one budget, so the
         // limits hold for the tree and a failed subagent's tokens count.
-        let end = Box::pin(run_loop(
-            core,
-            profile,
-            Begin::task(a.description),
-            &deps,
-            events,
-            ctx.env.budget.clone(),
+        let span = crate::telemetry::agent_span(&kind, &profile.model.name(), depth);
+        let end = Box::pin(tracing::Instrument::instrument(
+            run_loop(
+                core,
+                profile,
+                Begin::task(a.description),
+                &deps,
+                events,
+                ctx.env.budget.clone(),
+            ),
+            span.clone(),
         ))
         .await;
+        if let Err(e) = &end.result {
+            crate::telemetry::record_error(&span, e);
+        }
         let result = end.result;
         match result {
             Ok(output) => Ok(output),
