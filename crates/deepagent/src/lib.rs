@@ -49,6 +49,12 @@
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
+//! - Typed tools ([`typed_tool`], [`TypedTool`]) whose schemas come from
+//!   a Rust type (`schemars`), typed answers ([`DeepAgent::run_typed`]),
+//!   your own state in tools ([`DeepAgentDeps::with_dep`],
+//!   [`ToolContext::dep`]), prompt sections replaced, dropped or computed
+//!   ([`prompt::PromptSection`]), and [`telemetry`] spans with
+//!   OpenTelemetry GenAI attributes.
 //!
 //! ## Backends
 //!
@@ -66,6 +72,7 @@
 //! | `openai` | yes | [`models::openai`] (pulls in reqwest) |
 //! | `anthropic` | yes | [`models::anthropic`] (pulls in reqwest) |
 //! | `docker` | no | `DockerSandbox`, `RuntimeConfig`, `SessionManager` (pulls in bollard) |
+//! | `otel` | no | `telemetry::otlp`: OTLP/HTTP export of the tracing spans (OpenTelemetry SDK, a blocking reqwest client) |
 //!
 //! With `default-features = false` the runtime, the offline models and
 //! the backend contract remain, with no HTTP client and no disk access;

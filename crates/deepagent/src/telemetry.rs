@@ -55,17 +55,23 @@ pub(crate) fn agent_span(agent: &str, model: &str, depth: usize) -> Span {
         gen_ai.agent.name = agent,
         gen_ai.provider.name = provider,
         gen_ai.request.model = model,
-        deepagent.depth = depth as u64,
+        deepagent.depth = depth as i64,
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         error.type = Empty,
     )
 }
 
+/// As `i64`: OpenTelemetry exporters write a `u64` as a string, and the
+/// GenAI conventions want an int.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Records a run's totals and how it ended.
 pub(crate) fn record_run(span: &Span, usage: &Usage, error: Option<&AgentError>) {
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    span.record("gen_ai.usage.input_tokens", int(usage.input_tokens));
+    span.record("gen_ai.usage.output_tokens", int(usage.output_tokens));
     if let Some(e) = error {
         span.record("error.type", error_type(e));
     }
@@ -98,8 +104,8 @@ pub(crate) fn chat_span(model: &str, typed: bool) -> Span {
 pub(crate) fn record_chat(span: &Span, response: &Result<ModelResponse, AgentError>) {
     match response {
         Ok(r) => {
-            span.record("gen_ai.usage.input_tokens", r.usage.input_tokens);
-            span.record("gen_ai.usage.output_tokens", r.usage.output_tokens);
+            span.record("gen_ai.usage.input_tokens", int(r.usage.input_tokens));
+            span.record("gen_ai.usage.output_tokens", int(r.usage.output_tokens));
             let reason = if r.truncated {
                 "length"
             } else if r.tool_calls.is_empty() {
@@ -310,5 +316,101 @@ impl<B: Backend> Sandbox for Traced<B> {
             span.record("deepagent.backend.exit_code", r.exit_code);
         }
         result
+    }
+}
+
+/// OTLP/HTTP export of the spans (cargo feature `otel`): a
+/// `tracing-subscriber` layer that sends them to an OpenTelemetry
+/// collector (or Jaeger, Tempo, Honeycomb, ... anything that takes
+/// OTLP over HTTP).
+///
+/// ```no_run
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use deepagent::telemetry::otlp;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (layer, guard) = otlp::layer("http://127.0.0.1:4318", "my-agent", otlp::Protocol::HttpBinary)?;
+/// tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
+/// // ... run agents ...
+/// guard.shutdown()?; // sends what is still buffered
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "otel")]
+pub mod otlp {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig;
+    use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+    use opentelemetry_sdk::Resource;
+    use tracing_opentelemetry::OpenTelemetryLayer;
+
+    /// The wire format: `HttpBinary` (protobuf, the OTLP default) or
+    /// `HttpJson`.
+    pub use opentelemetry_otlp::Protocol;
+
+    /// Why the exporter could not be built or shut down.
+    pub type OtlpError = Box<dyn std::error::Error + Send + Sync>;
+
+    /// Keeps the exporter alive; [`shutdown`](OtlpGuard::shutdown) (or
+    /// dropping it) sends the spans still buffered.
+    #[derive(Debug)]
+    pub struct OtlpGuard {
+        provider: Option<SdkTracerProvider>,
+    }
+
+    impl OtlpGuard {
+        /// Sends what is buffered and stops the exporter. Blocks until
+        /// the collector answered (or the export timed out); from async
+        /// code, call it in `spawn_blocking`.
+        pub fn shutdown(mut self) -> Result<(), OtlpError> {
+            match self.provider.take() {
+                Some(p) => p.shutdown().map_err(|e| Box::new(e) as OtlpError),
+                None => Ok(()),
+            }
+        }
+    }
+
+    impl Drop for OtlpGuard {
+        fn drop(&mut self) {
+            if let Some(p) = self.provider.take() {
+                // Nothing to report to at drop; shutdown() says why.
+                let _ = p.shutdown();
+            }
+        }
+    }
+
+    /// A layer exporting every span to `endpoint` (the collector's base
+    /// URL, e.g. `http://127.0.0.1:4318`; `/v1/traces` is appended) as
+    /// service `service_name`. Spans are batched and sent from a thread
+    /// of the exporter's own.
+    pub fn layer<S>(
+        endpoint: &str,
+        service_name: &str,
+        protocol: Protocol,
+    ) -> Result<(OpenTelemetryLayer<S, SdkTracer>, OtlpGuard), OtlpError>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(protocol)
+            .with_endpoint(url)
+            .build()?;
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(service_name.to_owned())
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("deepagent");
+        let layer = tracing_opentelemetry::layer().with_tracer(tracer);
+        Ok((
+            layer,
+            OtlpGuard {
+                provider: Some(provider),
+            },
+        ))
     }
 }
