@@ -458,10 +458,10 @@ impl DeepAgentBuilder {
         self
     }
 
-    /// How many times in a row a [typed run](DeepAgent::run_typed)'s final
-    /// answer may fail to match its output type and be sent back to the
-    /// model with the problem (default 3); one more invalid answer ends
-    /// the run with [`AgentError::OutputInvalid`].
+    /// How many times a [typed run](DeepAgent::run_typed)'s final answer
+    /// may fail to match its output type and be sent back to the model
+    /// with the problem (default 3); one more invalid answer ends the run
+    /// with [`AgentError::OutputInvalid`].
     pub fn output_retries(mut self, n: usize) -> Self {
         self.output_retries = Some(n);
         self
