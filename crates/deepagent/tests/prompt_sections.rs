@@ -30,14 +30,12 @@ fn deps() -> DeepAgentDeps {
 
 #[test]
 fn sections_are_named_in_prompt_order() {
-    let parts = PromptParts {
-        filesystem: true,
-        execute: true,
-        todos: true,
-        subagents: vec![("a", "b")],
-        instructions: Some("x"),
-        ..PromptParts::default()
-    };
+    let mut parts = PromptParts::default();
+    parts.filesystem = true;
+    parts.execute = true;
+    parts.todos = true;
+    parts.subagents = vec![("a", "b")];
+    parts.instructions = Some("x");
     let names: Vec<&str> = prompt::sections(&parts)
         .iter()
         .map(|(s, _)| s.name())

@@ -689,15 +689,12 @@ async fn a_streamed_run_announces_the_pause_and_resumes_streamed() {
 fn an_empty_assistant_turn_from_an_old_history_is_never_sent_empty() {
     use deepagent::models::anthropic::AnthropicModel;
 
-    let request = ModelRequest {
-        system: String::new(),
-        messages: vec![
-            Message::user("hi"),
-            Message::assistant(""),
-            Message::user("hello?"),
-        ],
-        ..ModelRequest::default()
-    };
+    let mut request = ModelRequest::default();
+    request.messages = vec![
+        Message::user("hi"),
+        Message::assistant(""),
+        Message::user("hello?"),
+    ];
     // OpenAI refuses `content: null` without tool calls.
     let body = OpenAiModel::new("m", "k").body(&request, false);
     assert_eq!(
