@@ -435,7 +435,6 @@ pub enum ErrorKind {
     Unavailable,
     /// The sandbox died ([`BackendError::SandboxGone`]).
     SandboxGone,
-    /// The catch-all ([`BackendError::Other`], and the 0.1
-    /// [`BackendError::Backend`]).
+    /// The catch-all ([`BackendError::Other`]).
     Other,
 }
