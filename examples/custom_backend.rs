@@ -255,5 +255,10 @@ mod conformance {
     use super::MapBackend;
     use deepagent_testkit::Fixture;
 
-    deepagent_testkit::conformance_tests!(|| async { Fixture::new(MapBackend::default()) });
+    // A store that implements only the required methods: no delete,
+    // rename or execute. Their cases are reported as ignored, and a
+    // generated test checks that `info()` agrees.
+    deepagent_testkit::conformance_tests!(lacks[delete, rename, execute], || async {
+        Fixture::new(MapBackend::default())
+    });
 }

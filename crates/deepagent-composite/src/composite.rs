@@ -337,7 +337,7 @@ impl Backend for CompositeBackend {
                 .await
                 .map_err(|e| t.outward_err(e))?;
             if real.len() != inner.len() {
-                return Err(BackendError::Backend(format!(
+                return Err(BackendError::other(format!(
                     "{}: resolve_links answered {} paths for {} asked",
                     t.backend.name(),
                     real.len(),

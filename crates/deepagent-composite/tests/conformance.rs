@@ -26,7 +26,7 @@ fn scoped(backend: CompositeBackend, dir: &str) -> Fixture {
 /// (a) A default backend and no routes: pure pass-through.
 mod default_only {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         Fixture::new(CompositeBackend::builder(StateBackend::new()).build())
     });
 }
@@ -34,7 +34,7 @@ mod default_only {
 /// (b) The suite runs inside a StateBackend mounted at `/mnt/`.
 mod mounted_state {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let c = CompositeBackend::builder(StateBackend::new())
             .route("/mnt/", StateBackend::new())
             .build();
@@ -45,7 +45,7 @@ mod mounted_state {
 /// (c) A mount two levels deep, next to a sibling mount and default files.
 mod deep_mount_with_neighbours {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let memory = StateBackend::with_files([("/srv/other.txt", "default's file\n")])
             .unwrap_or_else(|e| panic!("{e}"));
         let c = CompositeBackend::builder(memory)
@@ -60,7 +60,7 @@ mod deep_mount_with_neighbours {
 /// a different default; the suite runs at `/project`.
 mod seed_layout_project {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let shared = StateBackend::new();
         let c = CompositeBackend::builder(StateBackend::new())
             .route("/project/", shared.clone())
@@ -73,7 +73,7 @@ mod seed_layout_project {
 /// (d') The same layout, the suite at the second prefix.
 mod seed_layout_workspace {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let shared = StateBackend::new();
         let c = CompositeBackend::builder(StateBackend::new())
             .route("/project/", shared.clone())
@@ -86,7 +86,7 @@ mod seed_layout_workspace {
 /// (e) A composite mounted inside a composite.
 mod nested_composites {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let inner = CompositeBackend::builder(StateBackend::new()).build();
         let outer = CompositeBackend::builder(StateBackend::new())
             .route("/outer/", inner)
@@ -107,7 +107,7 @@ fn local(dir: &std::path::Path) -> deepagent_local::LocalBackend {
 /// seed's layout with a real directory.
 mod local_mounted {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let dir = tempdir();
         let c = CompositeBackend::builder(StateBackend::new())
             .route("/project/", local(dir.path()))
@@ -124,7 +124,7 @@ mod local_mounted {
 /// `Scoped` is issue 13 item 1); the execute group runs in (h) instead.
 mod local_default {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         let dir = tempdir();
         std::fs::create_dir(dir.path().join("suite")).unwrap_or_else(|e| panic!("mkdir: {e}"));
         let no_shell = deepagent_local::LocalBackend::builder(dir.path())

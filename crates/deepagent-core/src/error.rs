@@ -173,12 +173,6 @@ pub enum BackendError {
         #[source]
         source: Option<BoxError>,
     },
-    /// The 0.1 catch-all, a message without a source. Kept so 0.1 code
-    /// compiles; new code uses [`BackendError::other`], and this variant
-    /// goes in 0.3. [`BackendError::kind`] reports it as
-    /// [`ErrorKind::Other`].
-    #[error("{0}")]
-    Backend(String),
 }
 
 /// A boxed error that can cross threads: the `source` of the catch-all
@@ -367,7 +361,7 @@ impl BackendError {
             Self::Io { .. } => ErrorKind::Io,
             Self::Unavailable { .. } => ErrorKind::Unavailable,
             Self::SandboxGone { .. } => ErrorKind::SandboxGone,
-            Self::Other { .. } | Self::Backend(_) => ErrorKind::Other,
+            Self::Other { .. } => ErrorKind::Other,
         }
     }
 
@@ -441,7 +435,6 @@ pub enum ErrorKind {
     Unavailable,
     /// The sandbox died ([`BackendError::SandboxGone`]).
     SandboxGone,
-    /// The catch-all ([`BackendError::Other`], and the 0.1
-    /// [`BackendError::Backend`]).
+    /// The catch-all ([`BackendError::Other`]).
     Other,
 }

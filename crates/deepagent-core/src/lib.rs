@@ -24,7 +24,9 @@
 //! [`VPath::new`], then run the suite in your tests:
 //!
 //! ```ignore
-//! deepagent_testkit::conformance_tests!(|| async {
+//! // `lacks [..]` names the optional operations (delete, rename,
+//! // execute) it does not support: their cases are reported as ignored.
+//! deepagent_testkit::conformance_tests!(lacks [execute], || async {
 //!     deepagent_testkit::Fixture::new(MyBackend::new())
 //! });
 //! ```

@@ -173,7 +173,7 @@ fn octal(field: &[u8]) -> Result<u64> {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> BackendError {
-    BackendError::Backend(format!(
+    BackendError::other(format!(
         "the Docker engine sent an archive that cannot be read: {e}"
     ))
 }

@@ -109,7 +109,7 @@ impl DockerSandbox {
             }
             126 | 127 => return Ok(None),
             code => {
-                return Err(BackendError::Backend(format!(
+                return Err(BackendError::other(format!(
                     "reading {p} in container {} failed (exit {code}): {}",
                     self.inner.name,
                     out.stderr.trim()
@@ -117,7 +117,7 @@ impl DockerSandbox {
             }
         }
         let garbled = || {
-            BackendError::Backend(format!(
+            BackendError::other(format!(
                 "reading {p} in container {}: its `wc`/`tail` answered with no line count; the container's tools do not behave as expected",
                 self.inner.name
             ))
@@ -129,19 +129,23 @@ impl DockerSandbox {
             .ok_or_else(garbled)?;
         let body = &out.stdout[nl + 1..];
         if body.len() > READ_SLICE_MAX {
-            return Err(BackendError::Backend(format!(
-                "{p}: lines {}..{} hold more than {READ_SLICE_MAX} bytes; read fewer lines at a time",
-                offset + 1,
-                offset.saturating_add(limit)
-            )));
+            return Err(BackendError::InvalidArgument {
+                message: format!(
+                    "{p}: lines {}..{} hold more than {READ_SLICE_MAX} bytes; read fewer lines at a time",
+                    offset + 1,
+                    offset.saturating_add(limit)
+                ),
+            });
         }
         check_offset(p.as_str(), offset, total_lines)?;
         if offset >= TAIL_MAX_LINE {
-            return Err(BackendError::Backend(format!(
-                "{p}: reading from line {} is past what `tail` in container {} can skip to; use read_bytes",
-                offset + 1,
-                self.inner.name
-            )));
+            return Err(BackendError::InvalidArgument {
+                message: format!(
+                    "{p}: reading from line {} is past what `tail` in container {} can skip to; use read_bytes",
+                    offset + 1,
+                    self.inner.name
+                ),
+            });
         }
         Ok(Some(ReadSlice::new(
             p.to_string(),
@@ -269,7 +273,7 @@ impl DockerSandbox {
                     let script = format!("{RESOLVE_ONE}for a do one \"$a\"; done");
                     let res = self.helper(&script, &args).await?;
                     parse_resolved(&res.stdout, batch.len()).ok_or_else(|| {
-                        BackendError::Backend(format!(
+                        BackendError::other(format!(
                             "DockerSandbox {}: resolving {} paths gave an answer that does \
                              not line up ({})",
                             self.inner.name,

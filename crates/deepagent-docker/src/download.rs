@@ -173,7 +173,7 @@ impl DockerSandbox {
         );
         let mut failed: Option<BackendError> = None;
         let garbled = |what: &str| {
-            BackendError::Backend(format!(
+            BackendError::other(format!(
                 "download from sandbox container {name} got {what}; its `sh` does not behave as expected (replaced or broken?)"
             ))
         };
@@ -257,7 +257,7 @@ impl DockerSandbox {
                             limit: MAX_UPLOAD_BYTES,
                         }),
                         // Gone between the check and `tar`.
-                        None => Err(BackendError::Backend(format!(
+                        None => Err(BackendError::other(format!(
                             "{p} in sandbox container {name} was not in the archive its `tar` sent ({}); it may have been removed meanwhile",
                             stderr.trim()
                         ))),

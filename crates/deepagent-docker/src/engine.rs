@@ -94,6 +94,26 @@ pub(crate) fn engine_error(operation: &str, name: &str, e: DockerError) -> Backe
     }
 }
 
+/// Maps an engine error that concerns no container (an image, a listing,
+/// a removal): an answer of the engine is [`BackendError::Other`] with the
+/// engine's error as its source; no answer at all is
+/// [`BackendError::Unavailable`] (retryable). `message` says what was
+/// being done.
+pub(crate) fn engine_call_error(message: String, e: DockerError) -> BackendError {
+    match &e {
+        DockerError::DockerResponseServerError { .. } => {
+            BackendError::other_with_source(format!("{message}: {e}"), e)
+        }
+        _ => BackendError::unavailable(
+            format!(
+                "{message}: the Docker engine at {} did not answer: {e}",
+                engine_address()
+            ),
+            Some(Box::new(e)),
+        ),
+    }
+}
+
 /// True for the error `container_gone` makes: decided by its kind, never
 /// by its text.
 pub(crate) fn is_gone_error(e: &BackendError) -> bool {
@@ -142,5 +162,30 @@ mod tests {
         );
         assert_eq!(refused.kind(), ErrorKind::Other);
         assert!(std::error::Error::source(&refused).is_some());
+    }
+
+    // Image, listing and removal calls used to give a bare message (the
+    // 0.1 catch-all): a dead engine was not retryable and the engine's
+    // error was lost as a source.
+    #[test]
+    fn calls_outside_a_container_keep_their_kind_and_source() {
+        let down = engine_call_error(
+            "cannot inspect image x".into(),
+            DockerError::RequestTimeoutError,
+        );
+        assert_eq!(down.kind(), ErrorKind::Unavailable);
+        assert!(down.is_temporary());
+        assert!(down.to_string().contains("cannot inspect image x"));
+        let refused = engine_call_error(
+            "cannot remove container c".into(),
+            DockerError::DockerResponseServerError {
+                status_code: 500,
+                message: "driver failed".into(),
+            },
+        );
+        assert_eq!(refused.kind(), ErrorKind::Other);
+        assert!(!refused.is_temporary());
+        let source = std::error::Error::source(&refused).map(|s| s.to_string());
+        assert!(source.is_some_and(|s| s.contains("driver failed")));
     }
 }

@@ -181,7 +181,7 @@ pub(crate) async fn capture_as(
             stderr,
             exit_code,
         }),
-        _ => Err(BackendError::Backend(format!(
+        _ => Err(BackendError::other(format!(
             "a helper command in container {} printed more than {limit} bytes; its tools may have been replaced (a lying `sh`, `stat` or `tar`), or the answer is too large to hold",
             target.name
         ))),
@@ -203,7 +203,9 @@ pub(crate) async fn stream_as(
         .start(argv, Vec::new(), user.map(str::to_owned), None)
         .await?;
     let StartExecResults::Attached { mut output, input } = started else {
-        return Err(BackendError::Backend("exec started detached".into()));
+        return Err(BackendError::other(
+            "the Docker engine started an exec detached though it was asked to attach",
+        ));
     };
     let mut stderr = OutputCap::new(HELPER_STDERR_LIMIT);
     while let Some(item) = output.next().await {
@@ -249,7 +251,9 @@ pub(crate) async fn pipe_as(
         mut input,
     } = started
     else {
-        return Err(BackendError::Backend("exec started detached".into()));
+        return Err(BackendError::other(
+            "the Docker engine started an exec detached though it was asked to attach",
+        ));
     };
     let write = async {
         // Errors are the command's to report (it ended early).
@@ -263,7 +267,7 @@ pub(crate) async fn pipe_as(
             match item.map_err(|e| engine_error("exec", target.name, e))? {
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
                     if stdout.len() + message.len() > limit {
-                        return Err(BackendError::Backend(format!(
+                        return Err(BackendError::other(format!(
                             "a helper command in container {} printed more than {limit} bytes",
                             target.name
                         )));
@@ -377,7 +381,9 @@ pub(crate) async fn run_command(
         )
         .await?;
     let StartExecResults::Attached { mut output, input } = started else {
-        return Err(BackendError::Backend("exec started detached".into()));
+        return Err(BackendError::other(
+            "the Docker engine started an exec detached though it was asked to attach",
+        ));
     };
     let mut guard = KillOnDrop::new(target, &marker);
     let mut cap = OutputCap::new(spec.output_limit);

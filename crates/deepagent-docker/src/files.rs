@@ -60,9 +60,11 @@ impl DockerSandbox {
                 content,
             }));
         }
-        Err(BackendError::Backend(format!(
-            "{path}: too many levels of symbolic links"
-        )))
+        // The kind and text of ELOOP, as reading it on a local disk gives.
+        Err(BackendError::io(
+            path.as_str(),
+            std::io::Error::other("too many levels of symbolic links"),
+        ))
     }
 
     async fn fetch_once(
@@ -119,7 +121,7 @@ impl DockerSandbox {
         let content = if want_content && entry.kind == EntryKind::File {
             let end = (entry.data_offset as u64).saturating_add(entry.size);
             if (buf.len() as u64) < end {
-                return Err(BackendError::Backend(format!(
+                return Err(BackendError::other(format!(
                     "reading {path}: the archive ended early ({} of {} bytes)",
                     buf.len().saturating_sub(entry.data_offset),
                     entry.size

@@ -8,6 +8,12 @@
 //! file binary and skipped. A file with a line longer than
 //! [`GREP_LINE_LIMIT`] is skipped too (as `LocalBackend` does), so memory
 //! stays bounded by it.
+//!
+//! A hard-linked file reached by two names is stored once with content and
+//! then as a hard-link entry with none (`tar` without `-h`). Its second
+//! name gets the matches of the first, copied under its own path: the
+//! matches of every finished file are kept anyway, so this remembers no
+//! content and needs no second read.
 
 use deepagent_core::text::BINARY_SNIFF_LEN;
 use deepagent_core::{GrepMatch, VPath};
@@ -92,13 +98,18 @@ impl FileScan {
     }
 }
 
+/// A stored name (`./dir/file`) as a virtual path; `None` for a name no
+/// virtual path can spell.
+fn stored_path(stored: &[u8]) -> Option<VPath> {
+    std::str::from_utf8(stored)
+        .ok()
+        .and_then(|p| VPath::new(p.trim_start_matches("./")).ok())
+}
+
 impl FileSink for GrepSink<'_> {
     fn start(&mut self, path: &[u8]) {
-        // As stored: `./dir/file`; a name no virtual path can spell is
-        // skipped.
-        let path = std::str::from_utf8(path)
-            .ok()
-            .and_then(|p| VPath::new(p.trim_start_matches("./")).ok());
+        // A name no virtual path can spell is skipped.
+        let path = stored_path(path);
         self.file = path.map(|path| FileScan {
             path,
             seen: 0,
@@ -156,6 +167,25 @@ impl FileSink for GrepSink<'_> {
         }
         self.matches.append(&mut file.matches);
     }
+
+    /// The second name of a hard-linked file: the same lines match. The
+    /// target is an earlier entry of this archive, so its matches (none
+    /// when it was binary or skipped) are already in `matches`.
+    fn hard_link(&mut self, path: &[u8], target: &[u8]) {
+        let (Some(path), Some(target)) = (stored_path(path), stored_path(target)) else {
+            return;
+        };
+        if path == target {
+            return;
+        }
+        let copies: Vec<GrepMatch> = self
+            .matches
+            .iter()
+            .filter(|m| m.path == target.as_str())
+            .map(|m| GrepMatch::new(path.as_str().to_owned(), m.line_number, m.line.clone()))
+            .collect();
+        self.matches.extend(copies);
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +228,39 @@ mod tests {
                 assert_eq!(grep("", content, piece), expected, "{content:?} by {piece}");
             }
         }
+    }
+
+    /// A hard-link entry gets its target's matches under its own name;
+    /// a link to a binary (skipped) file gets none. Fails without
+    /// `GrepSink::hard_link` (the second name was silently missing).
+    #[test]
+    fn a_hard_link_is_searched_under_its_own_name() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, content: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, path, content).unwrap();
+        };
+        add("./a.txt", b"x\nneedle\n");
+        add("./bin", b"needle\0");
+        for (path, target) in [("./b.txt", "./a.txt"), ("./c", "./bin")] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let regex = Regex::new("needle").unwrap();
+        let mut stream = crate::tarstream::TarStream::new("box-1", GrepSink::new(&regex, 10));
+        stream.feed(&tar).unwrap();
+        let sink = stream.finish().unwrap();
+        let got: Vec<(&str, u64)> = sink
+            .matches
+            .iter()
+            .map(|m| (m.path.as_str(), m.line_number))
+            .collect();
+        assert_eq!(got, [("/a.txt", 2), ("/b.txt", 2)]);
     }
 
     #[test]

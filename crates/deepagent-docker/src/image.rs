@@ -73,16 +73,19 @@ async fn image_exists(docker: &Docker, tag: &str) -> Result<bool> {
     match docker.inspect_image(tag).await {
         Ok(_) => Ok(true),
         Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(false),
-        Err(e) => Err(BackendError::Backend(format!(
-            "cannot inspect image {tag} on the Docker engine at {}: {e}",
-            engine_address()
-        ))),
+        Err(e) => Err(crate::engine::engine_call_error(
+            format!(
+                "cannot inspect image {tag} on the Docker engine at {}",
+                engine_address()
+            ),
+            e,
+        )),
     }
 }
 
 /// The error for an image the engine does not have.
 pub(crate) fn missing_image(image: &str, runtime: &RuntimeConfig) -> BackendError {
-    BackendError::Backend(format!(
+    BackendError::other(format!(
         "image {image} of runtime {:?} is not on the Docker engine at {} (this sandbox never pulls: run `docker pull {image}` or build it first)",
         runtime.name,
         engine_address()
@@ -90,7 +93,7 @@ pub(crate) fn missing_image(image: &str, runtime: &RuntimeConfig) -> BackendErro
 }
 
 fn build_failed(runtime: &RuntimeConfig, tag: &str, error: &str, log: &str) -> BackendError {
-    BackendError::Backend(format!(
+    BackendError::other(format!(
         "building image {tag} for runtime {:?} failed: {}\n{}",
         runtime.name,
         error.trim(),

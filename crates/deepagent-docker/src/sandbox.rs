@@ -402,10 +402,10 @@ impl DockerSandbox {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
             Err(e) => {
-                return Err(BackendError::Backend(format!(
-                    "starting container {} failed: {e}",
-                    self.inner.name
-                )))
+                return Err(BackendError::other_with_source(
+                    format!("starting container {} failed: {e}", self.inner.name),
+                    e,
+                ))
             }
         }
         self.inner
@@ -430,7 +430,12 @@ impl DockerSandbox {
     pub(crate) async fn explain(&self, err: BackendError) -> BackendError {
         // Decided by kind: a gone container is already typed, and an
         // engine that does not answer keeps its "not reachable" error.
-        if matches!(err.kind(), deepagent_core::ErrorKind::Other) {
+        if matches!(
+            err.kind(),
+            deepagent_core::ErrorKind::Other
+                | deepagent_core::ErrorKind::Timeout
+                | deepagent_core::ErrorKind::Io
+        ) {
             // Only the engine's own word counts.
             if self.running().await == Some(false) {
                 return container_gone(&self.inner.name, &err.to_string());
@@ -441,7 +446,10 @@ impl DockerSandbox {
 }
 
 fn shut_down_error(name: &str) -> BackendError {
-    BackendError::Backend(format!("sandbox {name} was shut down; create a new one"))
+    BackendError::sandbox_gone(
+        name,
+        format!("sandbox {name} was shut down; create a new one"),
+    )
 }
 
 async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
@@ -538,21 +546,30 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             config,
         )
         .await
+        // The create endpoint answers 404 for one thing only, a missing
+        // image (Engine API: "no such image"); the status decides, not
+        // the message.
         .map_err(|e| match status_of(&e) {
-            Some((404, msg)) if msg.contains("image") => missing_image(&image, rt),
-            _ => BackendError::Backend(format!(
-                "cannot create container {} from image {image} (runtime {:?}) on the Docker engine at {}: {e}",
-                inner.name,
-                rt.name,
-                engine::engine_address()
-            )),
+            Some((404, _)) => missing_image(&image, rt),
+            _ => engine::engine_call_error(
+                format!(
+                    "cannot create container {} from image {image} (runtime {:?}) on the Docker engine at {}",
+                    inner.name,
+                    rt.name,
+                    engine::engine_address()
+                ),
+                e,
+            ),
         })?;
     if let Err(e) = docker.start_container::<String>(&created.id, None).await {
         let _ = remove_by_id(docker, &created.id).await;
-        return Err(BackendError::Backend(format!(
-            "cannot start container {} (runtime {:?}, image {image}): {e}",
-            inner.name, rt.name
-        )));
+        return Err(engine::engine_call_error(
+            format!(
+                "cannot start container {} (runtime {:?}, image {image})",
+                inner.name, rt.name
+            ),
+            e,
+        ));
     }
     if let Some(uid) = rt.run_as_uid {
         // The engine creates the working directory as root; the user the
@@ -576,7 +593,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
         .await?;
         if res.exit_code != 0 {
             let _ = remove_by_id(docker, &created.id).await;
-            return Err(BackendError::Backend(format!(
+            return Err(BackendError::other(format!(
                 "cannot prepare {} for uid {uid} in container {}: {}",
                 rt.work_dir, inner.name, res.stderr
             )));
@@ -596,9 +613,10 @@ pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
         Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
         // Already being removed by someone else (another clone's drop).
         Err(e) if matches!(status_of(&e), Some((409, _))) => Ok(()),
-        Err(e) => Err(BackendError::Backend(format!(
-            "cannot remove container {id}: {e}"
-        ))),
+        Err(e) => Err(engine::engine_call_error(
+            format!("cannot remove container {id}"),
+            e,
+        )),
     }
 }
 
@@ -625,7 +643,12 @@ fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duratio
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| BackendError::Backend(format!("cannot start a runtime: {e}")))?;
+                .map_err(|e| {
+                    BackendError::other_with_source(
+                        format!("cannot start a runtime to remove container {name}: {e}"),
+                        e,
+                    )
+                })?;
             rt.block_on(async {
                 let docker = engine::connect().await?;
                 remove_by_id(&docker, &name).await?;
@@ -640,15 +663,20 @@ fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duratio
         })();
         let _ = tx.send(result);
     });
-    let received = match wait {
-        Some(wait) => rx.recv_timeout(wait).map_err(|_| ()),
-        None => rx.recv().map_err(|_| ()),
-    };
-    received.unwrap_or_else(|()| {
-        Err(BackendError::Backend(format!(
-            "removing container {name} did not finish"
-        )))
-    })
+    match wait {
+        Some(wait) => rx.recv_timeout(wait).unwrap_or_else(|_| {
+            Err(BackendError::Timeout {
+                operation: format!("removing container {name}"),
+                after: wait,
+            })
+        }),
+        // The thread ended without an answer: it panicked.
+        None => rx.recv().unwrap_or_else(|_| {
+            Err(BackendError::other(format!(
+                "removing container {name} did not finish: its thread stopped without an answer"
+            )))
+        }),
+    }
 }
 
 impl Drop for Inner {

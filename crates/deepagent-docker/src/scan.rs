@@ -108,7 +108,7 @@ pub(crate) fn parse_batches(mut out: &[u8], container: &str) -> Result<Vec<Stat>
             .ok_or_else(|| garbled("batch header"))?;
         out = &out[line_end + 1..];
         if count > out.len() / MIN_STAT_LINE {
-            return Err(BackendError::Backend(format!(
+            return Err(BackendError::other(format!(
                 "listing inside container {container} claimed {count} entries in {} bytes; its `sh` or `stat` does not behave as expected (replaced or broken?)",
                 out.len()
             )));
@@ -163,7 +163,7 @@ fn find(haystack: &[u8], byte: u8) -> Option<usize> {
 }
 
 fn garbled(what: &str, container: &str) -> BackendError {
-    BackendError::Backend(format!(
+    BackendError::other(format!(
         "listing inside container {container} returned a garbled {what} (a file probably changed during the listing; retry)"
     ))
 }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use bollard::container::ListContainersOptions;
-use deepagent_core::{BackendError, Result};
+use deepagent_core::Result;
 
 use crate::engine::{self, engine_address};
 use crate::sandbox::{remove_by_id, SANDBOX_LABEL};
@@ -153,10 +153,13 @@ impl SessionManager {
             }))
             .await
             .map_err(|e| {
-                BackendError::Backend(format!(
-                    "cannot list containers on the Docker engine at {}: {e}",
-                    engine_address()
-                ))
+                crate::engine::engine_call_error(
+                    format!(
+                        "cannot list containers on the Docker engine at {}",
+                        engine_address()
+                    ),
+                    e,
+                )
             })?;
         let mut reaped = Vec::new();
         for container in list {

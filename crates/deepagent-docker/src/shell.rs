@@ -312,7 +312,9 @@ impl Shell {
         };
         let (_, started) = target.launch(opts).await?;
         let StartExecResults::Attached { output, input } = started else {
-            return Err(BackendError::Backend("exec started detached".into()));
+            return Err(BackendError::other(
+                "the Docker engine started an exec detached though it was asked to attach",
+            ));
         };
         let mut shell = Shell {
             input,
@@ -336,17 +338,24 @@ impl Shell {
                     shell.buf.drain(..=pos);
                     return Ok(shell);
                 }
-                return Err(BackendError::Backend("shell did not start".into()));
+                return Err(BackendError::other(format!(
+                    "the file shell in container {} did not start: it answered {:?} instead of saying it is ready",
+                    target.name,
+                    String::from_utf8_lossy(&shell.buf[..pos.min(200)])
+                )));
             }
             if shell.buf.len() > MAX_HEADER {
-                return Err(BackendError::Backend(format!(
+                return Err(BackendError::other(format!(
                     "shell did not start: container {} sent {} bytes without saying it is ready",
                     target.name,
                     shell.buf.len()
                 )));
             }
             if !shell.fill(Some(ready_by)).await? {
-                return Err(BackendError::Backend("shell did not start in time".into()));
+                return Err(BackendError::Timeout {
+                    operation: format!("starting the file shell in container {}", target.name),
+                    after: READY_TIMEOUT,
+                });
             }
         }
     }
@@ -401,23 +410,25 @@ impl Shell {
             _ => &[],
         };
         self.send(target, &op.line(&token), raw).await?;
-        let too_slow = || {
-            BackendError::Backend(format!(
-                "a file operation in container {} got no answer within {}s",
-                target.name,
-                timeout.as_secs()
-            ))
+        let too_slow = || BackendError::Timeout {
+            operation: format!("a file operation in container {}", target.name),
+            after: timeout,
         };
         let Some((tok, status, size)) = self.read_header(deadline).await? else {
             return Err(too_slow().into());
         };
         if tok != token {
-            return Err(BackendError::Backend("shell answered out of turn".into()).into());
+            return Err(BackendError::other(format!(
+                "the file shell in container {} answered out of turn",
+                target.name
+            ))
+            .into());
         }
         let size = usize::try_from(size).unwrap_or(usize::MAX);
         if size > max_body {
-            return Err(BackendError::Backend(format!(
-                "shell answered with {size} bytes, more than the {max_body} asked for"
+            return Err(BackendError::other(format!(
+                "the file shell in container {} answered with {size} bytes, more than the {max_body} asked for",
+                target.name
             ))
             .into());
         }
@@ -478,9 +489,10 @@ impl Shell {
                 match self.read_header(Instant::now() + DRAIN_AFTER_KILL).await? {
                     Some(h) => h,
                     None => {
-                        return Err(BackendError::Backend(
-                            "shell did not answer after a kill".into(),
-                        )
+                        return Err(BackendError::other(format!(
+                            "the shell in container {} did not answer after a kill",
+                            target.name
+                        ))
                         .into())
                     }
                 }
@@ -489,7 +501,11 @@ impl Shell {
         guard.disarm();
         let (tok, code, size) = header;
         if tok != token {
-            return Err(BackendError::Backend("shell answered out of turn".into()).into());
+            return Err(BackendError::other(format!(
+                "the file shell in container {} answered out of turn",
+                target.name
+            ))
+            .into());
         }
         let want = size.min(self.limit as u64) as usize;
         while self.buf.len() < want {
@@ -524,11 +540,11 @@ impl Shell {
                     Some((tok, code, size))
                 })();
                 return parsed.map(Some).ok_or_else(|| {
-                    BackendError::Backend(format!("shell sent a bad header {text:?}"))
+                    BackendError::other(format!("shell sent a bad header {text:?}"))
                 });
             }
             if self.buf.len() > MAX_HEADER {
-                return Err(BackendError::Backend(format!(
+                return Err(BackendError::other(format!(
                     "a shell sent {} bytes without a header line; dropping it",
                     self.buf.len()
                 )));
@@ -554,18 +570,21 @@ impl Shell {
                 Ok(true)
             }
             // The server's own complaints (e.g. no writable /tmp) end it.
-            Some(Ok(LogOutput::StdErr { message })) => Err(BackendError::Backend(format!(
+            Some(Ok(LogOutput::StdErr { message })) => Err(BackendError::other(format!(
                 "shell error: {}",
                 String::from_utf8_lossy(&message).trim()
             ))),
             Some(Ok(LogOutput::StdIn { .. })) => Ok(true),
             Some(Err(e)) => {
                 self.ended = true;
-                Err(BackendError::Backend(format!("shell stream failed: {e}")))
+                Err(BackendError::other_with_source(
+                    format!("the shell's output stream failed: {e}"),
+                    e,
+                ))
             }
             None => {
                 self.ended = true;
-                Err(BackendError::Backend("the shell's output ended".into()))
+                Err(BackendError::other("the shell's output ended"))
             }
         }
     }
@@ -603,10 +622,13 @@ async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
         }
         tokio::time::sleep(DIAGNOSE_PAUSE).await;
     }
-    BackendError::Backend(format!(
-        "the shell in container {} ended unexpectedly while the container still runs: {error}",
-        target.name
-    ))
+    BackendError::other_with_source(
+        format!(
+            "the shell in container {} ended unexpectedly while the container still runs: {error}",
+            target.name
+        ),
+        error,
+    )
 }
 
 /// A shell whose stream `ended` most likely lost its container: ask the
@@ -626,7 +648,10 @@ async fn explain_end<T>(
 }
 
 fn broken(target: &Target<'_>, e: &std::io::Error) -> BackendError {
-    BackendError::Backend(format!("shell in container {} is gone: {e}", target.name))
+    BackendError::other_with_source(
+        format!("the shell in container {} is gone: {e}", target.name),
+        std::io::Error::new(e.kind(), e.to_string()),
+    )
 }
 
 /// Standard base64 with padding; the command never reaches a shell parser

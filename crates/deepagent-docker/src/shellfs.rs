@@ -77,9 +77,11 @@ pub(crate) enum Via<T> {
 
 /// The error for reading something that is not a regular file.
 pub(crate) fn not_regular(path: &VPath) -> BackendError {
-    BackendError::Backend(format!(
-        "{path} is not a regular file (a device, socket or fifo); it cannot be read"
-    ))
+    BackendError::InvalidArgument {
+        message: format!(
+            "{path} is not a regular file (a device, socket or fifo); it cannot be read"
+        ),
+    }
 }
 
 impl DockerSandbox {
@@ -227,7 +229,7 @@ impl DockerSandbox {
         if status == status::PERMISSION {
             return BackendError::permission_denied(path.as_str(), detail);
         }
-        BackendError::Backend(format!(
+        BackendError::other(format!(
             "{doing} {path} in container {} failed (status {status}): {detail}",
             self.inner.name
         ))

@@ -153,7 +153,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
     pub(crate) fn finish(self) -> Result<S> {
         match (&self.state, &self.current) {
             (State::Data { left, .. }, Some((name, size))) if *left > 0 => {
-                Err(BackendError::Backend(format!(
+                Err(BackendError::other(format!(
                     "tar in container {} claimed {} holds {size} bytes but its archive ended {left} bytes short; the container's `tar` does not behave as expected (replaced or broken?), or the file shrank while it was read",
                     self.container,
                     String::from_utf8_lossy(name)
@@ -202,7 +202,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
         match typeflag {
             b'L' | b'K' | b'x' => {
                 if size > MAX_META {
-                    return Err(BackendError::Backend(format!(
+                    return Err(BackendError::other(format!(
                         "tar in container {} sent a {size}-byte name header (at most {MAX_META}); the container's `tar` does not behave as expected (replaced or broken?)",
                         self.container
                     )));
@@ -279,7 +279,7 @@ impl<'a, S: FileSink> TarStream<'a, S> {
     }
 
     fn garbled(&self, what: &str) -> BackendError {
-        BackendError::Backend(format!(
+        BackendError::other(format!(
             "tar in container {} sent {what}; the container's `tar` does not behave as expected (replaced or broken?)",
             self.container
         ))

@@ -149,7 +149,7 @@ impl DockerSandbox {
                     ),
                 )
             }
-            code => BackendError::Backend(format!(
+            code => BackendError::other(format!(
                 "{doing} {p} as {} in container {} failed (exit {code}): {detail}",
                 self.who(),
                 self.inner.name

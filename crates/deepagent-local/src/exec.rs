@@ -56,7 +56,10 @@ pub(crate) fn execute(
     cancelled: &AtomicBool,
 ) -> Result<ExecuteResponse> {
     let fail = |what: &str, e: io::Error| {
-        BackendError::Backend(format!("execute: cannot {what}: {e} (command: {command})"))
+        BackendError::other_with_source(
+            format!("execute: cannot {what}: {e} (command: {command})"),
+            e,
+        )
     };
     if cancelled.load(Ordering::Relaxed) {
         return Err(cancelled_error());
@@ -95,7 +98,7 @@ pub(crate) fn execute(
 }
 
 fn cancelled_error() -> BackendError {
-    BackendError::Backend("execute: cancelled by the caller; the command was killed".into())
+    BackendError::other("execute: cancelled by the caller; the command was killed")
 }
 
 /// The exit code, or 128 + the signal number for a killed process, as a

@@ -300,7 +300,9 @@ impl LocalBackend {
             Ok(handle) => handle
                 .spawn_blocking(move || work(&cfg))
                 .await
-                .map_err(|e| BackendError::Backend(format!("LocalBackend worker failed: {e}")))?,
+                .map_err(|e| {
+                    BackendError::other_with_source(format!("LocalBackend worker failed: {e}"), e)
+                })?,
             Err(_) => work(&cfg),
         }
     }

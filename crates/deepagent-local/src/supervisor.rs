@@ -43,11 +43,12 @@
 //! signalled by an unprivileged user. A PID namespace or a cgroup would
 //! close the first hole but needs privileges a library cannot assume.
 
-// Written before the workspace denied `unsafe_op_in_unsafe_fn`: the
-// `unsafe fn`s here are the post-fork, async-signal-safe code whose whole
-// bodies are FFI, so their callers' contract covers every call in them.
-// Wrapping each call in its own block is left for the module's owner.
-#![allow(unsafe_op_in_unsafe_fn)]
+// The `unsafe fn`s below are the post-fork code. Their shared contract:
+// they run in a process forked from a (possibly multi-threaded) parent,
+// so they make only async-signal-safe calls (raw syscalls through libc;
+// no allocation, no locks, no `std` I/O), and every descriptor they are
+// given is open in this process. Each unsafe operation inside them is in
+// its own block saying why that call is sound.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -370,12 +371,20 @@ const IGNORED: [libc::c_int; 5] = [
     libc::SIGPIPE,
 ];
 
+/// Writes all of `bytes` to `fd`, retrying on EINTR, giving up on any
+/// other error (there is nobody to tell).
+///
+/// # Safety
+///
+/// Post-fork code (see the module's contract); `fd` is a descriptor.
 unsafe fn write_all(fd: RawFd, mut bytes: &[u8]) {
     while !bytes.is_empty() {
-        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        // SAFETY: the pointer and length describe the live `bytes` slice;
+        // write(2) is async-signal-safe.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n > 0 {
             bytes = &bytes[n as usize..];
-        } else if n == -1 && *libc::__errno_location() == libc::EINTR {
+        } else if n == -1 && errno() == libc::EINTR {
             continue;
         } else {
             return;
@@ -383,17 +392,36 @@ unsafe fn write_all(fd: RawFd, mut bytes: &[u8]) {
     }
 }
 
+/// This thread's `errno`.
+fn errno() -> libc::c_int {
+    // SAFETY: __errno_location returns a valid pointer to this thread's
+    // errno for the thread's whole life; reading it is async-signal-safe.
+    unsafe { *libc::__errno_location() }
+}
+
 /// Makes `src` also `dst`, without close-on-exec, even when they are the
 /// same number.
+///
+/// # Safety
+///
+/// Post-fork code; replacing `dst` must not close a descriptor something
+/// else in this process still uses (only the shell's 0, 1, 2 before exec).
 unsafe fn move_fd(src: RawFd, dst: RawFd) -> bool {
     if src == dst {
-        libc::fcntl(dst, libc::F_SETFD, 0) != -1
+        // SAFETY: F_SETFD with 0 only clears close-on-exec on `dst`.
+        unsafe { libc::fcntl(dst, libc::F_SETFD, 0) != -1 }
     } else {
-        libc::dup2(src, dst) != -1
+        // SAFETY: the caller accepts that `dst` is replaced.
+        unsafe { libc::dup2(src, dst) != -1 }
     }
 }
 
 /// Closes every descriptor from 3 up except those in `keep` (sorted).
+///
+/// # Safety
+///
+/// Post-fork code in the supervisor: nothing in this process may still
+/// use a descriptor that is not in `keep` (they belong to the parent).
 unsafe fn close_others(keep: &mut [RawFd]) {
     keep.sort_unstable();
     let mut lo: libc::c_uint = 3;
@@ -403,78 +431,127 @@ unsafe fn close_others(keep: &mut [RawFd]) {
         };
         if k >= lo {
             if k > lo {
-                close_range(lo, k - 1);
+                // SAFETY: the range holds no kept descriptor (our caller's
+                // contract covers the rest).
+                unsafe { close_range(lo, k - 1) };
             }
             lo = k + 1;
         }
     }
-    close_range(lo, libc::c_uint::MAX);
+    // SAFETY: as above; every kept descriptor is below `lo`.
+    unsafe { close_range(lo, libc::c_uint::MAX) };
 }
 
+/// Closes the descriptors `lo..=hi`.
+///
+/// # Safety
+///
+/// Post-fork code; nothing in this process may use a descriptor in the
+/// range afterwards.
 unsafe fn close_range(lo: libc::c_uint, hi: libc::c_uint) {
-    if libc::syscall(libc::SYS_close_range, lo, hi, 0) == 0 {
+    // SAFETY: close_range(2) takes plain integers; the caller owns the range.
+    if unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0) } == 0 {
         return;
     }
     // Kernels before 5.9: one by one, up to a sane bound.
     let mut lim = std::mem::MaybeUninit::<libc::rlimit>::uninit();
-    let max = if libc::getrlimit(libc::RLIMIT_NOFILE, lim.as_mut_ptr()) == 0 {
-        lim.assume_init().rlim_cur.min(1 << 16) as libc::c_uint
+    // SAFETY: getrlimit fills the rlimit `lim` points to.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, lim.as_mut_ptr()) } == 0 {
+        // SAFETY: getrlimit returned 0, so it initialised `lim`.
+        unsafe { lim.assume_init() }.rlim_cur.min(1 << 16) as libc::c_uint
     } else {
         1024
     };
     let mut fd = lo;
     while fd <= hi.min(max) {
-        libc::close(fd as libc::c_int);
+        // SAFETY: the caller owns every descriptor in the range.
+        unsafe { libc::close(fd as libc::c_int) };
         fd += 1;
     }
 }
 
 /// The supervisor's whole life; never returns.
+///
+/// # Safety
+///
+/// Only in the child of the `fork` in [`Supervised::start`]: post-fork
+/// code (see the module's contract), and `ctrl`, `status`, `output` and
+/// `p.devnull` are open descriptors this process owns.
 unsafe fn supervise(p: &mut Prepared, ctrl: RawFd, status: RawFd, output: RawFd) -> ! {
     // SIGCHLD arrives through a signalfd; the mask is inherited by the
     // shell's fork, which clears it again before exec.
     let mut chld = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    libc::sigemptyset(chld.as_mut_ptr());
-    let mut chld = chld.assume_init();
-    libc::sigaddset(&mut chld, libc::SIGCHLD);
-    libc::pthread_sigmask(libc::SIG_BLOCK, &chld, std::ptr::null_mut());
+    // SAFETY: sigemptyset initialises the set `chld` points to, after
+    // which it may be read; sigaddset and pthread_sigmask get valid sets.
+    // All three are async-signal-safe.
+    let chld = unsafe {
+        libc::sigemptyset(chld.as_mut_ptr());
+        let mut chld = chld.assume_init();
+        libc::sigaddset(&mut chld, libc::SIGCHLD);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &chld, std::ptr::null_mut());
+        chld
+    };
     for sig in IGNORED {
-        libc::signal(sig, libc::SIG_IGN);
+        // SAFETY: SIG_IGN is a valid disposition; no handler code runs.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
-    libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    // SAFETY: prctl with integer arguments only changes this process.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     // Whatever the library user's process had open (other commands' pipe
     // ends above all) must not stay open here or in the command.
     let devnull = p.devnull.as_raw_fd();
-    close_others(&mut [ctrl, status, output, devnull]);
-    let sigfd = libc::signalfd(-1, &chld, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+    // SAFETY: every descriptor this process uses is in the list; the rest
+    // are the parent's, which this process never touches.
+    unsafe { close_others(&mut [ctrl, status, output, devnull]) };
+    // SAFETY: `chld` is an initialised signal set.
+    let sigfd = unsafe { libc::signalfd(-1, &chld, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
 
     // The shell waits on `go` until its pid is reported: a command that
     // stops or kills this process at once must not keep the caller
     // waiting for the pid, or leave it without one.
     let mut go = [-1 as libc::c_int; 2];
-    let go_ok = libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) == 0;
+    // SAFETY: `go` is an array of two ints for pipe2 to fill.
+    let go_ok = unsafe { libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) } == 0;
     let shell = if go_ok && sigfd >= 0 {
-        libc::fork()
+        // SAFETY: this process is single-threaded (a fork child), and the
+        // new child only makes async-signal-safe calls before exec.
+        unsafe { libc::fork() }
     } else {
         -1
     };
     if shell == 0 {
-        libc::close(go[1]);
-        let mut byte = 0u8;
-        while libc::read(go[0], (&mut byte as *mut u8).cast(), 1) == -1
-            && *libc::__errno_location() == libc::EINTR
-        {}
-        exec_shell(p, output, devnull);
+        // SAFETY: `go` holds the two open ends of the pipe made above; the
+        // read goes into a live byte.
+        unsafe {
+            libc::close(go[1]);
+            let mut byte = 0u8;
+            while libc::read(go[0], (&mut byte as *mut u8).cast(), 1) == -1
+                && errno() == libc::EINTR
+            {}
+            exec_shell(p, output, devnull);
+        }
     }
-    libc::close(output);
-    libc::close(devnull);
-    libc::close(go[0]);
+    // SAFETY: these descriptors are ours and nothing here uses them again
+    // (the shell has its own copies).
+    unsafe {
+        libc::close(output);
+        libc::close(devnull);
+        libc::close(go[0]);
+    }
     if shell < 0 {
-        write_all(status, &(-1i32).to_ne_bytes());
-        libc::_exit(1);
+        // SAFETY: `status` is open; _exit ends this process without
+        // running the parent's atexit handlers or destructors.
+        unsafe {
+            write_all(status, &(-1i32).to_ne_bytes());
+            libc::_exit(1);
+        }
     }
-    write_all(status, &shell.to_ne_bytes());
-    libc::close(go[1]);
+    // SAFETY: `status` is open; `go[1]` is ours and closing it lets the
+    // shell go on.
+    unsafe {
+        write_all(status, &shell.to_ne_bytes());
+        libc::close(go[1]);
+    }
 
     let mut shell_done = false;
     loop {
@@ -490,88 +567,128 @@ unsafe fn supervise(p: &mut Prepared, ctrl: RawFd, status: RawFd, output: RawFd)
                 revents: 0,
             },
         ];
-        let r = libc::poll(fds.as_mut_ptr(), 2, -1);
+        // SAFETY: `fds` is an array of two pollfds, as the count says.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
         if r < 0 {
             continue;
         }
         if fds[1].revents != 0 {
             let mut info = [0u8; 128];
-            while libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) > 0 {}
+            // SAFETY: reads into the live `info` buffer, within its length.
+            while unsafe { libc::read(sigfd, info.as_mut_ptr().cast(), info.len()) } > 0 {}
             // Reap everything that ended: the shell, and orphans that were
             // re-parented here.
             loop {
                 let mut st = 0;
-                let pid = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                // SAFETY: `st` is a writable int.
+                let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
                 if pid <= 0 {
                     break;
                 }
                 if pid == shell && !shell_done {
                     shell_done = true;
-                    write_all(status, &st.to_ne_bytes());
+                    // SAFETY: `status` is open.
+                    unsafe { write_all(status, &st.to_ne_bytes()) };
                 }
             }
         }
         if fds[0].revents != 0 {
             let mut cmd = [0u8; 1];
-            let n = libc::read(ctrl, cmd.as_mut_ptr().cast(), 1);
-            if n == -1 && *libc::__errno_location() == libc::EINTR {
+            // SAFETY: reads one byte into the live `cmd`.
+            let n = unsafe { libc::read(ctrl, cmd.as_mut_ptr().cast(), 1) };
+            if n == -1 && errno() == libc::EINTR {
                 continue;
             }
             if n == 1 && cmd[0] == b'q' {
-                libc::_exit(0);
+                // SAFETY: ends this process at once, as a fork child must.
+                unsafe { libc::_exit(0) };
             }
             // `k`, end of file or an error: kill them all.
-            kill_descendants(p);
-            libc::_exit(0);
+            // SAFETY: post-fork code, as `kill_descendants` requires; then
+            // ends this process.
+            unsafe {
+                kill_descendants(p);
+                libc::_exit(0);
+            }
         }
     }
 }
 
 /// The shell's side of the second fork: standard descriptors, a clean
 /// signal state, its own process group, then `exec`.
+///
+/// # Safety
+///
+/// Only in the shell's fork child (post-fork code); `output` and
+/// `devnull` are open.
 unsafe fn exec_shell(p: &Prepared, output: RawFd, devnull: RawFd) -> ! {
     for sig in IGNORED {
-        libc::signal(sig, libc::SIG_DFL);
+        // SAFETY: SIG_DFL is a valid disposition.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     let mut none = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    libc::sigemptyset(none.as_mut_ptr());
-    libc::pthread_sigmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut());
-    libc::setpgid(0, 0);
-    let ok = libc::chdir(p.cwd.as_ptr()) == 0
-        && move_fd(devnull, 0)
-        && move_fd(output, 1)
-        && move_fd(output, 2);
-    if ok {
-        libc::execve(p.sh.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+    // SAFETY: sigemptyset initialises the set before pthread_sigmask reads
+    // it; setpgid changes only this process.
+    unsafe {
+        libc::sigemptyset(none.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, none.as_ptr(), std::ptr::null_mut());
+        libc::setpgid(0, 0);
     }
-    write_all(2, b"deepagent: cannot start sh in the backend root\n");
-    libc::_exit(127);
+    // SAFETY: `p.cwd` is a NUL-terminated path; replacing 0, 1 and 2 is
+    // what this process is for.
+    let ok = unsafe {
+        libc::chdir(p.cwd.as_ptr()) == 0
+            && move_fd(devnull, 0)
+            && move_fd(output, 1)
+            && move_fd(output, 2)
+    };
+    if ok {
+        // SAFETY: `sh` is NUL-terminated and `argv_ptrs`/`envp_ptrs` are
+        // NULL-terminated arrays of pointers into strings `p` owns, alive
+        // until exec replaces the process.
+        unsafe { libc::execve(p.sh.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr()) };
+    }
+    // SAFETY: descriptor 2 is open (the output, or the parent's stderr);
+    // _exit ends the fork child at once.
+    unsafe {
+        write_all(2, b"deepagent: cannot start sh in the backend root\n");
+        libc::_exit(127);
+    }
 }
 
 /// SIGKILLs every descendant, round after round (a killed process's
 /// children come to us), until none is left, then reaps them.
+///
+/// # Safety
+///
+/// Only in the supervisor (post-fork code, a child subreaper).
 unsafe fn kill_descendants(p: &mut Prepared) {
-    let me = libc::getpid();
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
     for _ in 0..MAX_KILL_ROUNDS {
-        let found = scan_procs(p);
+        // SAFETY: post-fork code, as scan_procs requires.
+        let found = unsafe { scan_procs(p) };
         let procs = &mut p.procs;
         procs.sort_unstable();
         let mut signalled = 0;
         for i in 0..procs.len() {
             let (pid, _) = procs[i];
             if descends_from(procs, pid, me) {
-                libc::kill(pid, libc::SIGKILL);
+                // SAFETY: sends a signal to a descendant of ours; a pid
+                // that already ended gives ESRCH.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
                 signalled += 1;
             }
         }
         // Reap what died; ECHILD means nothing is left below us.
         loop {
             let mut st = 0;
-            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+            // SAFETY: `st` is a writable int.
+            let r = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
             if r > 0 {
                 continue;
             }
-            if r == -1 && *libc::__errno_location() == libc::ECHILD {
+            if r == -1 && errno() == libc::ECHILD {
                 return;
             }
             break;
@@ -586,7 +703,8 @@ unsafe fn kill_descendants(p: &mut Prepared) {
                 1_000_000
             },
         };
-        libc::nanosleep(&pause, std::ptr::null_mut());
+        // SAFETY: `pause` is a valid timespec; the remainder is not asked for.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
     }
 }
 
@@ -614,22 +732,34 @@ fn descends_from(
 
 /// Fills `p.procs` with (pid, ppid) of every process in `/proc`, up to its
 /// capacity. False when `/proc` could not be read.
+///
+/// # Safety
+///
+/// Post-fork code: it never allocates (`p.procs` and `p.dents` were
+/// sized before the fork, and pushes stay within capacity).
 unsafe fn scan_procs(p: &mut Prepared) -> bool {
     p.procs.clear();
-    let dir = libc::open(
-        c"/proc".as_ptr(),
-        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-    );
+    // SAFETY: a NUL-terminated literal path.
+    let dir = unsafe {
+        libc::open(
+            c"/proc".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if dir < 0 {
         return false;
     }
     loop {
-        let n = libc::syscall(
-            libc::SYS_getdents64,
-            dir,
-            p.dents.as_mut_ptr(),
-            p.dents.len(),
-        );
+        // SAFETY: getdents64 writes at most `p.dents.len()` bytes into
+        // the buffer, which lives as long as this call.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir,
+                p.dents.as_mut_ptr(),
+                p.dents.len(),
+            )
+        };
         if n <= 0 {
             break;
         }
@@ -656,7 +786,8 @@ unsafe fn scan_procs(p: &mut Prepared) -> bool {
             }
         }
     }
-    libc::close(dir);
+    // SAFETY: `dir` is the descriptor opened above, used no more.
+    unsafe { libc::close(dir) };
     true
 }
 
@@ -677,7 +808,9 @@ fn parse_pid(name: &[u8]) -> Option<libc::pid_t> {
 /// The parent pid from `/proc/<pid>/stat`: `pid (comm) S ppid ...`, where
 /// `comm` may itself hold spaces and parentheses, so parsing starts after
 /// the last `)`.
-unsafe fn read_ppid(pid: libc::pid_t) -> Option<libc::pid_t> {
+/// Safe anywhere, and fit for post-fork code: a stack buffer and raw
+/// syscalls, no allocation.
+fn read_ppid(pid: libc::pid_t) -> Option<libc::pid_t> {
     let mut path = [0u8; 32];
     let mut len = 0;
     for &b in b"/proc/" {
@@ -705,13 +838,19 @@ unsafe fn read_ppid(pid: libc::pid_t) -> Option<libc::pid_t> {
         len += 1;
     }
     path[len] = 0;
-    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+    // SAFETY: `path` is NUL-terminated (written above, well inside 32 bytes).
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return None;
     }
     let mut buf = [0u8; 512];
-    let got = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-    libc::close(fd);
+    // SAFETY: reads into the live `buf` within its length, then closes the
+    // descriptor opened above.
+    let got = unsafe {
+        let got = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        got
+    };
     if got <= 0 {
         return None;
     }

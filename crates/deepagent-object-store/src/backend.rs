@@ -554,7 +554,7 @@ impl Backend for ObjectStoreBackend {
                     self.conflicts.fetch_add(1, Ordering::Relaxed);
                     attempt += 1;
                     if attempt >= self.edit_attempts {
-                        return Err(BackendError::Backend(format!(
+                        return Err(BackendError::other(format!(
                             "edit of {} on {} gave up after {attempt} attempts: another writer changed the object every time between read and write; try again",
                             vpath.as_str(),
                             self.url

@@ -112,18 +112,27 @@ pub(crate) fn to_backend(ctx: &Ctx<'_>, e: object_store::Error) -> BackendError 
         Failure::AlreadyExists => BackendError::AlreadyExists {
             path: path.to_owned(),
         },
-        Failure::NoSuchBucket => BackendError::Backend(format!(
-            "{op} {path}: the bucket of {url} does not exist; create it or fix the bucket name in the URL ({})",
-            chain(&e)
-        )),
-        Failure::Conflict => BackendError::Backend(format!(
-            "{op} {path}: {path} changed on {url} while it was being updated; try again ({})",
-            chain(&e)
-        )),
-        Failure::NotImplemented => BackendError::Backend(format!(
-            "{op} {path}: the store behind {url} does not support this request ({})",
-            chain(&e)
-        )),
+        Failure::NoSuchBucket => BackendError::other_with_source(
+            format!(
+                "{op} {path}: the bucket of {url} does not exist; create it or fix the bucket name in the URL ({})",
+                chain(&e)
+            ),
+            e,
+        ),
+        Failure::Conflict => BackendError::other_with_source(
+            format!(
+                "{op} {path}: {path} changed on {url} while it was being updated; try again ({})",
+                chain(&e)
+            ),
+            e,
+        ),
+        Failure::NotImplemented => BackendError::other_with_source(
+            format!(
+                "{op} {path}: the store behind {url} does not support this request ({})",
+                chain(&e)
+            ),
+            e,
+        ),
         Failure::Denied => BackendError::permission_denied(
             path,
             format!(
@@ -139,10 +148,10 @@ pub(crate) fn to_backend(ctx: &Ctx<'_>, e: object_store::Error) -> BackendError 
             ),
         ),
         Failure::Unreachable => unreachable_error(url, path, op, hint, &e),
-        Failure::Other => BackendError::Backend(format!(
-            "{op} {path} on {url} failed: {}",
-            chain(&e)
-        )),
+        Failure::Other => BackendError::other_with_source(
+            format!("{op} {path} on {url} failed: {}", chain(&e)),
+            e,
+        ),
     }
 }
 

@@ -116,7 +116,7 @@ pub(crate) async fn read_slice(
             Err(Stop::Changed) => continue,
         }
     }
-    Err(BackendError::Backend(format!(
+    Err(BackendError::other(format!(
         "read of {} on {} failed: the object kept changing while it was read; try again",
         vpath.as_str(),
         backend.url()

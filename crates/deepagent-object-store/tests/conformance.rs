@@ -11,14 +11,14 @@ use object_store::memory::InMemory;
 
 mod in_memory {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks [delete, rename, execute], || async {
         Fixture::new(ObjectStoreBackend::new(Arc::new(InMemory::new())))
     });
 }
 
 mod below_a_prefix {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks [delete, rename, execute], || async {
         // Another tenant's files next to ours must stay invisible.
         let store: Arc<dyn object_store::ObjectStore> = Arc::new(InMemory::new());
         store
@@ -32,7 +32,7 @@ mod below_a_prefix {
 
 mod local_filesystem {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks [delete, rename, execute], || async {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("file://{}", dir.path().display());
         let backend = ObjectStoreBackend::from_url(&url).expect("file:// backend");

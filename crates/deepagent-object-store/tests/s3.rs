@@ -45,7 +45,7 @@ mod s3 {
 
     mod conformance {
         use super::*;
-        deepagent_testkit::conformance_tests!(|| async {
+        deepagent_testkit::conformance_tests!(lacks [delete, rename, execute], || async {
             Fixture::new(fresh_backend("conformance"))
         });
     }

@@ -7,9 +7,10 @@
 //!   one module per operation, and [`conformance_tests!`] to turn them into
 //!   one `#[test]` each for a backend factory, so a backend in this
 //!   repository and one you write are held to the same rules. Cases for an
-//!   optional operation are filtered by the backend's
-//!   [`Capabilities`](deepagent_core::Capabilities); the `execute` group
-//!   runs for every [`Sandbox`](deepagent_core::Sandbox);
+//!   optional operation the backend lacks (declared with `lacks [..]` and
+//!   checked against its [`Capabilities`](deepagent_core::Capabilities))
+//!   are ignored tests, never passes; the `execute` group runs for every
+//!   [`Sandbox`](deepagent_core::Sandbox);
 //! - [`recording::RecordingSandbox`]: a sandbox double that records
 //!   commands instead of running them;
 //! - [`docker`]: the skip-or-fail gate of the tests that need an engine;
@@ -106,68 +107,70 @@ where
     });
 }
 
-/// Calls `$callback!` with the one list of cases, as `module::case`
-/// pairs: the tests ([`conformance_tests!`]) and [`CASE_NAMES`] are both
-/// generated from it, so a case cannot be in one and not the other.
+/// Calls `$callback!` with the one list of cases, as `module::case
+/// (capability)`: the tests ([`conformance_tests!`]) and [`CASE_NAMES`]
+/// are both generated from it, so a case cannot be in one and not the
+/// other. The capability is the optional operation the case needs
+/// (`delete`, `rename`, `execute`), or `any`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __with_cases {
     ($callback:path; $($args:tt)*) => {
         $callback!($($args)*;
-            write::write_read_round_trip,
-            write::binary_round_trip,
-            write::unicode_spaces_and_emoji,
-            write::deep_paths,
-            write::overwrite_replaces_whole_file,
-            write::empty_file,
-            write::write_below_a_file_fails,
-            write::write_onto_directory_fails,
-            paths::paths_are_normalized,
-            paths::write_result_path_is_normalized,
-            paths::root_spellings_agree,
-            paths::invalid_paths_everywhere,
-            read::read_slices,
-            read::read_default_limit_and_tail,
-            read::read_crlf_and_unterminated_last_line,
-            read::read_past_end_names_line_count,
-            read::read_missing_and_directory,
-            edit::edit_unique,
-            edit::edit_not_found_leaves_file,
-            edit::edit_ambiguous_reports_count,
-            edit::edit_replace_all_counts,
-            edit::edit_missing_file,
-            edit::edit_invalid_arguments,
-            edit::edit_preserves_binary_around_text,
-            ls::ls_direct_children_sorted,
-            ls::ls_of_file,
-            ls::ls_missing,
-            ls::ls_empty_root,
-            ls::exists_files_dirs_missing,
-            glob::glob_recursive_and_relative,
-            glob::glob_files_only,
-            glob::glob_missing_base_is_empty,
-            glob::glob_cap_and_truncation,
-            glob::glob_invalid_pattern,
-            grep::grep_regex_and_line_numbers,
-            grep::grep_file_vs_directory,
-            grep::grep_glob_filter,
-            grep::grep_hidden_entries,
-            grep::grep_invalid_regex,
-            grep::grep_skips_binary,
-            grep::grep_cap_and_truncation,
-            grep::grep_missing_path,
-            grep::grep_flags,
-            grep::grep_sorted_across_files,
-            concurrency::concurrent_edits_lose_nothing,
-            concurrency::concurrent_writes_distinct_files,
-            delete::delete_files_and_directories,
-            rename::rename_files_and_directories,
-            batch::upload_and_download_batches,
-            execute::execute_exit_codes,
-            execute::execute_timeout_is_124,
-            execute::execute_output_is_capped,
-            execute::execute_interleaves_stderr,
-            execute::execute_working_directory,
+            write::write_read_round_trip (any),
+            write::binary_round_trip (any),
+            write::unicode_spaces_and_emoji (any),
+            write::deep_paths (any),
+            write::overwrite_replaces_whole_file (any),
+            write::empty_file (any),
+            write::write_below_a_file_fails (any),
+            write::write_onto_directory_fails (any),
+            paths::paths_are_normalized (any),
+            paths::write_result_path_is_normalized (any),
+            paths::root_spellings_agree (any),
+            paths::invalid_paths_everywhere (any),
+            read::read_slices (any),
+            read::read_default_limit_and_tail (any),
+            read::read_crlf_and_unterminated_last_line (any),
+            read::read_past_end_names_line_count (any),
+            read::read_missing_and_directory (any),
+            edit::edit_unique (any),
+            edit::edit_not_found_leaves_file (any),
+            edit::edit_ambiguous_reports_count (any),
+            edit::edit_replace_all_counts (any),
+            edit::edit_missing_file (any),
+            edit::edit_invalid_arguments (any),
+            edit::edit_preserves_binary_around_text (any),
+            ls::ls_direct_children_sorted (any),
+            ls::ls_of_file (any),
+            ls::ls_missing (any),
+            ls::ls_empty_root (any),
+            ls::exists_files_dirs_missing (any),
+            glob::glob_recursive_and_relative (any),
+            glob::glob_files_only (any),
+            glob::glob_missing_base_is_empty (any),
+            glob::glob_cap_and_truncation (any),
+            glob::glob_invalid_pattern (any),
+            grep::grep_regex_and_line_numbers (any),
+            grep::grep_file_vs_directory (any),
+            grep::grep_glob_filter (any),
+            grep::grep_hidden_entries (any),
+            grep::grep_invalid_regex (any),
+            grep::grep_skips_binary (any),
+            grep::grep_cap_and_truncation (any),
+            grep::grep_missing_path (any),
+            grep::grep_flags (any),
+            grep::grep_sorted_across_files (any),
+            concurrency::concurrent_edits_lose_nothing (any),
+            concurrency::concurrent_writes_distinct_files (any),
+            delete::delete_files_and_directories (delete),
+            rename::rename_files_and_directories (rename),
+            batch::upload_and_download_batches (any),
+            execute::execute_exit_codes (execute),
+            execute::execute_timeout_is_124 (execute),
+            execute::execute_output_is_capped (execute),
+            execute::execute_interleaves_stderr (execute),
+            execute::execute_working_directory (execute),
         );
     };
 }
@@ -175,7 +178,7 @@ macro_rules! __with_cases {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __case_names {
-    (; $($module:ident :: $case:ident),* $(,)?) => {
+    (; $($module:ident :: $case:ident ($cap:ident)),* $(,)?) => {
         /// The names of every case, in the order the tests are generated.
         pub const CASE_NAMES: &[&str] = &[$(stringify!($case)),*];
     };
@@ -187,35 +190,124 @@ __with_cases!(__case_names;);
 ///
 /// The factory is called once per case and returns a [`Fixture`] holding
 /// a fresh, empty backend. Invoke it once per module; wrap it in
-/// `mod name { ... }` to run several layouts in one file. Cases for an
-/// operation the backend's [`info`](deepagent_core::Backend::info) says it
-/// lacks (`delete`, `rename`, `execute`) print `skipped-by-capability`.
+/// `mod name { ... }` to run several layouts in one file.
+///
+/// A backend without an optional operation (`delete`, `rename`,
+/// `execute`) says so with `lacks [..]`: the cases that need it are
+/// generated with `#[ignore = "backend lacks <op>"]`, so cargo counts them
+/// as ignored, never as passed. A generated test,
+/// `declared_capabilities_agree_with_info`, fails when the list and the
+/// backend's [`info`](deepagent_core::Backend::info) disagree (a
+/// capability declared lacking that the backend has, or one it lacks
+/// that is not declared), and a case run against a backend lacking its
+/// operation fails too. A name outside the three does not compile.
 ///
 /// ```ignore
+/// // Everything supported:
 /// deepagent_testkit::conformance_tests!(|| async {
+///     deepagent_testkit::Fixture::new(LocalBackend::new(dir)?)
+/// });
+/// // A store without commands:
+/// deepagent_testkit::conformance_tests!(lacks [execute], || async {
 ///     deepagent_testkit::Fixture::new(StateBackend::new())
 /// });
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
-    ($factory:expr) => {
-        $crate::__with_cases!($crate::__conformance_tests; $factory);
+    (lacks [$($lacks:ident),* $(,)?], $factory:expr $(,)?) => {
+        $($crate::__known_capability!($lacks);)*
+        $crate::__with_cases!($crate::__conformance_tests; [$($lacks),*]; $factory);
+
+        #[test]
+        fn declared_capabilities_agree_with_info() {
+            $crate::run_case(
+                "declared_capabilities_agree_with_info",
+                $factory,
+                |b| $crate::cases::capability::declared_capabilities_agree_with_info(
+                    b,
+                    &[$(stringify!($lacks)),*],
+                ),
+            );
+        }
+    };
+    ($factory:expr $(,)?) => {
+        $crate::conformance_tests!(lacks [], $factory);
+    };
+}
+
+/// Accepts only the optional capabilities, so a misspelt `lacks [..]`
+/// entry is a compile error rather than a silently run case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __known_capability {
+    (delete) => {};
+    (rename) => {};
+    (execute) => {};
+}
+
+/// `$yes` when `$cap` is in the bracketed list, `$no` otherwise.
+/// (`macro_rules` cannot compare two identifiers, only an identifier with
+/// a literal one, hence an arm per capability.)
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_lacks {
+    ($cap:ident in [] { $($yes:tt)* } else { $($no:tt)* }) => { $($no)* };
+    (delete in [delete $(, $rest:ident)*] { $($yes:tt)* } else { $($no:tt)* }) => { $($yes)* };
+    (rename in [rename $(, $rest:ident)*] { $($yes:tt)* } else { $($no:tt)* }) => { $($yes)* };
+    (execute in [execute $(, $rest:ident)*] { $($yes:tt)* } else { $($no:tt)* }) => { $($yes)* };
+    ($cap:ident in [$first:ident $(, $rest:ident)*] { $($yes:tt)* } else { $($no:tt)* }) => {
+        $crate::__if_lacks!($cap in [$($rest),*] { $($yes)* } else { $($no)* });
+    };
+}
+
+/// The `#[ignore]` reason for a capability (a literal, as the attribute
+/// needs).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __ignored_test {
+    (delete, $($item:tt)*) => {
+        #[test]
+        #[ignore = "backend lacks delete (declared in conformance_tests!(lacks [..]))"]
+        $($item)*
+    };
+    (rename, $($item:tt)*) => {
+        #[test]
+        #[ignore = "backend lacks rename (declared in conformance_tests!(lacks [..]))"]
+        $($item)*
+    };
+    (execute, $($item:tt)*) => {
+        #[test]
+        #[ignore = "backend lacks execute (declared in conformance_tests!(lacks [..]))"]
+        $($item)*
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($factory:expr; $($module:ident :: $case:ident),* $(,)?) => {
+    ($lacks:tt; $factory:expr; $($module:ident :: $case:ident ($cap:ident)),* $(,)?) => {
         $(
-            #[test]
-            fn $case() {
-                $crate::run_case(
-                    stringify!($case),
-                    $factory,
-                    $crate::cases::$module::$case,
+            $crate::__if_lacks!($cap in $lacks {
+                // Run with --ignored: checks the operation is refused.
+                $crate::__ignored_test!($cap,
+                    fn $case() {
+                        $crate::run_case(
+                            stringify!($case),
+                            $factory,
+                            |b| $crate::cases::capability::lacks(b, stringify!($cap)),
+                        );
+                    }
                 );
-            }
+            } else {
+                #[test]
+                fn $case() {
+                    $crate::run_case(
+                        stringify!($case),
+                        $factory,
+                        $crate::cases::$module::$case,
+                    );
+                }
+            });
         )*
     };
 }

@@ -8,7 +8,7 @@ use deepagent_testkit::Fixture;
 
 mod permissive {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         match Permissioned::new(StateBackend::new(), Ruleset::permissive()) {
             Ok(layer) => Fixture::new(layer),
             Err(e) => panic!("permissive ruleset must compile: {e}"),
@@ -18,7 +18,7 @@ mod permissive {
 
 mod default_preset_all_approved {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         match Permissioned::new(StateBackend::new(), Ruleset::default_preset()) {
             Ok(layer) => Fixture::new(
                 layer.with_approver(approver_fn(|_| async { PermissionDecision::Allow })),

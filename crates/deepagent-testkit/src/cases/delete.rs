@@ -5,11 +5,7 @@ use super::*;
 /// `delete` removes a file; a directory needs `recursive`; nothing else is
 /// touched; missing and `/` are errors.
 pub async fn delete_files_and_directories(b: B) {
-    if !b.info().capabilities.delete
-        && skipped_by_capability(&b, "delete_files_and_directories", "delete")
-    {
-        return;
-    }
+    capability::require(&b, "delete");
     put(&b, "/d/a.txt", "a").await;
     put(&b, "/d/sub/b.txt", "b").await;
     put(&b, "/keep.txt", "k").await;

@@ -1,6 +1,7 @@
 //! Conformance cases: `execute`, for every backend that is a
-//! [`Sandbox`]. A backend that is not skips them
-//! by capability.
+//! [`Sandbox`]. A backend that is not declares `lacks [execute]` in
+//! [`conformance_tests!`](crate::conformance_tests), and these cases are
+//! generated as ignored tests.
 
 use std::time::Duration;
 
@@ -8,13 +9,17 @@ use deepagent_core::{ExecuteResponse, Sandbox, DEFAULT_OUTPUT_LIMIT};
 
 use super::*;
 
-/// The sandbox, or `None` after printing the skip.
-fn sandbox<'a>(b: &'a B, case: &str) -> Option<&'a dyn Sandbox> {
-    let found = b.as_sandbox();
-    if found.is_none() {
-        skipped_by_capability(b, case, "execute");
+/// The sandbox; a backend that is none fails the case (it should have
+/// declared `lacks [execute]`).
+fn sandbox(b: &B) -> &dyn Sandbox {
+    capability::require(b, "execute");
+    match b.as_sandbox() {
+        Some(sb) => sb,
+        None => panic!(
+            "[{}] its info says it can execute, but as_sandbox() is None",
+            b.name()
+        ),
     }
-    found
 }
 
 async fn run(b: &B, sb: &dyn Sandbox, command: &str, timeout: Option<Duration>) -> ExecuteResponse {
@@ -27,9 +32,7 @@ async fn run(b: &B, sb: &dyn Sandbox, command: &str, timeout: Option<Duration>) 
 
 /// The command's exit code comes back, zero or not, with its output.
 pub async fn execute_exit_codes(b: B) {
-    let Some(sb) = sandbox(&b, "execute_exit_codes") else {
-        return;
-    };
+    let sb = sandbox(&b);
     let r = run(&b, sb, "echo hi", None).await;
     assert_eq!(
         (r.exit_code, r.output.as_str()),
@@ -48,9 +51,7 @@ pub async fn execute_exit_codes(b: B) {
 /// A command past its timeout is killed: exit code 124 and `timed_out`,
 /// well before it would have ended.
 pub async fn execute_timeout_is_124(b: B) {
-    let Some(sb) = sandbox(&b, "execute_timeout_is_124") else {
-        return;
-    };
+    let sb = sandbox(&b);
     let start = std::time::Instant::now();
     let r = run(
         &b,
@@ -76,9 +77,7 @@ pub async fn execute_timeout_is_124(b: B) {
 
 /// Output past the cap is dropped and `truncated` says so.
 pub async fn execute_output_is_capped(b: B) {
-    let Some(sb) = sandbox(&b, "execute_output_is_capped") else {
-        return;
-    };
+    let sb = sandbox(&b);
     let limit = b
         .info()
         .limits
@@ -103,9 +102,7 @@ pub async fn execute_output_is_capped(b: B) {
 
 /// stdout and stderr arrive interleaved, in the order they were written.
 pub async fn execute_interleaves_stderr(b: B) {
-    let Some(sb) = sandbox(&b, "execute_interleaves_stderr") else {
-        return;
-    };
+    let sb = sandbox(&b);
     let r = run(&b, sb, "echo one; echo two >&2; echo three", None).await;
     assert_eq!(r.output, "one\ntwo\nthree\n", "[{}]", b.name());
 }
@@ -113,9 +110,7 @@ pub async fn execute_interleaves_stderr(b: B) {
 /// Commands run where the backend's `/` is: a file written at `/x` is
 /// `x` to a command.
 pub async fn execute_working_directory(b: B) {
-    let Some(sb) = sandbox(&b, "execute_working_directory") else {
-        return;
-    };
+    let sb = sandbox(&b);
     put(&b, "/wd-probe.txt", "here\n").await;
     let r = run(&b, sb, "cat wd-probe.txt", None).await;
     assert_eq!(

@@ -1,10 +1,12 @@
 //! One function per behaviour, in one module per operation. Each takes an
 //! empty backend and panics with a message naming the rule when the
-//! backend breaks it. A case for an optional operation first asks the
-//! backend's [`Capabilities`](deepagent_core::Capabilities) and, when it
-//! is not supported, prints `skipped-by-capability` and returns.
+//! backend breaks it. A case for an optional operation (`delete`,
+//! `rename`, `execute`) fails when the backend lacks it: a backend
+//! declares what it lacks in [`conformance_tests!`](crate::conformance_tests),
+//! which generates those cases as ignored tests (see [`capability`]).
 
 pub mod batch;
+pub mod capability;
 pub mod concurrency;
 pub mod delete;
 pub mod edit;
@@ -93,16 +95,4 @@ pub(crate) fn grep_paths(matches: &[GrepMatch]) -> Vec<&str> {
 
 pub(crate) fn numbered(n: usize) -> String {
     (1..=n).map(|i| format!("line {i}\n")).collect()
-}
-
-/// Prints why a case did not run, past the harness's capture, so a run
-/// shows it; see [`Capabilities`](crate::Capabilities).
-pub(crate) fn skipped_by_capability(b: &B, case: &str, capability: &str) -> bool {
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "[{}] {case}: skipped-by-capability ({capability} not supported)",
-        b.name()
-    );
-    true
 }

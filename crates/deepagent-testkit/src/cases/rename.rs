@@ -5,11 +5,7 @@ use super::*;
 /// `rename` moves files and directories, replaces a file, implies
 /// parents, and refuses directories in the way and moves into itself.
 pub async fn rename_files_and_directories(b: B) {
-    if !b.info().capabilities.rename
-        && skipped_by_capability(&b, "rename_files_and_directories", "rename")
-    {
-        return;
-    }
+    capability::require(&b, "rename");
     put(&b, "/a.txt", "first").await;
     ok(&b, "rename", b.rename("/a.txt", "/new/dir/b.txt").await);
     assert!(!ok(&b, "exists", b.exists("/a.txt").await));

@@ -196,7 +196,7 @@ impl<B: Backend> Permissioned<B> {
         let asked: Vec<String> = paths.iter().map(|p| p.as_str().to_owned()).collect();
         let real = self.inner.resolve_links(&asked).await?;
         if real.len() != asked.len() {
-            return Err(BackendError::Backend(format!(
+            return Err(BackendError::other(format!(
                 "{}: resolve_links answered {} paths for {} asked; permissions cannot be \
                  checked, so the operation was refused (a bug in that backend)",
                 self.inner.name(),
