@@ -93,6 +93,7 @@ impl Tool for TaskTool {
                 model: core.model.clone(),
                 depth,
                 processors: core.processors.clone(),
+                run_id: ctx.env.child_run_id(&kind),
             }
         } else if let Some(s) = core.subagents.iter().find(|s| s.name == kind) {
             Profile {
@@ -104,6 +105,7 @@ impl Tool for TaskTool {
                     .history_processors
                     .clone()
                     .unwrap_or_else(|| core.processors.clone()),
+                run_id: ctx.env.child_run_id(&kind),
             }
         } else {
             return Err(ToolError::Retry(format!(
