@@ -6,37 +6,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::http::{MockServer, Reply};
+use common::{deps, openai, openai_call, openai_text};
 use deepagent::models::anthropic::{self, AnthropicModel};
-use deepagent::models::openai::OpenAiModel;
 use deepagent::models::ResponseAccumulator;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deepagent::{
-    create_deep_agent, AgentError, DeepAgentDeps, FunctionModel, Message, ModelPrice,
-    ModelResponse, ProcessorContext, RetryPolicy, StateBackend, SubAgent, UsageLimits,
+    create_deep_agent, AgentError, FunctionModel, Message, ModelPrice, ModelResponse,
+    ProcessorContext, RetryPolicy, SubAgent, UsageLimits,
 };
 use serde_json::{json, Value};
-
-fn deps() -> DeepAgentDeps {
-    DeepAgentDeps::new(StateBackend::new())
-}
-
-fn openai(server: &MockServer) -> OpenAiModel {
-    OpenAiModel::new("gpt-test", "sk-test")
-        .base_url(format!("{}/v1", server.base))
-        .retry(RetryPolicy::none())
-}
-
-fn openai_call(id: &str, name: &str, args: Value, usage: (u64, u64)) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
-            "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]}}],
-           "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1}})
-}
-
-fn openai_text(text: &str, usage: (u64, u64)) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-           "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1}})
-}
 
 /// The user messages' texts of a recorded OpenAI request.
 fn user_texts(body: &Value) -> Vec<String> {

@@ -35,6 +35,9 @@ const SUMMARY_MESSAGE_CHARS: usize = 4_000;
 /// How much of an offloaded result its pointer shows.
 const POINTER_PREVIEW_CHARS: usize = 200;
 
+/// How the message that stands for summarised messages starts.
+const SUMMARY_PREFIX: &str = "[Summary of the conversation so far]";
+
 /// How a pointer to an offloaded tool result starts, so it is never
 /// offloaded again.
 const POINTER_PREFIX: &str = "[This tool result (";
@@ -84,6 +87,7 @@ const POINTER_PREFIX: &str = "[This tool result (";
 /// use std::sync::Arc;
 /// use deepagent::{create_deep_agent, CompactionConfig, TestModel};
 ///
+/// # std::env::set_var("OPENAI_API_KEY", "sk-example");
 /// let agent = create_deep_agent()
 ///     .model_impl(Arc::new(TestModel::new()))
 ///     .compaction(
@@ -92,10 +96,8 @@ const POINTER_PREFIX: &str = "[This tool result (";
 ///             .keep_last(10)
 ///             .summary_model("openai:gpt-4.1-mini"),
 ///     )
+///     // The built-in table does not know this model.
 ///     .context_window("test", 100_000)
-/// #   ;
-/// # std::env::set_var("OPENAI_API_KEY", "sk-example");
-/// # let agent = agent
 ///     .build()?;
 /// # let _ = agent;
 /// # Ok::<(), deepagent::AgentError>(())
@@ -377,7 +379,11 @@ impl Compactor {
     }
 
     /// Asks the summary model for a summary of `old`.
-    async fn summarise(&self, ctx: &ProcessorContext, old: &[Message]) -> Result<String, AgentError> {
+    async fn summarise(
+        &self,
+        ctx: &ProcessorContext,
+        old: &[Message],
+    ) -> Result<String, AgentError> {
         let model = self
             .config
             .summary_model
@@ -394,11 +400,13 @@ impl Compactor {
                 (w as usize).saturating_mul(CHARS_PER_TOKEN) * 3 / 4
             });
         let request = summary_request(old, room);
-        let failed = |why: String| AgentError::Compaction {
+        let failed = |why: String| {
+            AgentError::Compaction {
             message: format!(
                 "the summary request to {} {why}; the run's state holds the conversation as it was (nothing was removed), so resume it to try again, or set a summary model that works with CompactionConfig::summary_model",
                 model.name()
             ),
+        }
         };
         let response = match ctx.env.request_counted(model.as_ref(), &request).await {
             Ok(r) => r,
@@ -442,7 +450,8 @@ pub(crate) fn summary_request(old: &[Message], room: usize) -> ModelRequest {
     ModelRequest {
         system: SUMMARY_SYSTEM_PROMPT.to_owned(),
         messages: vec![Message::user(format!(
-            "{SUMMARY_PROMPT}\n\n<conversation>\n{text}\n</conversation>"
+            "{SUMMARY_PROMPT}\n\n<conversation>\n{}\n</conversation>",
+            text.trim_end()
         ))],
         tools: Vec::new(),
     }
@@ -516,7 +525,11 @@ pub(crate) fn offload_pointer(content: &str, path: &str) -> String {
     let chars = content.chars().count();
     let lines = deepagent_core::text::count_lines(content.as_bytes());
     let preview: String = content.chars().take(POINTER_PREVIEW_CHARS).collect();
-    let more = if chars > POINTER_PREVIEW_CHARS { " ..." } else { "" };
+    let more = if chars > POINTER_PREVIEW_CHARS {
+        " ..."
+    } else {
+        ""
+    };
     format!(
         "{POINTER_PREFIX}{chars} characters, {lines} lines) was moved out of the conversation to save context. It is saved in {path}; read it with read_file (offset and limit) if you need it again. It began:\n{preview}{more}]"
     )
@@ -536,7 +549,8 @@ pub(crate) fn summary_message(
         None => "Their full text was not saved.".to_owned(),
     };
     let mut out = format!(
-        "[Summary of the conversation so far] The {summarised} earlier messages of this conversation were replaced by this summary to keep the context small. {saved}\n\n{summary}"
+        "{SUMMARY_PREFIX} The earlier part of this conversation ({summarised} {}) was replaced by this summary to keep the context small. {saved}\n\n{summary}",
+        if summarised == 1 { "message" } else { "messages" }
     );
     if !todos.is_empty() {
         out.push_str(&format!(
@@ -548,7 +562,11 @@ pub(crate) fn summary_message(
 }
 
 /// Appends `section` to the history file at `path`.
-async fn append_history(ctx: &ProcessorContext, path: &str, section: &str) -> Result<(), AgentError> {
+async fn append_history(
+    ctx: &ProcessorContext,
+    path: &str,
+    section: &str,
+) -> Result<(), AgentError> {
     let backend = ctx.backend();
     let mut text = match backend.read_bytes(path).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),

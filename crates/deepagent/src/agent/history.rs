@@ -45,8 +45,8 @@ impl ProcessorContext {
     /// About how many prompt tokens a request with `messages` would
     /// take: the tokens the provider reported for the previous request
     /// and its answer, plus about a token per 4 characters added since;
-    /// or, before the first request or when the history got shorter,
-    /// the whole request (system prompt and tool definitions included)
+    /// or, before the first request, when the history got shorter, or
+    /// when the provider reports no usage, the whole request (system prompt and tool definitions included)
     /// at 4 characters a token.
     pub fn estimate_prompt_tokens(&self, messages: &[Message]) -> u64 {
         self.estimate.tokens(messages)
@@ -103,7 +103,8 @@ impl EstimateBase {
     /// Cache discounts are ignored, so the estimate errs high.
     pub(crate) fn tokens(&self, messages: &[Message]) -> u64 {
         match self.last_sent {
-            Some((tokens, len)) if len <= messages.len() => {
+            // A provider that reports no usage (0) leaves only the length.
+            Some((tokens, len)) if tokens > 0 && len <= messages.len() => {
                 tokens + (message_chars(&messages[len..]) / CHARS_PER_TOKEN) as u64
             }
             _ => ((self.fixed_chars + message_chars(messages)) / CHARS_PER_TOKEN) as u64,
