@@ -461,18 +461,7 @@ async fn a_history_that_cannot_be_saved_stops_the_run_before_summarising() {
 
 #[tokio::test]
 async fn compaction_can_be_turned_off_and_leaves_unknown_models_alone() {
-    let history: Vec<Message> = (0..50)
-        .flat_map(|i| {
-            let id = format!("old{i}");
-            [
-                Message::Assistant {
-                    content: String::new(),
-                    tool_calls: vec![ToolCall::new(&id, "ls", json!({"path": "/"}))],
-                },
-                Message::tool_result(&id, "ls", "y".repeat(1_000)),
-            ]
-        })
-        .collect();
+    let history = old_history();
     let seen = Arc::new(AtomicUsize::new(0));
     let agent = |window: Option<u64>, config: CompactionConfig| {
         let n = seen.clone();
@@ -564,6 +553,63 @@ async fn subagents_compact_their_own_history() {
     assert!(history.contains("work 40 steps"));
 }
 
+/// 50 old steps of `ls` with 1,000-character results: ~13,000 tokens.
+fn old_history() -> Vec<Message> {
+    (0..50)
+        .flat_map(|i| {
+            let id = format!("old{i}");
+            [
+                Message::Assistant {
+                    content: String::new(),
+                    tool_calls: vec![ToolCall::new(&id, "ls", json!({"path": "/"}))],
+                },
+                Message::tool_result(&id, "ls", "y".repeat(1_000)),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_summary_request_that_would_pass_the_cost_cap_is_never_sent() {
+    let asked = Arc::new(AtomicUsize::new(0));
+    let n = asked.clone();
+    let summariser = FunctionModel::new(move |_| {
+        n.fetch_add(1, Ordering::SeqCst);
+        ModelResponse::text("unused")
+    })
+    .named("pricey");
+    let price = |input: f64| ModelPrice {
+        input,
+        output: 0.0,
+        cache_write: input,
+        cache_read: input,
+    };
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(
+            FunctionModel::new(|_| ModelResponse::text("ok")).named("agent-model"),
+        ))
+        .context_window("agent-model", 5_000)
+        .compaction(CompactionConfig::default().summary_model_impl(Arc::new(summariser)))
+        .model_price("agent-model", price(1.0))
+        // ~13,000 tokens to summarise at $1,000 a million: ~$13.
+        .model_price("pricey", price(1_000.0))
+        .usage_limits(UsageLimits {
+            cost_limit_usd: Some(1.0),
+            ..UsageLimits::default()
+        })
+        .build()
+        .unwrap();
+    let err = agent
+        .run_with_history("go on", old_history(), &deps())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, AgentError::UsageLimit(_)), "{err}");
+    assert!(err.to_string().contains("cost limit"), "{err}");
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+    assert_eq!(err.state.usage.requests, 0);
+    assert_eq!(err.state.messages.len(), 101, "the state is whole");
+}
+
 #[test]
 fn build_refuses_thresholds_outside_the_window_and_keeping_nothing() {
     let build = |c: CompactionConfig| {
@@ -603,4 +649,54 @@ fn a_cost_cap_needs_a_price_for_the_summary_model_too() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("\"cheap\" has no price"), "{err}");
+}
+
+/// The README's table (issue 16 item 6): prompt tokens per request of the
+/// 300-step run above, with and without compaction. Deterministic (the
+/// mock counts a token per 4 bytes of the request body), so any build
+/// gives the same numbers:
+/// `cargo test -p deepagent --test compaction -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+async fn prompt_tokens_per_request_with_and_without_compaction() {
+    let steps = 300;
+    let mut rows = Vec::new();
+    for (name, config) in [
+        ("without compaction", CompactionConfig::disabled()),
+        ("with compaction", CompactionConfig::default()),
+    ] {
+        let server = long_run_server(steps).await;
+        let agent = long_run_agent(&server, config).build().unwrap();
+        let r = agent.run("do the 300 steps", &deps()).await.unwrap();
+        assert_eq!(r.output, "finished");
+        let requests = server.requests();
+        let agent_tokens: Vec<u64> = requests
+            .iter()
+            .filter(|r| !is_summary(r))
+            .map(tokens)
+            .collect();
+        let summary_tokens: Vec<u64> = requests
+            .iter()
+            .filter(|r| is_summary(r))
+            .map(tokens)
+            .collect();
+        let at = |n: usize| agent_tokens[n - 1];
+        rows.push(format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} ({} tokens) |",
+            at(50),
+            at(100),
+            at(200),
+            at(300),
+            agent_tokens.iter().max().unwrap(),
+            agent_tokens.iter().sum::<u64>(),
+            summary_tokens.len(),
+            summary_tokens.iter().sum::<u64>(),
+        ));
+    }
+    println!("window {WINDOW} tokens, threshold 0.8, keep_last 20");
+    println!("| run | request 50 | 100 | 200 | 300 | max | all prompts | summary requests |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!("{row}");
+    }
 }

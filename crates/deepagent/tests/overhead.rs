@@ -5,7 +5,8 @@
 //!   by a FunctionModel (one model request + one tool call per step);
 //! - peak memory (VmHWM) of a 1,000-step run;
 //! - the per-step cost of a history processor (issue 16): 2,000 steps
-//!   with no processor, a no-op sync one, and a no-op async one.
+//!   with no processor, a no-op sync one, a no-op async one, and
+//!   compaction checking every step without reaching its threshold.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +34,9 @@ fn looping_builder(steps: usize) -> deepagent::DeepAgentBuilder {
         if step >= steps {
             ModelResponse::text("done")
         } else {
+            // Usage as a provider reports it: compaction measures from it.
             ModelResponse::tool_calls([ToolCall::new(step.to_string(), "noop", json!({}))])
+                .with_usage(1_000 + step as u64 * 20, 10)
         }
     });
     let noop = tool("noop")
@@ -109,7 +112,25 @@ async fn history_processor_cost_per_step() {
             .unwrap(),
     )
     .await;
+    // Compaction's check on every step, never reaching its threshold:
+    // the model reports usage, so the measure is the last report plus
+    // the messages added since, not a walk over the whole history.
+    let compaction = time(
+        looping_builder(steps)
+            .compaction(deepagent::CompactionConfig::default())
+            .context_window("function", u64::MAX / 2)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let off = time(
+        looping_builder(steps)
+            .compaction(deepagent::CompactionConfig::disabled())
+            .build()
+            .unwrap(),
+    )
+    .await;
     println!(
-        "{steps} steps, us per step: no processor {none:.2}, no-op sync processor {sync:.2}, no-op async processor {asynchronous:.2}"
+        "{steps} steps, us per step: default agent (compaction on, no window for this model) {none:.2}, no-op sync processor {sync:.2}, no-op async processor {asynchronous:.2}, compaction checking (below its threshold) {compaction:.2}, compaction off {off:.2}"
     );
 }
