@@ -335,6 +335,60 @@ async fn large_old_tool_results_are_offloaded_before_anything_is_summarised() {
 }
 
 #[tokio::test]
+async fn large_results_among_the_kept_messages_are_offloaded_when_nothing_older_is_left() {
+    // Three steps with 40,000-character results (~30,000 tokens), all among
+    // the last 20 messages, in a 20,000-token window: nothing is old
+    // enough to summarise, so the kept results move out, except the
+    // answer to the latest turn.
+    let huge = |i: usize| format!("huge {i} ") + &"z".repeat(40_000);
+    let history: Vec<Message> = (0..3)
+        .flat_map(|i| {
+            let id = format!("h{i}");
+            [
+                Message::Assistant {
+                    content: String::new(),
+                    tool_calls: vec![ToolCall::new(&id, "ls", json!({"path": "/"}))],
+                },
+                Message::tool_result(&id, "ls", huge(i)),
+            ]
+        })
+        .collect();
+    let sent: Arc<Mutex<Vec<Message>>> = Arc::default();
+    let log = sent.clone();
+    let model = FunctionModel::new(move |req| {
+        if !req.system.starts_with("You summarise") {
+            *log.lock().unwrap() = req.messages.clone();
+        }
+        ModelResponse::text("ok")
+    });
+    let backend = StateBackend::new();
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(model))
+        .context_window("function", 20_000)
+        .build()
+        .unwrap();
+    let r = agent
+        .run_with_history(
+            "go on",
+            history,
+            &deepagent::DeepAgentDeps::new(backend.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.output, "ok");
+    let sent = sent.lock().unwrap();
+    assert!(summary_messages(&sent).is_empty(), "nothing was summarised");
+    let results: Vec<String> = common::tool_results(&sent)
+        .into_iter()
+        .map(|(_, c, _)| c)
+        .collect();
+    assert!(results[0].starts_with("[This tool result (40007 characters"));
+    assert!(results[1].starts_with("[This tool result (40007 characters"));
+    assert_eq!(results[2], huge(2));
+    assert_eq!(read(&backend, "/large_tool_results/h1.txt").await, huge(1));
+}
+
+#[tokio::test]
 async fn the_summary_prompt_and_message_read_as_expected() {
     // A conversation of four short steps in a window so small that every
     // request past the first compacts, keeping the last 2 messages.

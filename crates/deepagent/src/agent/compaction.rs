@@ -272,11 +272,11 @@ impl HistoryProcessor for Compactor {
             .as_ref()
             .map(|dir| format!("{dir}/{}.md", file_safe(&ctx.run_id)));
 
-        let (offloaded, saved_chars) = self
+        let (mut offloaded, saved_chars) = self
             .offload(ctx, &mut messages[..keep_from], history.as_deref())
             .await?;
         let after_offload = before.saturating_sub((saved_chars / CHARS_PER_TOKEN) as u64);
-        if after_offload < limit || keep_from == 0 {
+        if after_offload < limit {
             if offloaded > 0 {
                 ctx.env.emit(AgentEvent::Compacted {
                     offloaded,
@@ -288,26 +288,51 @@ impl HistoryProcessor for Compactor {
             return Ok(());
         }
 
-        let old = &messages[..keep_from];
-        if let Some(path) = &history {
-            let section = format!(
-                "## Compaction before request {}: {} messages summarised\n\n{}",
-                ctx.usage.requests + 1,
-                old.len(),
-                transcript(old, usize::MAX)
-            );
-            append_history(ctx, path, &section).await?;
+        // Where the kept messages start once the old ones are summarised.
+        let mut kept_start = 0;
+        if keep_from > 0 {
+            let old = &messages[..keep_from];
+            if let Some(path) = &history {
+                let section = format!(
+                    "## Compaction before request {}: {} messages summarised\n\n{}",
+                    ctx.usage.requests + 1,
+                    old.len(),
+                    transcript(old, usize::MAX)
+                );
+                append_history(ctx, path, &section).await?;
+            }
+            let summary = self.summarise(ctx, old).await?;
+            let todos = ctx.todos();
+            let message = summary_message(old.len(), history.as_deref(), &summary, &todos);
+            messages.splice(..keep_from, [Message::user(message)]);
+            kept_start = 1;
         }
-        let summary = self.summarise(ctx, old).await?;
-        let todos = ctx.todos();
-        let message = summary_message(old.len(), history.as_deref(), &summary, &todos);
-        messages.splice(..keep_from, [Message::user(message)]);
-        ctx.env.emit(AgentEvent::Compacted {
-            offloaded,
-            summarised: keep_from,
-            history_path: history,
-            tokens_before: before,
-        });
+        // The kept messages alone may still be too many tokens (large
+        // results among them): move those out too, all but the answers
+        // to the latest turn, which the model has not read yet.
+        let whole = history::EstimateBase {
+            last_sent: None,
+            ..ctx.estimate
+        };
+        if whole.tokens(messages) >= limit {
+            let latest = messages
+                .iter()
+                .rposition(|m| matches!(m, Message::Assistant { .. }))
+                .unwrap_or(0)
+                .max(kept_start);
+            let (more, _) = self
+                .offload(ctx, &mut messages[kept_start..latest], history.as_deref())
+                .await?;
+            offloaded += more;
+        }
+        if offloaded > 0 || keep_from > 0 {
+            ctx.env.emit(AgentEvent::Compacted {
+                offloaded,
+                summarised: keep_from,
+                history_path: history,
+                tokens_before: before,
+            });
+        }
         Ok(())
     }
 }

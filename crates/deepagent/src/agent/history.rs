@@ -138,8 +138,8 @@ pub(crate) fn message_chars(messages: &[Message]) -> usize {
 ///
 /// The rewritten list is what is sent, and it replaces the run's history, so what a processor
 /// removes stays removed for the rest of the run and is not in the
-/// [`RunResult`](crate::RunResult) (keep a copy if it matters — see
-/// compaction in the issue tracker). Processors run in the order they
+/// [`RunResult`](crate::RunResult) (keep a copy if it matters, as
+/// [compaction](crate::CompactionConfig) does). Processors run in the order they
 /// were added, each on the previous one's output. A processor must keep
 /// every tool call next to its result: providers refuse a call without
 /// one.

@@ -81,7 +81,10 @@ pub struct RunResult {
     /// The model's final answer.
     pub output: String,
     /// The whole conversation, including the history the run started
-    /// from; pass it to [`DeepAgent::run_with_history`] to continue.
+    /// from, as [history processors](HistoryProcessor) and
+    /// [compaction](CompactionConfig) left it (compaction's summary names
+    /// the file holding what it took out); pass it to
+    /// [`DeepAgent::run_with_history`] to continue.
     pub messages: Vec<Message>,
     /// Requests and tokens of this run, subagents included (a subagent
     /// that failed too: what it spent before failing).
