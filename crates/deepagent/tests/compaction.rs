@@ -376,7 +376,7 @@ async fn large_results_among_the_kept_messages_are_offloaded_when_nothing_older_
         .await
         .unwrap();
     assert_eq!(r.output, "ok");
-    let sent = sent.lock().unwrap();
+    let sent = sent.lock().unwrap().clone();
     assert!(summary_messages(&sent).is_empty(), "nothing was summarised");
     let results: Vec<String> = common::tool_results(&sent)
         .into_iter()
