@@ -97,6 +97,7 @@ pub enum AgentError {
 /// # }
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RunError {
     /// Why the run stopped.
     pub error: AgentError,
