@@ -632,12 +632,7 @@ async fn a_summary_request_that_would_pass_the_cost_cap_is_never_sent() {
         ModelResponse::text("unused")
     })
     .named("pricey");
-    let price = |input: f64| ModelPrice {
-        input,
-        output: 0.0,
-        cache_write: input,
-        cache_read: input,
-    };
+    let price = |input: f64| ModelPrice::new(input, 0.0).with_cache(input, input);
     let agent = create_deep_agent()
         .model_impl(Arc::new(
             FunctionModel::new(|_| ModelResponse::text("ok")).named("agent-model"),
@@ -647,10 +642,7 @@ async fn a_summary_request_that_would_pass_the_cost_cap_is_never_sent() {
         .model_price("agent-model", price(1.0))
         // ~13,000 tokens to summarise at $1,000 a million: ~$13.
         .model_price("pricey", price(1_000.0))
-        .usage_limits(UsageLimits {
-            cost_limit_usd: Some(1.0),
-            ..UsageLimits::default()
-        })
+        .usage_limits(UsageLimits::default().cost_limit_usd(1.0))
         .build()
         .unwrap();
     let err = agent
@@ -684,22 +676,11 @@ fn build_refuses_thresholds_outside_the_window_and_keeping_nothing() {
 fn a_cost_cap_needs_a_price_for_the_summary_model_too() {
     let err = create_deep_agent()
         .model_impl(Arc::new(FunctionModel::new(|_| ModelResponse::text("hi"))))
-        .model_price(
-            "function",
-            ModelPrice {
-                input: 1.0,
-                output: 1.0,
-                cache_write: 1.0,
-                cache_read: 1.0,
-            },
-        )
+        .model_price("function", ModelPrice::new(1.0, 1.0))
         .compaction(CompactionConfig::default().summary_model_impl(Arc::new(
             FunctionModel::fallible(|_| Err(ModelError::Other("unused".into()))).named("cheap"),
         )))
-        .usage_limits(UsageLimits {
-            cost_limit_usd: Some(1.0),
-            ..UsageLimits::default()
-        })
+        .usage_limits(UsageLimits::default().cost_limit_usd(1.0))
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("\"cheap\" has no price"), "{err}");
