@@ -550,10 +550,12 @@ async fn compaction_can_be_turned_off_and_leaves_unknown_models_alone() {
     assert!(seen.load(Ordering::SeqCst) <= 22);
 }
 
-#[tokio::test]
-async fn subagents_compact_their_own_history() {
-    // The main agent delegates once; the worker runs 40 steps of 1,000
-    // characters in a 10,000-token window.
+/// The main agent delegates once; the worker runs 40 steps of 1,000
+/// characters in a 10,000-token window. Returns the backend, the run's
+/// messages and how many summaries the worker's own model wrote.
+async fn delegate_40_steps(
+    sub: impl FnOnce(SubAgent) -> SubAgent,
+) -> (StateBackend, Vec<Message>, usize) {
     let main = FunctionModel::new(|req| {
         if req.latest_tool_results().is_empty() {
             ModelResponse::call(
@@ -566,8 +568,11 @@ async fn subagents_compact_their_own_history() {
     })
     .named("main-model");
     let steps = AtomicUsize::new(0);
+    let own_summaries = Arc::new(AtomicUsize::new(0));
+    let n = own_summaries.clone();
     let worker = FunctionModel::new(move |req| {
         if req.system.starts_with("You summarise") {
+            n.fetch_add(1, Ordering::SeqCst);
             return ModelResponse::text("worker summary");
         }
         let step = steps.fetch_add(1, Ordering::SeqCst);
@@ -586,7 +591,9 @@ async fn subagents_compact_their_own_history() {
     let agent = create_deep_agent()
         .model_impl(Arc::new(main))
         .tool(work_tool())
-        .subagent(SubAgent::new("worker", "Works.", "Work.").model_impl(Arc::new(worker)))
+        .subagent(sub(
+            SubAgent::new("worker", "Works.", "Work.").model_impl(Arc::new(worker))
+        ))
         .context_window("main-model", 100_000)
         .context_window("worker-model", 10_000)
         .build()
@@ -596,15 +603,48 @@ async fn subagents_compact_their_own_history() {
         .await
         .unwrap();
     assert_eq!(r.output, "main done");
+    let n = own_summaries.load(Ordering::SeqCst);
+    (backend, r.messages, n)
+}
+
+#[tokio::test]
+async fn subagents_compact_their_own_history() {
+    let (backend, messages, own_summaries) = delegate_40_steps(|s| s).await;
     assert!(
-        summary_messages(&r.messages).is_empty(),
+        summary_messages(&messages).is_empty(),
         "the main agent did not compact"
     );
+    assert!(own_summaries > 0);
     let files = history_files(&backend);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("-worker-1.md"), "{files:?}");
     let history = read(&backend, &files[0]).await;
     assert!(history.contains("work 40 steps"));
+}
+
+#[tokio::test]
+async fn a_subagent_can_have_compaction_settings_of_its_own() {
+    // Its own summary model.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let n = asked.clone();
+    let summariser = FunctionModel::new(move |_| {
+        n.fetch_add(1, Ordering::SeqCst);
+        ModelResponse::text("cheap summary")
+    })
+    .named("cheap");
+    let (backend, _, own_summaries) = delegate_40_steps(|s| {
+        s.compaction(CompactionConfig::default().summary_model_impl(Arc::new(summariser)))
+    })
+    .await;
+    assert!(asked.load(Ordering::SeqCst) > 0);
+    assert_eq!(own_summaries, 0);
+    assert_eq!(history_files(&backend).len(), 1);
+
+    // Or none at all.
+    let (backend, _, own_summaries) =
+        delegate_40_steps(|s| s.compaction(CompactionConfig::disabled())).await;
+    assert_eq!(own_summaries, 0);
+    assert!(history_files(&backend).is_empty());
 }
 
 /// 50 old steps of `ls` with 1,000-character results: ~13,000 tokens.

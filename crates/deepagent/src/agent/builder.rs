@@ -123,6 +123,10 @@ pub struct SubAgent {
     /// Its [history processors](HistoryProcessor); `None` means the main
     /// agent's.
     pub history_processors: Option<Vec<Arc<dyn HistoryProcessor>>>,
+    /// How it compacts its own conversation; `None` means with the main
+    /// agent's [`CompactionConfig`] (measured against its own model's
+    /// window either way).
+    pub compaction: Option<CompactionConfig>,
 }
 
 impl SubAgent {
@@ -139,7 +143,15 @@ impl SubAgent {
             tools: None,
             model: None,
             history_processors: None,
+            compaction: None,
         }
+    }
+
+    /// Gives it compaction settings of its own (a summary model, a
+    /// threshold, or [`CompactionConfig::disabled`]).
+    pub fn compaction(mut self, config: CompactionConfig) -> Self {
+        self.compaction = Some(config);
+        self
     }
 
     /// Gives it its own user tools.
@@ -608,11 +620,22 @@ impl DeepAgentBuilder {
         }
         let prices = self.prices.unwrap_or_default();
         let compactor = self.compaction.resolve(&self.model_options)?;
-        let summary_model = compactor.as_ref().and_then(|c| c.summary_model().cloned());
+        let mut summary_models: Vec<Arc<dyn Model>> = compactor
+            .iter()
+            .filter_map(|c| c.summary_model().cloned())
+            .collect();
+        let mut sub_compactors = HashMap::new();
+        for s in &self.subagents {
+            if let Some(config) = &s.compaction {
+                let c = config.clone().resolve(&self.model_options)?;
+                summary_models.extend(c.iter().filter_map(|c| c.summary_model().cloned()));
+                sub_compactors.insert(s.name.clone(), c.map(|c| c as Arc<dyn HistoryProcessor>));
+            }
+        }
         if self.limits.cost_limit_usd.is_some() {
             let models = std::iter::once(&model)
                 .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()))
-                .chain(summary_model.as_ref());
+                .chain(summary_models.iter());
             for m in models {
                 if prices.get(&m.name()).is_none() {
                     return Err(AgentError::Config(format!(
@@ -648,6 +671,7 @@ impl DeepAgentBuilder {
                 prices,
                 windows: self.windows.unwrap_or_default(),
                 compactor: compactor.map(|c| c as Arc<dyn HistoryProcessor>),
+                sub_compactors,
             }),
         })
     }

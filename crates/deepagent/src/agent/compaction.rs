@@ -80,8 +80,9 @@ const POINTER_PREFIX: &str = "[This tool result (";
 /// saved); [`DeepAgent::resume`] with no decisions tries again. A limit
 /// reached by the summary request ends the run like any other limit.
 ///
-/// Subagents compact their own conversations with the same settings,
-/// measured against their own model's window.
+/// Subagents compact their own conversations, measured against their own
+/// model's window, with the same settings unless given their own
+/// ([`SubAgent::compaction`]).
 ///
 /// ```
 /// use std::sync::Arc;

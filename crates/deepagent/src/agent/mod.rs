@@ -177,6 +177,9 @@ pub(crate) struct AgentCore {
     /// Compaction, run after the processors of every loop; `None` when
     /// it is off.
     pub(crate) compactor: Option<Arc<dyn HistoryProcessor>>,
+    /// The compaction of subagents with settings of their own, by name
+    /// (`None`: off for that subagent).
+    pub(crate) sub_compactors: HashMap<String, Option<Arc<dyn HistoryProcessor>>>,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -191,6 +194,8 @@ pub(crate) struct Profile {
     /// Names the run on the backend (its history file); set when the run
     /// starts.
     pub run_id: String,
+    /// Its compaction, run after its processors.
+    pub compactor: Option<Arc<dyn HistoryProcessor>>,
 }
 
 /// What tools of one run share.
@@ -482,6 +487,7 @@ impl DeepAgent {
             depth: 0,
             processors: self.core.processors.clone(),
             run_id: String::new(),
+            compactor: self.core.compactor.clone(),
         }
     }
 }

@@ -304,7 +304,7 @@ pub(crate) async fn run_loop(
     // The user's processors, then compaction, which must see the
     // history as it will be sent.
     let mut processors = profile.processors.clone();
-    processors.extend(core.compactor.clone());
+    processors.extend(profile.compactor.clone());
     // Prompt tokens the provider reported for the previous request.
     let mut last_prompt_tokens: Option<u64> = None;
     // What the next prompt is measured from: the previous request's

@@ -94,6 +94,7 @@ impl Tool for TaskTool {
                 depth,
                 processors: core.processors.clone(),
                 run_id: ctx.env.child_run_id(&kind),
+                compactor: core.compactor.clone(),
             }
         } else if let Some(s) = core.subagents.iter().find(|s| s.name == kind) {
             Profile {
@@ -106,6 +107,10 @@ impl Tool for TaskTool {
                     .clone()
                     .unwrap_or_else(|| core.processors.clone()),
                 run_id: ctx.env.child_run_id(&kind),
+                compactor: match core.sub_compactors.get(&s.name) {
+                    Some(own) => own.clone(),
+                    None => core.compactor.clone(),
+                },
             }
         } else {
             return Err(ToolError::Retry(format!(
