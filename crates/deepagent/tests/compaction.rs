@@ -775,3 +775,91 @@ async fn prompt_tokens_per_request_with_and_without_compaction() {
         println!("{row}");
     }
 }
+
+/// The system prompt's text of an Anthropic request (a string, or text
+/// blocks when cached).
+fn anthropic_system(body: &Value) -> String {
+    match &body["system"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn an_anthropic_run_compacts_with_every_tool_use_next_to_its_result() {
+    // 120 steps against the Anthropic Messages API, summarised by the
+    // agent's own model: the conversation sent must start with a user
+    // turn, and every tool_use must be answered in the very next turn.
+    let steps = 120;
+    let agent_requests = AtomicUsize::new(0);
+    let server = MockServer::serve(move |req| {
+        let usage = json!({"input_tokens": tokens(req), "output_tokens": 20});
+        if anthropic_system(&req.body).starts_with("You summarise") {
+            return common::anthropic_reply(
+                json!([{"type": "text", "text": "Steps are being done with the work tool."}]),
+                usage,
+            );
+        }
+        let i = agent_requests.fetch_add(1, Ordering::SeqCst);
+        let content = if i < steps {
+            json!([{"type": "tool_use", "id": format!("toolu_{i}"), "name": "work", "input": {"step": i}}])
+        } else {
+            json!([{"type": "text", "text": "finished"}])
+        };
+        common::anthropic_reply(content, usage)
+    })
+    .await;
+    let agent = create_deep_agent()
+        .model_impl(Arc::new(common::anthropic(&server)))
+        .tool(work_tool())
+        .max_steps(1_000)
+        .context_window("claude-test", WINDOW)
+        .build()
+        .unwrap();
+    let r = agent.run("do the steps", &deps()).await.unwrap();
+    assert_eq!(r.output, "finished");
+    let requests = server.requests();
+    let summaries = requests
+        .iter()
+        .filter(|r| anthropic_system(&r.body).starts_with("You summarise"))
+        .count();
+    assert!(summaries >= 1);
+    for (n, req) in requests.iter().enumerate() {
+        assert!(tokens(req) <= WINDOW, "request {n}: {} tokens", tokens(req));
+        let messages = req.body["messages"].as_array().unwrap();
+        assert_eq!(messages[0]["role"], "user", "request {n}");
+        for (i, m) in messages.iter().enumerate() {
+            let blocks = m["content"].as_array().cloned().unwrap_or_default();
+            let ids = |kind: &str, key: &str| -> Vec<String> {
+                blocks
+                    .iter()
+                    .filter(|b| b["type"] == kind)
+                    .map(|b| b[key].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            let uses = ids("tool_use", "id");
+            if !uses.is_empty() {
+                let next = &messages[i + 1];
+                let answered: Vec<String> = next["content"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|b| b["type"] == "tool_result")
+                    .map(|b| b["tool_use_id"].as_str().unwrap().to_owned())
+                    .collect();
+                assert_eq!(answered, uses, "request {n}, message {i}");
+            }
+            let results = ids("tool_result", "tool_use_id");
+            if !results.is_empty() {
+                let before = messages[i - 1]["content"].as_array().unwrap();
+                for id in results {
+                    assert!(
+                        before.iter().any(|b| b["id"] == id.as_str()),
+                        "request {n}: the result of {id} has no tool_use before it"
+                    );
+                }
+            }
+        }
+    }
+}

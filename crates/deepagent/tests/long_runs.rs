@@ -6,8 +6,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::http::{MockServer, Reply};
-use common::{deps, openai, openai_call, openai_text};
-use deepagent::models::anthropic::{self, AnthropicModel};
+use common::{anthropic, anthropic_reply, deps, openai, openai_call, openai_text};
+use deepagent::models::anthropic;
 use deepagent::models::ResponseAccumulator;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -296,20 +296,6 @@ async fn the_run_result_carries_its_cost_and_counts_unpriced_requests() {
 }
 
 // (3) Prompt caching.
-
-fn anthropic(server: &MockServer) -> AnthropicModel {
-    AnthropicModel::new("claude-test", "ak-test")
-        .base_url(&server.base)
-        .retry(RetryPolicy::none())
-}
-
-fn anthropic_reply(content: Value, usage: Value) -> Reply {
-    Reply::json(
-        200,
-        json!({"id": "msg", "type": "message", "role": "assistant", "model": "claude-test",
-               "content": content, "stop_reason": "end_turn", "usage": usage}),
-    )
-}
 
 fn breakpoints(body: &Value) -> usize {
     body.to_string().matches("\"cache_control\"").count()

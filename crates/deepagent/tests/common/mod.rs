@@ -3,6 +3,7 @@
 
 pub mod http;
 
+use deepagent::models::anthropic::AnthropicModel;
 use deepagent::models::openai::OpenAiModel;
 use deepagent::{Backend, Bytes, DeepAgentDeps, Message, RetryPolicy, StateBackend};
 use serde_json::{json, Value};
@@ -36,6 +37,23 @@ pub fn openai(server: &MockServer) -> OpenAiModel {
     OpenAiModel::new("gpt-test", "sk-test")
         .base_url(format!("{}/v1", server.base))
         .retry(RetryPolicy::none())
+}
+
+/// An Anthropic model named `anthropic:claude-test` talking to `server`,
+/// without retries.
+pub fn anthropic(server: &MockServer) -> AnthropicModel {
+    AnthropicModel::new("claude-test", "ak-test")
+        .base_url(&server.base)
+        .retry(RetryPolicy::none())
+}
+
+/// An Anthropic message with these content blocks and usage.
+pub fn anthropic_reply(content: Value, usage: Value) -> http::Reply {
+    http::Reply::json(
+        200,
+        json!({"id": "msg", "type": "message", "role": "assistant", "model": "claude-test",
+               "content": content, "stop_reason": "end_turn", "usage": usage}),
+    )
 }
 
 /// An OpenAI chat completion calling tools: `(id, name, arguments)`.
