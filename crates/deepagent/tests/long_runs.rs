@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deepagent::{
     create_deep_agent, AgentError, FunctionModel, Message, ModelPrice, ModelResponse,
-    ProcessorContext, RetryPolicy, SubAgent, UsageLimits,
+    ProcessorContext, SubAgent, UsageLimits,
 };
 use serde_json::{json, Value};
 
