@@ -135,6 +135,7 @@ pub struct DeepAgentDeps {
     todos: Todos,
     mounts: Option<String>,
     cancel: CancellationToken,
+    user: crate::user_deps::UserDeps,
 }
 
 impl DeepAgentDeps {
@@ -161,6 +162,7 @@ impl DeepAgentDeps {
             todos: Todos::default(),
             mounts,
             cancel: CancellationToken::new(),
+            user: Default::default(),
         }
     }
 
@@ -211,6 +213,60 @@ impl DeepAgentDeps {
         &self.todos
     }
 
+    /// Adds your own state for tools to reach through
+    /// [`ToolContext::dep`](crate::ToolContext::dep): a database pool, an
+    /// HTTP client, the current user. One value per type (a second of the
+    /// same type replaces the first); wrap plain values in a type of your
+    /// own so they cannot collide. Subagents see the same values.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, tool, DeepAgentDeps, StateBackend, TestModel, ToolError};
+    ///
+    /// struct Tenant(String);
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), deepagent::RunError> {
+    /// let whoami = tool("whoami").description("The current tenant.").handler(|ctx, _| async move {
+    ///     let tenant = ctx.dep::<Tenant>()?;
+    ///     Ok::<_, ToolError>(tenant.0.clone())
+    /// });
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new().call_tools(["whoami"])))
+    ///     .tool(whoami)
+    ///     .build()
+    ///     .unwrap();
+    /// let deps = DeepAgentDeps::new(StateBackend::new()).with_dep(Tenant("acme".into()));
+    /// let result = agent.run("who am I?", &deps).await?;
+    /// assert_eq!(result.output, r#"{"whoami":"acme"}"#);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_dep<T: Send + Sync + 'static>(self, value: T) -> Self {
+        self.with_dep_arc(Arc::new(value))
+    }
+
+    /// [`with_dep`](Self::with_dep) for a value already behind an `Arc`
+    /// (shared with the rest of your program, not copied).
+    pub fn with_dep_arc<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {
+        self.user.insert(value);
+        self
+    }
+
+    /// Your value of type `T`, if one was added.
+    pub fn dep<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.user.get::<T>()
+    }
+
+    /// Your value of type `T` as an `Arc`, to move into a task of its own.
+    pub fn dep_arc<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.user.get_arc::<T>()
+    }
+
+    /// The type names of the values added with [`with_dep`](Self::with_dep).
+    pub fn dep_names(&self) -> Vec<&'static str> {
+        self.user.names()
+    }
+
     /// The layout description, if any.
     pub fn mounts_description(&self) -> Option<&str> {
         self.mounts.as_deref()
@@ -223,6 +279,7 @@ impl DeepAgentDeps {
             todos: Todos::default(),
             mounts: self.mounts.clone(),
             cancel: self.cancel.clone(),
+            user: self.user.clone(),
         }
     }
 }
@@ -232,6 +289,7 @@ impl std::fmt::Debug for DeepAgentDeps {
         f.debug_struct("DeepAgentDeps")
             .field("backend", &self.backend.name())
             .field("todos", &self.todos.get())
+            .field("user_deps", &self.user.names())
             .finish()
     }
 }

@@ -50,6 +50,16 @@ pub enum AgentError {
     /// [`CancellationToken`](crate::CancellationToken).
     #[error("the run was cancelled")]
     Cancelled,
+    /// A typed run's final answer did not match its output type more often
+    /// than [`output_retries`](crate::DeepAgentBuilder::output_retries)
+    /// allows (see [`DeepAgent::run_typed`](crate::DeepAgent::run_typed)).
+    #[error("the model's final answer did not match the output type {attempts} time(s); last problem: {last_error}")]
+    OutputInvalid {
+        /// Invalid answers received.
+        attempts: usize,
+        /// What was wrong with the last one.
+        last_error: String,
+    },
     /// The run stopped to wait for human decisions on tool calls (see
     /// [`DeepAgentBuilder::pause_for_approval`](crate::DeepAgentBuilder::pause_for_approval));
     /// the calls are in [`RunState::pending`]. Continue with

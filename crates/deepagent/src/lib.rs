@@ -53,6 +53,12 @@
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
+//! - Typed tools ([`typed_tool`], [`TypedTool`]) whose schemas come from
+//!   a Rust type (`schemars`), typed answers ([`DeepAgent::run_typed`]),
+//!   your own state in tools ([`DeepAgentDeps::with_dep`],
+//!   [`ToolContext::dep`]), prompt sections replaced, dropped or computed
+//!   ([`prompt::PromptSection`]), and [`telemetry`] spans with
+//!   OpenTelemetry GenAI attributes.
 //!
 //! ## Backends
 //!
@@ -70,6 +76,7 @@
 //! | `openai` | yes | [`models::openai`] (pulls in reqwest) |
 //! | `anthropic` | yes | [`models::anthropic`] (pulls in reqwest) |
 //! | `docker` | no | `DockerSandbox`, `RuntimeConfig`, `SessionManager` (pulls in bollard) |
+//! | `otel` | no | `telemetry::otlp`: OTLP/HTTP export of the tracing spans (OpenTelemetry SDK, a blocking reqwest client) |
 //!
 //! With `default-features = false` the runtime, the offline models and
 //! the backend contract remain, with no HTTP client and no disk access;
@@ -100,11 +107,13 @@ mod events;
 mod messages;
 pub mod models;
 pub mod prompt;
+pub mod telemetry;
 mod tools;
+mod user_deps;
 
 pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
-    GENERAL_PURPOSE, LARGE_RESULTS_DIR,
+    GENERAL_PURPOSE, LARGE_RESULTS_DIR, OUTPUT_TOOL_NAME,
 };
 pub use agent::{CompactionConfig, HistoryProcessor, ProcessorContext, HISTORY_DIR};
 #[cfg(all(feature = "state", feature = "local", feature = "composite"))]
@@ -112,15 +121,19 @@ pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
 pub use error::{AgentError, RunError};
 pub use events::{AgentEvent, Decision, PendingCall, RunStream};
-pub use messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
+pub use messages::{Message, ModelRequest, ModelResponse, OutputSchema, ToolCall, ToolDef, Usage};
 pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
 pub use models::{ContextWindows, ModelPrice, PriceTable};
+/// `schemars`, whose `JsonSchema` derive gives typed tools and typed run
+/// outputs their schemas (depend on `schemars = "1"` to derive it).
+pub use schemars;
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{
-    parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
+    json_schema_for, parse_args, tool, typed_tool, validate_args, FnTool, Tool, ToolBuilder,
+    ToolContext, ToolError, TypedTool,
 };
 
 // The backend contract, by name: a glob re-export would let every item

@@ -220,7 +220,7 @@ impl Usage {
 }
 
 /// Everything a model gets for one turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ModelRequest {
     /// The assembled system prompt.
@@ -229,6 +229,40 @@ pub struct ModelRequest {
     pub messages: Vec<Message>,
     /// The tools the model may call this turn.
     pub tools: Vec<ToolDef>,
+    /// The shape the final answer must have, in a typed run
+    /// ([`DeepAgent::run_typed`](crate::DeepAgent::run_typed)); `None`
+    /// for free text. A model whose [`output_mode`](crate::Model::output_mode)
+    /// is [`OutputMode::Native`](crate::models::OutputMode::Native) answers
+    /// with the JSON value as its text (OpenAI through `response_format`);
+    /// otherwise the request also offers the
+    /// [`OUTPUT_TOOL_NAME`](crate::OUTPUT_TOOL_NAME) tool whose arguments
+    /// are the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSchema>,
+}
+
+/// The JSON schema a typed run's final answer must match, as sent to the
+/// model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OutputSchema {
+    /// A name for the schema (letters, digits, `_`, `-`; OpenAI's
+    /// `json_schema.name`), from the Rust type's name.
+    pub name: String,
+    /// An object schema. A type whose schema is not an object is wrapped
+    /// as `{"response": <value>}` (providers want an object at the root)
+    /// and unwrapped again before validation.
+    pub schema: Value,
+}
+
+impl OutputSchema {
+    /// A schema by name (for calling a [`Model`](crate::Model) directly).
+    pub fn new(name: impl Into<String>, schema: Value) -> Self {
+        OutputSchema {
+            name: name.into(),
+            schema,
+        }
+    }
 }
 
 impl ModelRequest {
@@ -239,7 +273,14 @@ impl ModelRequest {
             system: system.into(),
             messages,
             tools,
+            output: None,
         }
+    }
+
+    /// Asks for a final answer matching `output` (a typed run's request).
+    pub fn with_output(mut self, output: OutputSchema) -> Self {
+        self.output = Some(output);
+        self
     }
 
     /// The text of the last user message, if any.

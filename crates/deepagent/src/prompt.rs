@@ -1,4 +1,13 @@
 //! The system prompt, assembled from sections for the tools a run has.
+//!
+//! Each section has a [`PromptSection`] name; an agent can replace, drop
+//! or compute any of them, and add instructions computed per request (see
+//! [`DeepAgentBuilder::prompt_section`](crate::DeepAgentBuilder::prompt_section)).
+
+mod custom;
+
+pub(crate) use custom::{PromptConfig, Replacement};
+pub use custom::{PromptContext, PromptSection};
 
 /// The opening section: how a deep agent works.
 pub const BASE_PROMPT: &str = "You are a capable assistant that completes tasks by using tools. \
@@ -80,20 +89,25 @@ pub struct PromptParts<'a> {
 /// Assembles the system prompt: base behaviour, then one section per
 /// capability, then the user's instructions.
 pub fn assemble(parts: &PromptParts<'_>) -> String {
-    let mut sections = vec![BASE_PROMPT.to_owned()];
+    render(&sections(parts))
+}
+
+/// The sections [`assemble`] joins, each with its name, in order.
+pub fn sections(parts: &PromptParts<'_>) -> Vec<(PromptSection, String)> {
+    let mut sections = vec![(PromptSection::Base, BASE_PROMPT.to_owned())];
     if parts.filesystem {
         let mut fs = FILESYSTEM_PROMPT.to_owned();
         if let Some(m) = parts.mounts.map(str::trim).filter(|m| !m.is_empty()) {
             fs.push_str("\n\nThe filesystem is made of these areas:\n");
             fs.push_str(m);
         }
-        sections.push(fs);
+        sections.push((PromptSection::Filesystem, fs));
     }
     if parts.execute {
-        sections.push(EXECUTE_PROMPT.to_owned());
+        sections.push((PromptSection::Execute, EXECUTE_PROMPT.to_owned()));
     }
     if parts.todos {
-        sections.push(TODO_PROMPT.to_owned());
+        sections.push((PromptSection::Todos, TODO_PROMPT.to_owned()));
     }
     if !parts.subagents.is_empty() {
         let mut s = "## Subagents\n\
@@ -105,12 +119,22 @@ subagent types:"
         for (name, description) in &parts.subagents {
             s.push_str(&format!("\n- {name}: {description}"));
         }
-        sections.push(s);
+        sections.push((PromptSection::Subagents, s));
     }
     if let Some(i) = parts.instructions.map(dedent).filter(|i| !i.is_empty()) {
-        sections.push(format!("## Instructions\n{i}"));
+        sections.push((PromptSection::Instructions, format!("## Instructions\n{i}")));
     }
-    sections.join("\n\n")
+    sections
+}
+
+/// Joins sections into a system prompt (empty ones are left out).
+pub fn render(sections: &[(PromptSection, String)]) -> String {
+    let texts: Vec<&str> = sections
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    texts.join("\n\n")
 }
 
 #[cfg(test)]

@@ -238,11 +238,13 @@ pub struct DeepAgentBuilder {
     limits: UsageLimits,
     max_result_chars: Option<usize>,
     max_subagent_depth: Option<usize>,
+    output_retries: Option<usize>,
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
     compaction: CompactionConfig,
     windows: Option<ContextWindows>,
+    prompt: prompt::PromptConfig,
 }
 
 impl DeepAgentBuilder {
@@ -316,6 +318,95 @@ impl DeepAgentBuilder {
     /// multi-line literal is removed).
     pub fn instructions(mut self, text: impl Into<String>) -> Self {
         self.instructions = Some(text.into());
+        self
+    }
+
+    /// Replaces a section of the built-in system prompt with `text`
+    /// (indentation of a multi-line literal is removed). The section still
+    /// appears only when its capability does (the `Execute` text only with
+    /// the `execute` tool). Overrides hold for subagents too, except the
+    /// `Instructions` one: a subagent's instructions are its own.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, prompt::PromptSection, DeepAgentDeps, StateBackend};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .prompt_section(PromptSection::Base, "You are a terse release engineer.")
+    ///     .without_prompt_section(PromptSection::Todos)
+    ///     .build()?;
+    /// let prompt = agent.system_prompt(&DeepAgentDeps::new(StateBackend::new()));
+    /// assert!(prompt.starts_with("You are a terse release engineer.\n\n## Files"));
+    /// assert!(!prompt.contains("## Planning"));
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn prompt_section(mut self, section: PromptSection, text: impl Into<String>) -> Self {
+        let text = prompt::dedent(&text.into());
+        self.prompt.set(section, prompt::Replacement::Text(text));
+        self
+    }
+
+    /// Leaves a section of the built-in system prompt out (the tools
+    /// stay; their descriptions still tell the model how to use them).
+    pub fn without_prompt_section(mut self, section: PromptSection) -> Self {
+        self.prompt.set(section, prompt::Replacement::Drop);
+        self
+    }
+
+    /// Computes a section before every model request from the run's
+    /// [`PromptContext`] (whose `default` is the built-in text, to extend
+    /// rather than rewrite); `None` leaves the section out.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, prompt::PromptSection};
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .prompt_section_fn(PromptSection::Filesystem, |ctx| {
+    ///         let todos = ctx.deps.todos().len();
+    ///         ctx.default.map(|d| format!("{d}\n- Keep /notes.md current ({todos} todos so far)."))
+    ///     })
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn prompt_section_fn<F>(mut self, section: PromptSection, f: F) -> Self
+    where
+        F: Fn(&PromptContext<'_>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.prompt
+            .set(section, prompt::Replacement::Computed(Arc::new(f)));
+        self
+    }
+
+    /// Adds instructions computed before every model request of the main
+    /// agent from the run's [`PromptContext`]: its deps (your values
+    /// through [`dep`](DeepAgentDeps::dep), the todos), the model, what
+    /// the run has spent. They go into the `## Instructions` section after
+    /// the fixed [`instructions`](Self::instructions); an empty result adds
+    /// nothing.
+    ///
+    /// ```
+    /// use deepagent::{create_deep_agent, DeepAgentDeps, StateBackend};
+    ///
+    /// struct User { name: String }
+    ///
+    /// let agent = create_deep_agent()
+    ///     .model("test")
+    ///     .instructions_fn(|ctx| match ctx.deps.dep::<User>() {
+    ///         Some(u) => format!("The user is {}.", u.name),
+    ///         None => String::new(),
+    ///     })
+    ///     .build()?;
+    /// let deps = DeepAgentDeps::new(StateBackend::new()).with_dep(User { name: "Ada".into() });
+    /// assert!(agent.system_prompt(&deps).ends_with("## Instructions\nThe user is Ada."));
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn instructions_fn<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&PromptContext<'_>) -> String + Send + Sync + 'static,
+    {
+        self.prompt.add_instructions(Arc::new(f));
         self
     }
 
@@ -416,6 +507,15 @@ impl DeepAgentBuilder {
     /// again. Empty answers from the model get as many nudges.
     pub fn retries(mut self, n: usize) -> Self {
         self.retries = Some(n);
+        self
+    }
+
+    /// How many times a [typed run](DeepAgent::run_typed)'s final answer
+    /// may fail to match its output type and be sent back to the model
+    /// with the problem (default 3); one more invalid answer ends the run
+    /// with [`AgentError::OutputInvalid`].
+    pub fn output_retries(mut self, n: usize) -> Self {
+        self.output_retries = Some(n);
         self
     }
 
@@ -667,11 +767,13 @@ impl DeepAgentBuilder {
                 limits: self.limits,
                 max_result_chars: self.max_result_chars.unwrap_or(20_000).max(1),
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
+                output_retries: self.output_retries.unwrap_or(3),
                 processors: self.processors,
                 prices,
                 windows: self.windows.unwrap_or_default(),
                 compactor: compactor.map(|c| c as Arc<dyn HistoryProcessor>),
                 sub_compactors,
+                prompt: self.prompt,
             }),
         })
     }

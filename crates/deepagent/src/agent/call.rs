@@ -28,6 +28,27 @@ pub(super) async fn handle_call(
     truncated: bool,
     decided: Option<Decision>,
 ) -> CallOutcome {
+    use tracing::Instrument;
+    let span = crate::telemetry::tool_span(&call.name, &call.id);
+    let outcome = run_call(core, tools, call, ctx, truncated, decided)
+        .instrument(span.clone())
+        .await;
+    if outcome.retry {
+        span.record("error.type", "invalid_arguments");
+    } else if outcome.is_error {
+        span.record("error.type", "tool_error");
+    }
+    outcome
+}
+
+async fn run_call(
+    core: &AgentCore,
+    tools: &HashMap<String, (Arc<dyn Tool>, Value)>,
+    call: &ToolCall,
+    ctx: ToolContext,
+    truncated: bool,
+    decided: Option<Decision>,
+) -> CallOutcome {
     let parsed = parse_arguments(&call.arguments, truncated);
     let shown = parsed
         .clone()
@@ -68,7 +89,7 @@ pub(super) async fn handle_call(
     }
 }
 
-fn parse_arguments(raw: &str, truncated: bool) -> Result<Value, String> {
+pub(super) fn parse_arguments(raw: &str, truncated: bool) -> Result<Value, String> {
     if raw.trim().is_empty() && !truncated {
         return Ok(Value::Object(Default::default()));
     }

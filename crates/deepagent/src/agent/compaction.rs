@@ -473,14 +473,16 @@ pub(crate) fn summary_request(old: &[Message], room: usize) -> ModelRequest {
             &text[tail..]
         );
     }
-    ModelRequest {
-        system: SUMMARY_SYSTEM_PROMPT.to_owned(),
-        messages: vec![Message::user(format!(
+    // No tools and no output schema, in a typed run too: the answer is
+    // plain text.
+    ModelRequest::new(
+        SUMMARY_SYSTEM_PROMPT,
+        vec![Message::user(format!(
             "{SUMMARY_PROMPT}\n\n<conversation>\n{}\n</conversation>",
             text.trim_end()
         ))],
-        tools: Vec::new(),
-    }
+        Vec::new(),
+    )
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {

@@ -18,7 +18,7 @@ use crate::models::{
     infer_model_configured, ContextWindows, Model, ModelOptions, ModelPrice, PriceTable,
     ResponseAccumulator,
 };
-use crate::prompt::{self, PromptParts};
+use crate::prompt::{self, PromptContext, PromptParts, PromptSection};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
 use crate::AgentError;
 
@@ -26,9 +26,13 @@ mod builder;
 mod call;
 pub(crate) mod compaction;
 mod history;
+mod output;
 mod run;
 
 pub use compaction::{CompactionConfig, HISTORY_DIR};
+pub(crate) use output::OutputSpec;
+pub use output::OUTPUT_TOOL_NAME;
+
 pub use history::{HistoryProcessor, ProcessorContext};
 
 pub use builder::{create_deep_agent, DeepAgentBuilder, SubAgent, UsageLimits};
@@ -75,12 +79,13 @@ pub(crate) fn new_run_id() -> String {
     )
 }
 
-/// What a finished run returns.
+/// What a finished run returns: the answer as text, or as the type of a
+/// [typed run](DeepAgent::run_typed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct RunResult {
+pub struct RunResult<O = String> {
     /// The model's final answer.
-    pub output: String,
+    pub output: O,
     /// The whole conversation, including the history the run started
     /// from, as [history processors](HistoryProcessor) and
     /// [compaction](CompactionConfig) left it (compaction's summary names
@@ -95,7 +100,7 @@ pub struct RunResult {
     pub todos: Vec<Todo>,
 }
 
-impl RunResult {
+impl<O> RunResult<O> {
     /// The finished run as a [`RunState`] (no pending calls), to save a
     /// session the same way as a run that stopped.
     pub fn into_state(self) -> RunState {
@@ -171,6 +176,7 @@ pub(crate) struct AgentCore {
     limits: UsageLimits,
     pub(crate) max_result_chars: usize,
     max_subagent_depth: usize,
+    output_retries: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: PriceTable,
     pub(crate) windows: ContextWindows,
@@ -180,6 +186,7 @@ pub(crate) struct AgentCore {
     /// The compaction of subagents with settings of their own, by name
     /// (`None`: off for that subagent).
     pub(crate) sub_compactors: HashMap<String, Option<Arc<dyn HistoryProcessor>>>,
+    pub(crate) prompt: prompt::PromptConfig,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -196,6 +203,9 @@ pub(crate) struct Profile {
     pub run_id: String,
     /// Its compaction, run after its processors.
     pub compactor: Option<Arc<dyn HistoryProcessor>>,
+    /// What the final answer must be, in a typed run (never for a
+    /// subagent: its report is text for the caller).
+    pub output: Option<Arc<OutputSpec>>,
 }
 
 /// What tools of one run share.
@@ -468,7 +478,7 @@ impl DeepAgent {
     pub fn system_prompt(&self, deps: &DeepAgentDeps) -> String {
         let profile = self.main_profile();
         let tools = toolset(&self.core, &profile, deps);
-        system_prompt(&self.core, &profile, deps, &tools)
+        system_prompt(&self.core, &profile, deps, &tools, Usage::default())
     }
 
     /// The tool definitions a run over `deps` would offer.
@@ -488,6 +498,7 @@ impl DeepAgent {
             processors: self.core.processors.clone(),
             run_id: String::new(),
             compactor: self.core.compactor.clone(),
+            output: None,
         }
     }
 }
@@ -524,11 +535,15 @@ fn subagents_enabled(core: &AgentCore, depth: usize) -> bool {
         && (core.include_general_purpose || !core.subagents.is_empty())
 }
 
+/// The system prompt: the built-in sections for these tools, with the
+/// agent's overrides and computed instructions applied for a request
+/// after `usage` was spent.
 fn system_prompt(
     core: &AgentCore,
     profile: &Profile,
     deps: &DeepAgentDeps,
     tools: &[Arc<dyn Tool>],
+    usage: Usage,
 ) -> String {
     let has = |n: &str| tools.iter().any(|t| t.name() == n);
     let mut subagents = Vec::new();
@@ -542,12 +557,21 @@ fn system_prompt(
                 .map(|s| (s.name.as_str(), s.description.as_str())),
         );
     }
-    prompt::assemble(&PromptParts {
+    let sections = prompt::sections(&PromptParts {
         filesystem: builtin::FILESYSTEM_TOOLS.iter().any(|n| has(n)),
         mounts: deps.mounts_description(),
         execute: has("execute"),
         todos: has("write_todos"),
         subagents,
         instructions: profile.instructions.as_deref(),
-    })
+    });
+    let model = profile.model.name();
+    let ctx = prompt::PromptContext {
+        deps,
+        depth: profile.depth,
+        model: &model,
+        usage,
+        default: None,
+    };
+    prompt::render(&core.prompt.apply(sections, &ctx, profile.depth == 0))
 }

@@ -1,8 +1,10 @@
 //! The tool loop.
 
-use super::call::{handle_call, pending_call};
+use super::call::{handle_call, parse_arguments, pending_call};
+use super::output;
 #[allow(unused_imports)]
 use super::*;
+use tracing::Instrument;
 
 /// What a run tree has spent. The main agent and every subagent it
 /// starts share one, so `max_steps` and the [`UsageLimits`] hold for the
@@ -198,8 +200,12 @@ pub(crate) async fn run_root(
     if profile.run_id.is_empty() {
         profile.run_id = new_run_id();
     }
-    let end = run_loop(core, profile, begin, deps, events, budget.clone()).await;
+    let span = crate::telemetry::agent_span("deepagent", &profile.model.name(), 0);
+    let end = run_loop(core, profile, begin, deps, events, budget.clone())
+        .instrument(span.clone())
+        .await;
     let usage = budget.get();
+    crate::telemetry::record_run(&span, &usage, end.result.as_ref().err());
     let todos = deps.todos();
     match end.result {
         Ok(output) => Ok(RunResult {
@@ -255,10 +261,31 @@ pub(crate) async fn run_loop(
     // One request object for the whole run: messages are appended in
     // place rather than cloned per step.
     let mut request = ModelRequest {
-        system: system_prompt(&core, &profile, deps, &tools),
+        system: system_prompt(&core, &profile, deps, &tools, budget.get()),
         messages: begin.messages,
         tools: definitions,
+        output: profile.output.as_ref().map(|o| o.schema.clone()),
     };
+    // A typed run on a model without a native response format: the
+    // answer comes as the arguments of the output tool.
+    let output_tool = profile.output.is_some() && output::uses_tool(profile.model.as_ref());
+    if output_tool {
+        if by_name.contains_key(output::OUTPUT_TOOL_NAME) {
+            let msg = format!(
+                "a tool is named {:?}, the name a typed run gives its output tool; rename the tool",
+                output::OUTPUT_TOOL_NAME
+            );
+            return LoopEnd {
+                result: Err(AgentError::Config(msg)),
+                messages: request.messages,
+                pending: Vec::new(),
+            };
+        }
+        if let Some(out) = &profile.output {
+            request.tools.push(out.tool_def());
+        }
+    }
+    let mut invalid_outputs = 0;
     let end = |result: Result<String, AgentError>, messages: Vec<Message>| LoopEnd {
         result,
         messages,
@@ -332,6 +359,11 @@ pub(crate) async fn run_loop(
                 return end(Err(e), request.messages);
             }
         }
+        // Computed sections and instructions see the run as it is now.
+        if core.prompt.is_dynamic() {
+            request.system = system_prompt(&core, &profile, deps, &tools, budget.get());
+            estimate.fixed_chars = request.system.len() + tools_chars;
+        }
         let estimate_usd = match (&price, core.limits.cost_limit_usd) {
             (Some(p), Some(_)) => {
                 let tokens = estimate.tokens(&request.messages);
@@ -343,6 +375,7 @@ pub(crate) async fn run_loop(
         if let Err(e) = budget.reserve(&core, estimate_usd) {
             return end(Err(e), request.messages);
         }
+        let chat = crate::telemetry::chat_span(&model_name, request.output.is_some());
         let turn = async {
             if streaming {
                 stream_turn(profile.model.as_ref(), &request, &env).await
@@ -353,13 +386,15 @@ pub(crate) async fn run_loop(
                     .await
                     .map_err(AgentError::from)
             }
-        };
+        }
+        .instrument(chat.clone());
         // Dropping the request future closes its connection.
         let response = tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(AgentError::Cancelled),
             r = turn => r,
         };
+        crate::telemetry::record_chat(&chat, &response);
         let response = match response {
             Ok(r) => r,
             Err(e) => return end(Err(e), request.messages),
@@ -405,7 +440,37 @@ pub(crate) async fn run_loop(
                 continue;
             }
             request.messages.push(Message::assistant(text.clone()));
-            return end(over.map(|()| text), request.messages);
+            let Some(out) = &profile.output else {
+                return end(over.map(|()| text), request.messages);
+            };
+            if let Err(e) = over {
+                return end(Err(e), request.messages);
+            }
+            // A typed run: the text must be the value (also accepted from
+            // a model that was offered the output tool but wrote it out).
+            match out.check_text(&text) {
+                Ok(json) => return end(Ok(json), request.messages),
+                Err(problem) => {
+                    invalid_outputs += 1;
+                    if invalid_outputs > core.output_retries {
+                        let error = AgentError::OutputInvalid {
+                            attempts: invalid_outputs,
+                            last_error: problem,
+                        };
+                        return end(Err(error), request.messages);
+                    }
+                    let nudge = if output_tool {
+                        format!(
+                            "Give your final answer by calling the {} tool.",
+                            output::OUTPUT_TOOL_NAME
+                        )
+                    } else {
+                        output::invalid_text_message(&problem)
+                    };
+                    request.messages.push(Message::user(nudge));
+                    continue;
+                }
+            }
         }
         empty_answers = 0;
         request.messages.push(Message::Assistant {
@@ -415,6 +480,55 @@ pub(crate) async fn run_loop(
         if let Err(e) = over {
             answer_unanswered_calls(&mut request.messages, &HashSet::new());
             return end(Err(e), request.messages);
+        }
+        // The output tool's calls are the answer, not work to run.
+        let (output_calls, tool_calls): (Vec<ToolCall>, Vec<ToolCall>) = tool_calls
+            .into_iter()
+            .partition(|c| output_tool && c.name == output::OUTPUT_TOOL_NAME);
+        if let (Some(out), Some(first)) = (&profile.output, output_calls.first()) {
+            let verdict = parse_arguments(&first.arguments, truncated).and_then(|v| out.check(v));
+            let answer = |call: &ToolCall, content: String, is_error: bool| Message::Tool {
+                tool_call_id: call.id.clone(),
+                name: call.name.clone(),
+                content,
+                is_error,
+            };
+            match verdict {
+                Ok(json) => {
+                    // Every call gets a result, so the history can be
+                    // continued; the others of the turn do not run.
+                    for c in &output_calls {
+                        let text = if c.id == first.id {
+                            output::OUTPUT_ACCEPTED
+                        } else {
+                            output::NOT_RUN_AFTER_OUTPUT
+                        };
+                        request.messages.push(answer(c, text.to_owned(), false));
+                    }
+                    for c in &tool_calls {
+                        let text = output::NOT_RUN_AFTER_OUTPUT.to_owned();
+                        request.messages.push(answer(c, text, false));
+                    }
+                    order_latest_results(&mut request.messages);
+                    return end(Ok(json), request.messages);
+                }
+                Err(problem) => {
+                    invalid_outputs += 1;
+                    for c in &output_calls {
+                        let text = output::invalid_call_message(&problem);
+                        request.messages.push(answer(c, text, true));
+                    }
+                    if invalid_outputs > core.output_retries {
+                        answer_unanswered_calls(&mut request.messages, &HashSet::new());
+                        order_latest_results(&mut request.messages);
+                        let error = AgentError::OutputInvalid {
+                            attempts: invalid_outputs,
+                            last_error: problem,
+                        };
+                        return end(Err(error), request.messages);
+                    }
+                }
+            }
         }
         // In pause mode the main agent's calls that need approval wait for
         // a decision; the others run now.
@@ -437,7 +551,11 @@ pub(crate) async fn run_loop(
             &mut request.messages,
             &mut retries,
         );
-        if let Err(e) = ran.await {
+        let ran = ran.await;
+        if !output_calls.is_empty() {
+            order_latest_results(&mut request.messages);
+        }
+        if let Err(e) = ran {
             let waiting: HashSet<String> = pending.iter().map(|p| p.call_id.clone()).collect();
             answer_unanswered_calls(&mut request.messages, &waiting);
             return LoopEnd {

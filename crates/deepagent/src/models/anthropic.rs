@@ -193,6 +193,11 @@ impl AnthropicModel {
                 }
             }
             body["tools"] = Value::Array(tools);
+            // A typed run offers its output tool; "any" makes the model
+            // end with a tool call, so the answer cannot slip out as text.
+            if request.output.is_some() {
+                body["tool_choice"] = json!({"type": "any"});
+            }
         }
         if stream {
             body["stream"] = json!(true);

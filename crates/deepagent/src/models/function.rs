@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Model, ModelError};
+use super::{Model, ModelError, OutputMode};
 use crate::messages::{ModelRequest, ModelResponse};
 
 type Decide = dyn Fn(&ModelRequest) -> Result<ModelResponse, ModelError> + Send + Sync;
@@ -29,6 +29,7 @@ type Decide = dyn Fn(&ModelRequest) -> Result<ModelResponse, ModelError> + Send 
 pub struct FunctionModel {
     name: String,
     decide: Arc<Decide>,
+    output_mode: OutputMode,
 }
 
 impl FunctionModel {
@@ -40,6 +41,7 @@ impl FunctionModel {
         FunctionModel {
             name: "function".to_owned(),
             decide: Arc::new(move |r| Ok(f(r))),
+            output_mode: OutputMode::Native,
         }
     }
 
@@ -51,7 +53,17 @@ impl FunctionModel {
         FunctionModel {
             name: "function".to_owned(),
             decide: Arc::new(f),
+            output_mode: OutputMode::Native,
         }
+    }
+
+    /// How it gives a typed run's answer (default
+    /// [`OutputMode::Native`]: the closure answers with the JSON value as
+    /// text; with [`OutputMode::Tool`] it is offered the output tool, as
+    /// Anthropic is).
+    pub fn with_output_mode(mut self, mode: OutputMode) -> Self {
+        self.output_mode = mode;
+        self
     }
 
     /// Names the model (shown in messages).
@@ -73,6 +85,10 @@ impl std::fmt::Debug for FunctionModel {
 impl Model for FunctionModel {
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn output_mode(&self) -> OutputMode {
+        self.output_mode
     }
 
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {

@@ -136,6 +136,24 @@ pub enum StreamChunk {
     MaxTokens,
 }
 
+/// How a model gives the final answer of a typed run
+/// ([`DeepAgent::run_typed`](crate::DeepAgent::run_typed)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OutputMode {
+    /// The model is offered a tool named
+    /// [`OUTPUT_TOOL_NAME`](crate::OUTPUT_TOOL_NAME) whose arguments are
+    /// the answer (for providers without a JSON-schema response format,
+    /// such as Anthropic). The safe default for a model that may not read
+    /// [`ModelRequest::output`].
+    #[default]
+    Tool,
+    /// The model answers with the JSON value as its text, constrained by
+    /// the provider's response format (OpenAI `response_format:
+    /// json_schema`) or by the model itself (the offline test models).
+    Native,
+}
+
 /// A language model the agent can talk to.
 ///
 /// Object safe; agents hold an `Arc<dyn Model>`.
@@ -143,6 +161,13 @@ pub enum StreamChunk {
 pub trait Model: Send + Sync {
     /// A name for messages, e.g. `openai:gpt-4.1`.
     fn name(&self) -> String;
+
+    /// How this model gives a typed run's final answer (default
+    /// [`OutputMode::Tool`], which needs nothing from the model but tool
+    /// calling).
+    fn output_mode(&self) -> OutputMode {
+        OutputMode::Tool
+    }
 
     /// One turn.
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError>;

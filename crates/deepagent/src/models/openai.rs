@@ -143,6 +143,13 @@ impl OpenAiModel {
                 })
                 .collect();
         }
+        if let Some(output) = &request.output {
+            // Not strict: strict mode wants every property required and
+            // no extra ones, which most derived schemas are not. The agent
+            // validates the answer itself and asks again when it is wrong.
+            body["response_format"] = json!({"type": "json_schema", "json_schema": {
+                "name": output.name, "schema": output.schema, "strict": false}});
+        }
         if let Some(n) = self.max_tokens {
             body["max_tokens"] = json!(n);
         }
@@ -295,6 +302,10 @@ pub fn parse_stream_event(v: &Value) -> Vec<StreamChunk> {
 impl Model for OpenAiModel {
     fn name(&self) -> String {
         format!("openai:{}", self.model)
+    }
+
+    fn output_mode(&self) -> super::OutputMode {
+        super::OutputMode::Native
     }
 
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {

@@ -51,6 +51,11 @@ impl Model for ScriptedModel {
         "scripted".to_owned()
     }
 
+    /// Scripted answers are texts, so a typed run's answer is one too.
+    fn output_mode(&self) -> super::OutputMode {
+        super::OutputMode::Native
+    }
+
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         if let Ok(mut seen) = self.seen.lock() {
             seen.push(request.clone());

@@ -10,7 +10,9 @@ use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall};
 
 /// On a fresh prompt, calls every tool once (all in one turn) with
 /// arguments generated from its JSON schema; after the results come back,
-/// answers with a JSON object mapping each tool name to its result.
+/// answers with a JSON object mapping each tool name to its result (in a
+/// typed run: a value generated from the output schema, given as text,
+/// [`OutputMode::Native`](super::OutputMode::Native)).
 ///
 /// Use [`TestModel::call_tools`] to pick the tools and
 /// [`TestModel::with_args`] to give a tool specific arguments.
@@ -64,6 +66,10 @@ impl Model for TestModel {
         "test".to_owned()
     }
 
+    fn output_mode(&self) -> super::OutputMode {
+        super::OutputMode::Native
+    }
+
     async fn request(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         let fresh = matches!(request.messages.last(), Some(Message::User { .. }) | None);
         if fresh {
@@ -89,6 +95,11 @@ impl Model for TestModel {
         }
         if let Some(text) = &self.final_text {
             return Ok(ModelResponse::text(text.clone()).with_usage(50, 5));
+        }
+        // A typed run: a value valid for the output schema.
+        if let Some(output) = &request.output {
+            let value = example_for_schema(&output.schema);
+            return Ok(ModelResponse::text(value.to_string()).with_usage(50, 5));
         }
         let results = request.latest_tool_results();
         if results.is_empty() {

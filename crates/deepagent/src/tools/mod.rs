@@ -16,8 +16,10 @@ pub(crate) mod builtin;
 mod paging;
 mod schema;
 pub(crate) mod task;
+mod typed;
 
 pub use schema::validate_args;
+pub use typed::{json_schema_for, typed_tool, TypedTool};
 
 /// Why a tool call did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +64,29 @@ pub struct ToolContext {
 }
 
 impl ToolContext {
+    /// Your value of type `T`, added to the run's deps with
+    /// [`DeepAgentDeps::with_dep`](crate::DeepAgentDeps::with_dep); use it
+    /// with `?` in a tool. Without one the call fails with a message
+    /// naming the type (a setup mistake the model cannot fix, so it is not
+    /// a retry).
+    pub fn dep<T: Send + Sync + 'static>(&self) -> Result<&T, ToolError> {
+        self.env.deps.dep::<T>().ok_or_else(|| {
+            let held = self.env.deps.dep_names();
+            ToolError::Failed(format!(
+                "this tool needs a {} in the run's deps, and none was given (the program must add it with DeepAgentDeps::with_dep; deps held: {})",
+                std::any::type_name::<T>(),
+                if held.is_empty() { "none".to_owned() } else { held.join(", ") }
+            ))
+        })
+    }
+
+    /// The run's deps: the backend, the todos, your values
+    /// ([`DeepAgentDeps::dep_arc`](crate::DeepAgentDeps::dep_arc) for an
+    /// owned handle).
+    pub fn deps(&self) -> &crate::DeepAgentDeps {
+        &self.env.deps
+    }
+
     /// How deep in subagents this run is (0 for the main agent).
     pub fn depth(&self) -> usize {
         self.env.depth

@@ -95,6 +95,7 @@ impl Tool for TaskTool {
                 processors: core.processors.clone(),
                 run_id: ctx.env.child_run_id(&kind),
                 compactor: core.compactor.clone(),
+                output: None,
             }
         } else if let Some(s) = core.subagents.iter().find(|s| s.name == kind) {
             Profile {
@@ -111,6 +112,7 @@ impl Tool for TaskTool {
                     Some(own) => own.clone(),
                     None => core.compactor.clone(),
                 },
+                output: None,
             }
         } else {
             return Err(ToolError::Retry(format!(
@@ -122,15 +124,22 @@ impl Tool for TaskTool {
         let events = ctx.env.child_events(&kind);
         // The subagent spends from the run tree's one budget, so the
         // limits hold for the tree and a failed subagent's tokens count.
-        let end = Box::pin(run_loop(
-            core,
-            profile,
-            Begin::task(a.description),
-            &deps,
-            events,
-            ctx.env.budget.clone(),
+        let span = crate::telemetry::agent_span(&kind, &profile.model.name(), depth);
+        let end = Box::pin(tracing::Instrument::instrument(
+            run_loop(
+                core,
+                profile,
+                Begin::task(a.description),
+                &deps,
+                events,
+                ctx.env.budget.clone(),
+            ),
+            span.clone(),
         ))
         .await;
+        if let Err(e) = &end.result {
+            crate::telemetry::record_error(&span, e);
+        }
         let result = end.result;
         match result {
             Ok(output) => Ok(output),
