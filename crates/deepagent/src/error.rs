@@ -69,6 +69,18 @@ pub enum AgentError {
         /// The tools of the waiting calls, in call order.
         tools: Vec<String>,
     },
+    /// [Compaction](crate::CompactionConfig) could not make room: the
+    /// summary request failed or answered nothing, or the conversation
+    /// history could not be saved. Nothing was summarised: the state holds
+    /// the conversation as it was (large old tool results may have been
+    /// moved to files, their text saved). Resume the state with
+    /// [`DeepAgent::resume`](crate::DeepAgent::resume) and no decisions
+    /// to try again.
+    #[error("compacting the conversation failed: {message}")]
+    Compaction {
+        /// What failed and what to do.
+        message: String,
+    },
 }
 
 /// A run that ended without a final answer: why ([`error`](Self::error)),

@@ -74,6 +74,19 @@ pub enum AgentEvent {
         /// What happened (never `Finished` or `Subagent`).
         event: Box<AgentEvent>,
     },
+    /// [Compaction](crate::CompactionConfig) made room in the
+    /// conversation before a model request.
+    Compacted {
+        /// Old tool results moved to files.
+        offloaded: usize,
+        /// Messages replaced by a summary (0 when moving results was
+        /// enough).
+        summarised: usize,
+        /// The history file that holds what was taken out, if saved.
+        history_path: Option<String>,
+        /// The estimated prompt tokens before compaction.
+        tokens_before: u64,
+    },
     /// The run ended; always the last event.
     Finished(Box<Result<RunResult, RunError>>),
 }

@@ -46,6 +46,10 @@
 //!   ([`DeepAgentDeps::with_cancellation`]).
 //! - [`models`]: OpenAI Chat Completions, Anthropic Messages, and the
 //!   offline [`TestModel`], [`FunctionModel`] and [`ScriptedModel`].
+//! - Long runs: [history processors](HistoryProcessor), compaction
+//!   ([`CompactionConfig`], on by default, measured against
+//!   [`ContextWindows`]), prompt caching, cost ([`PriceTable`]) and cost
+//!   caps ([`UsageLimits`]).
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
@@ -111,7 +115,7 @@ pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
     GENERAL_PURPOSE, LARGE_RESULTS_DIR, OUTPUT_TOOL_NAME,
 };
-pub use agent::{HistoryProcessor, ProcessorContext};
+pub use agent::{CompactionConfig, HistoryProcessor, ProcessorContext, HISTORY_DIR};
 #[cfg(all(feature = "state", feature = "local", feature = "composite"))]
 pub use config::{backend_from_url, BackendConfig, ConfigError};
 pub use deps::{describe_mounts, render_todos, DeepAgentDeps, Todo, TodoStatus, Todos};
@@ -122,7 +126,7 @@ pub use models::{
     example_for_schema, FunctionModel, Model, ModelError, RetryPolicy, ScriptedModel, StreamChunk,
     TestModel,
 };
-pub use models::{ModelPrice, PriceTable};
+pub use models::{ContextWindows, ModelPrice, PriceTable};
 /// `schemars`, whose `JsonSchema` derive gives typed tools and typed run
 /// outputs their schemas (depend on `schemars = "1"` to derive it).
 pub use schemars;

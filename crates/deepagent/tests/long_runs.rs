@@ -6,37 +6,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::http::{MockServer, Reply};
-use deepagent::models::anthropic::{self, AnthropicModel};
-use deepagent::models::openai::OpenAiModel;
+use common::{anthropic, anthropic_reply, deps, openai, openai_call, openai_text};
+use deepagent::models::anthropic;
 use deepagent::models::ResponseAccumulator;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use deepagent::{
-    create_deep_agent, AgentError, DeepAgentDeps, FunctionModel, Message, ModelPrice,
-    ModelResponse, ProcessorContext, RetryPolicy, StateBackend, SubAgent, UsageLimits,
+    create_deep_agent, AgentError, FunctionModel, Message, ModelPrice, ModelResponse,
+    ProcessorContext, SubAgent, UsageLimits,
 };
 use serde_json::{json, Value};
-
-fn deps() -> DeepAgentDeps {
-    DeepAgentDeps::new(StateBackend::new())
-}
-
-fn openai(server: &MockServer) -> OpenAiModel {
-    OpenAiModel::new("gpt-test", "sk-test")
-        .base_url(format!("{}/v1", server.base))
-        .retry(RetryPolicy::none())
-}
-
-fn openai_call(id: &str, name: &str, args: Value, usage: (u64, u64)) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
-            "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]}}],
-           "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1}})
-}
-
-fn openai_text(text: &str, usage: (u64, u64)) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-           "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1}})
-}
 
 /// The user messages' texts of a recorded OpenAI request.
 fn user_texts(body: &Value) -> Vec<String> {
@@ -317,20 +296,6 @@ async fn the_run_result_carries_its_cost_and_counts_unpriced_requests() {
 }
 
 // (3) Prompt caching.
-
-fn anthropic(server: &MockServer) -> AnthropicModel {
-    AnthropicModel::new("claude-test", "ak-test")
-        .base_url(&server.base)
-        .retry(RetryPolicy::none())
-}
-
-fn anthropic_reply(content: Value, usage: Value) -> Reply {
-    Reply::json(
-        200,
-        json!({"id": "msg", "type": "message", "role": "assistant", "model": "claude-test",
-               "content": content, "stop_reason": "end_turn", "usage": usage}),
-    )
-}
 
 fn breakpoints(body: &Value) -> usize {
     body.to_string().matches("\"cache_control\"").count()

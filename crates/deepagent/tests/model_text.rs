@@ -3,11 +3,14 @@
 //! only by line endings, and todo lists written twice in one turn. The
 //! exact text is pinned by insta snapshots.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::tool_results;
+
 use deepagent::{
-    create_deep_agent, Backend, DeepAgentDeps, Message, ModelResponse, RunResult, ScriptedModel,
-    StateBackend, ToolCall,
+    create_deep_agent, Backend, DeepAgentDeps, ModelResponse, ScriptedModel, StateBackend, ToolCall,
 };
 use serde_json::{json, Value};
 
@@ -28,16 +31,9 @@ async fn turn(deps: &DeepAgentDeps, calls: Vec<(&str, Value)>) -> Vec<String> {
         .build()
         .unwrap();
     let result = agent.run("go", deps).await.unwrap();
-    tool_results(&result)
-}
-
-fn tool_results(r: &RunResult) -> Vec<String> {
-    r.messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Tool { content, .. } => Some(content.clone()),
-            _ => None,
-        })
+    tool_results(&result.messages)
+        .into_iter()
+        .map(|(_, content, _)| content)
         .collect()
 }
 

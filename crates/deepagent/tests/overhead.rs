@@ -5,7 +5,8 @@
 //!   by a FunctionModel (one model request + one tool call per step);
 //! - peak memory (VmHWM) of a 1,000-step run;
 //! - the per-step cost of a history processor (issue 16): 2,000 steps
-//!   with no processor, a no-op sync one, and a no-op async one.
+//!   with no processor, a no-op sync one, a no-op async one, and
+//!   compaction checking every step without reaching its threshold.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +34,9 @@ fn looping_builder(steps: usize) -> deepagent::DeepAgentBuilder {
         if step >= steps {
             ModelResponse::text("done")
         } else {
+            // Usage as a provider reports it: compaction measures from it.
             ModelResponse::tool_calls([ToolCall::new(step.to_string(), "noop", json!({}))])
+                .with_usage(1_000 + step as u64 * 20, 10)
         }
     });
     let noop = tool("noop")
@@ -86,7 +89,7 @@ async fn peak_memory_of_a_1000_step_run() {
 #[tokio::test]
 #[ignore = "measurement; run with --ignored --nocapture"]
 async fn history_processor_cost_per_step() {
-    let steps = 2_000;
+    let steps = 10_000;
     let time = |agent: DeepAgent| async move {
         let deps = DeepAgentDeps::new(StateBackend::new());
         let start = Instant::now();
@@ -94,22 +97,54 @@ async fn history_processor_cost_per_step() {
         assert_eq!(r.usage.requests as usize, steps + 1);
         start.elapsed().as_secs_f64() * 1e6 / steps as f64
     };
-    let none = time(looping_agent(steps)).await;
-    let sync = time(
-        looping_builder(steps)
-            .history_processor(|_ctx, _messages: &mut Vec<deepagent::Message>| {})
-            .build()
-            .unwrap(),
-    )
-    .await;
-    let asynchronous = time(
-        looping_builder(steps)
-            .history_processor_async(|_ctx, _messages| Box::pin(async { Ok(()) }))
-            .build()
-            .unwrap(),
-    )
-    .await;
-    println!(
-        "{steps} steps, us per step: no processor {none:.2}, no-op sync processor {sync:.2}, no-op async processor {asynchronous:.2}"
-    );
+    type Variant = (&'static str, fn(usize) -> DeepAgent);
+    let variants: [Variant; 5] = [
+        ("compaction off, no processor", |n| {
+            looping_builder(n)
+                .compaction(deepagent::CompactionConfig::disabled())
+                .build()
+                .unwrap()
+        }),
+        ("no-op sync processor", |n| {
+            looping_builder(n)
+                .compaction(deepagent::CompactionConfig::disabled())
+                .history_processor(|_ctx, _messages: &mut Vec<deepagent::Message>| {})
+                .build()
+                .unwrap()
+        }),
+        ("no-op async processor", |n| {
+            looping_builder(n)
+                .compaction(deepagent::CompactionConfig::disabled())
+                .history_processor_async(|_ctx, _messages| Box::pin(async { Ok(()) }))
+                .build()
+                .unwrap()
+        }),
+        // The default: compaction on, but this model has no window.
+        (
+            "default (compaction on, model without a window)",
+            looping_agent,
+        ),
+        // Compaction's check on every step, never reaching its threshold:
+        // the model reports usage, so the measure is the last report plus
+        // the messages added since, not a walk over the whole history.
+        ("compaction checking every step, below its threshold", |n| {
+            looping_builder(n)
+                .context_window("function", u64::MAX / 2)
+                .build()
+                .unwrap()
+        }),
+    ];
+    // Rounds interleave the variants so a busy moment hits them alike.
+    let rounds = 7;
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, make)) in variants.iter().enumerate() {
+            times[i].push(time(make(steps)).await);
+        }
+    }
+    println!("{steps} steps x {rounds} rounds, us per step (median, min):");
+    for ((name, _), mut t) in variants.iter().zip(times) {
+        t.sort_by(f64::total_cmp);
+        println!("  {name}: {:.2}, {:.2}", t[t.len() / 2], t[0]);
+    }
 }

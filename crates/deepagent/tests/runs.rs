@@ -9,52 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::http::{MockServer, Reply};
+use common::{deps, openai, openai_calls, openai_text, tool_results};
 use deepagent::models::openai::OpenAiModel;
 use deepagent::{
     create_deep_agent, tool, AgentError, Backend, Bytes, CancellationToken, Decision,
-    DeepAgentDeps, FunctionModel, LocalBackend, Message, ModelRequest, ModelResponse, RetryPolicy,
-    RunState, ScriptedModel, StateBackend, SubAgent, ToolCall, ToolError, UsageLimits,
+    DeepAgentDeps, FunctionModel, LocalBackend, Message, ModelRequest, ModelResponse, RunState,
+    ScriptedModel, StateBackend, SubAgent, ToolCall, ToolError, UsageLimits,
 };
 use serde_json::{json, Value};
-
-fn deps() -> DeepAgentDeps {
-    DeepAgentDeps::new(StateBackend::new())
-}
-
-fn tool_results(messages: &[Message]) -> Vec<(String, String, bool)> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Tool {
-                name,
-                content,
-                is_error,
-                ..
-            } => Some((name.clone(), content.clone(), *is_error)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn openai(server: &MockServer) -> OpenAiModel {
-    OpenAiModel::new("gpt-test", "sk-test")
-        .base_url(format!("{}/v1", server.base))
-        .retry(RetryPolicy::none())
-}
-
-fn openai_calls(calls: &[(&str, &str, Value)], usage: (u64, u64)) -> Value {
-    let calls: Vec<Value> = calls
-        .iter()
-        .map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}))
-        .collect();
-    json!({"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null, "tool_calls": calls}}],
-           "usage": {"prompt_tokens": usage.0, "completion_tokens": usage.1}})
-}
-
-fn openai_text(text: &str) -> Value {
-    json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-           "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
-}
 
 /// A model that counts its requests and always calls `ls`.
 fn counting_ls(count: &Arc<AtomicUsize>) -> FunctionModel {
@@ -178,7 +140,7 @@ async fn a_provider_error_gives_back_messages_usage_and_todos_and_the_run_resume
     let saved = serde_json::to_string(&err.state).unwrap();
     let state: RunState = serde_json::from_str(&saved).unwrap();
     assert_eq!(&state, err.state.as_ref());
-    let server = MockServer::start(vec![Reply::json(200, openai_text("all done"))]).await;
+    let server = MockServer::start(vec![Reply::json(200, openai_text("all done", (7, 3)))]).await;
     let agent = create_deep_agent()
         .model_impl(Arc::new(openai(&server)))
         .include_subagents(false)
@@ -340,7 +302,8 @@ fn build_refuses_interrupt_on_names_that_are_no_tool() {
 
 #[tokio::test]
 async fn a_history_with_unanswered_tool_calls_is_sent_patched() {
-    let server = MockServer::start(vec![Reply::json(200, openai_text("carrying on"))]).await;
+    let server =
+        MockServer::start(vec![Reply::json(200, openai_text("carrying on", (7, 3)))]).await;
     let agent = create_deep_agent()
         .model_impl(Arc::new(openai(&server)))
         .include_subagents(false)

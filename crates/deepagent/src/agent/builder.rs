@@ -123,6 +123,10 @@ pub struct SubAgent {
     /// Its [history processors](HistoryProcessor); `None` means the main
     /// agent's.
     pub history_processors: Option<Vec<Arc<dyn HistoryProcessor>>>,
+    /// How it compacts its own conversation; `None` means with the main
+    /// agent's [`CompactionConfig`] (measured against its own model's
+    /// window either way).
+    pub compaction: Option<CompactionConfig>,
 }
 
 impl SubAgent {
@@ -139,7 +143,15 @@ impl SubAgent {
             tools: None,
             model: None,
             history_processors: None,
+            compaction: None,
         }
+    }
+
+    /// Gives it compaction settings of its own (a summary model, a
+    /// threshold, or [`CompactionConfig::disabled`]).
+    pub fn compaction(mut self, config: CompactionConfig) -> Self {
+        self.compaction = Some(config);
+        self
     }
 
     /// Gives it its own user tools.
@@ -230,6 +242,8 @@ pub struct DeepAgentBuilder {
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
+    compaction: CompactionConfig,
+    windows: Option<ContextWindows>,
     prompt: prompt::PromptConfig,
 }
 
@@ -623,6 +637,45 @@ impl DeepAgentBuilder {
         self
     }
 
+    /// How runs keep their conversation inside the model's context
+    /// window (default [`CompactionConfig::default`]: on, at 0.8 of the
+    /// window, keeping the last 20 messages, summarised by the agent's
+    /// own model). See [`CompactionConfig`] for what it does;
+    /// [`CompactionConfig::disabled`] turns it off.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, CompactionConfig, TestModel};
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .compaction(CompactionConfig::disabled())
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn compaction(mut self, config: CompactionConfig) -> Self {
+        self.compaction = config;
+        self
+    }
+
+    /// The context windows compaction measures against (default: the
+    /// built-in [`ContextWindows`], see
+    /// [`BUILTIN_CONTEXT_WINDOWS_JSON`](crate::models::BUILTIN_CONTEXT_WINDOWS_JSON)).
+    pub fn context_windows(mut self, table: ContextWindows) -> Self {
+        self.windows = Some(table);
+        self
+    }
+
+    /// Sets one model's context window in prompt tokens (by name as the
+    /// model reports it, or without the provider), on top of the table:
+    /// needed for compaction of a model the table does not know.
+    pub fn context_window(mut self, model: impl Into<String>, tokens: u64) -> Self {
+        self.windows
+            .get_or_insert_with(ContextWindows::default)
+            .set(model, tokens);
+        self
+    }
+
     /// Checks the configuration and builds the agent.
     pub fn build(self) -> Result<DeepAgent, AgentError> {
         let model = match (self.model, self.model_spec) {
@@ -666,9 +719,23 @@ impl DeepAgentBuilder {
             }
         }
         let prices = self.prices.unwrap_or_default();
+        let compactor = self.compaction.resolve(&self.model_options)?;
+        let mut summary_models: Vec<Arc<dyn Model>> = compactor
+            .iter()
+            .filter_map(|c| c.summary_model().cloned())
+            .collect();
+        let mut sub_compactors = HashMap::new();
+        for s in &self.subagents {
+            if let Some(config) = &s.compaction {
+                let c = config.clone().resolve(&self.model_options)?;
+                summary_models.extend(c.iter().filter_map(|c| c.summary_model().cloned()));
+                sub_compactors.insert(s.name.clone(), c.map(|c| c as Arc<dyn HistoryProcessor>));
+            }
+        }
         if self.limits.cost_limit_usd.is_some() {
             let models = std::iter::once(&model)
-                .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()));
+                .chain(self.subagents.iter().filter_map(|s| s.model.as_ref()))
+                .chain(summary_models.iter());
             for m in models {
                 if prices.get(&m.name()).is_none() {
                     return Err(AgentError::Config(format!(
@@ -703,6 +770,9 @@ impl DeepAgentBuilder {
                 output_retries: self.output_retries.unwrap_or(3),
                 processors: self.processors,
                 prices,
+                windows: self.windows.unwrap_or_default(),
+                compactor: compactor.map(|c| c as Arc<dyn HistoryProcessor>),
+                sub_compactors,
                 prompt: self.prompt,
             }),
         })

@@ -258,18 +258,7 @@ async fn cap_result(core: &AgentCore, ctx: &ToolContext, tool: &str, text: Strin
             "{head}\n\n[Output truncated: {total} characters in all, {max} shown. Read a smaller range with offset and limit.]"
         );
     }
-    let id: String = ctx
-        .call_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = format!("{LARGE_RESULTS_DIR}/{id}.txt");
+    let path = large_result_path(&ctx.call_id);
     let lines = deepagent_core::text::count_lines(text.as_bytes());
     let note = match ctx.backend.write(&path, deepagent_core::Bytes::from(text.clone())).await {
         Ok(_) => format!(

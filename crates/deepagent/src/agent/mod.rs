@@ -15,7 +15,8 @@ use crate::error::RunError;
 use crate::events::{AgentEvent, ApprovalFn, Decision, EventSink, PendingCall, RunStream};
 use crate::messages::{Message, ModelRequest, ModelResponse, ToolCall, ToolDef, Usage};
 use crate::models::{
-    infer_model_configured, Model, ModelOptions, ModelPrice, PriceTable, ResponseAccumulator,
+    infer_model_configured, ContextWindows, Model, ModelOptions, ModelPrice, PriceTable,
+    ResponseAccumulator,
 };
 use crate::prompt::{self, PromptContext, PromptParts, PromptSection};
 use crate::tools::{builtin, task, validate_args, Tool, ToolContext, ToolError};
@@ -23,10 +24,12 @@ use crate::AgentError;
 
 mod builder;
 mod call;
+pub(crate) mod compaction;
 mod history;
 mod output;
 mod run;
 
+pub use compaction::{CompactionConfig, HISTORY_DIR};
 pub(crate) use output::OutputSpec;
 pub use output::OUTPUT_TOOL_NAME;
 
@@ -40,6 +43,42 @@ pub const LARGE_RESULTS_DIR: &str = "/large_tool_results";
 /// The name of the default subagent type.
 pub const GENERAL_PURPOSE: &str = "general-purpose";
 
+/// Where the full text of a tool result with call `call_id` is saved
+/// when it is too long for the conversation (cut by the tool loop, or
+/// moved out by compaction).
+pub(crate) fn large_result_path(call_id: &str) -> String {
+    format!("{LARGE_RESULTS_DIR}/{}.txt", file_safe(call_id))
+}
+
+/// `name` with every character other than ASCII letters, digits, `-`
+/// and `_` replaced by `_`: safe as one path component.
+pub(crate) fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A new root run id: the start time in seconds, the process and a
+/// counter, unique per process and unlikely to repeat across processes.
+pub(crate) fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "run-{secs}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// What a finished run returns: the answer as text, or as the type of a
 /// [typed run](DeepAgent::run_typed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,7 +87,10 @@ pub struct RunResult<O = String> {
     /// The model's final answer.
     pub output: O,
     /// The whole conversation, including the history the run started
-    /// from; pass it to [`DeepAgent::run_with_history`] to continue.
+    /// from, as [history processors](HistoryProcessor) and
+    /// [compaction](CompactionConfig) left it (compaction's summary names
+    /// the file holding what it took out); pass it to
+    /// [`DeepAgent::run_with_history`] to continue.
     pub messages: Vec<Message>,
     /// Requests and tokens of this run, subagents included (a subagent
     /// that failed too: what it spent before failing).
@@ -137,6 +179,13 @@ pub(crate) struct AgentCore {
     output_retries: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: PriceTable,
+    pub(crate) windows: ContextWindows,
+    /// Compaction, run after the processors of every loop; `None` when
+    /// it is off.
+    pub(crate) compactor: Option<Arc<dyn HistoryProcessor>>,
+    /// The compaction of subagents with settings of their own, by name
+    /// (`None`: off for that subagent).
+    pub(crate) sub_compactors: HashMap<String, Option<Arc<dyn HistoryProcessor>>>,
     pub(crate) prompt: prompt::PromptConfig,
 }
 
@@ -149,6 +198,11 @@ pub(crate) struct Profile {
     pub depth: usize,
     /// Run before each of this agent's model requests.
     pub processors: Vec<Arc<dyn HistoryProcessor>>,
+    /// Names the run on the backend (its history file); set when the run
+    /// starts.
+    pub run_id: String,
+    /// Its compaction, run after its processors.
+    pub compactor: Option<Arc<dyn HistoryProcessor>>,
     /// What the final answer must be, in a typed run (never for a
     /// subagent: its report is text for the caller).
     pub output: Option<Arc<OutputSpec>>,
@@ -163,9 +217,56 @@ pub(crate) struct RunEnv {
     /// What the whole run tree has spent: one budget for the main agent
     /// and its subagents.
     pub budget: Arc<Budget>,
+    /// This loop's model.
+    pub model: Arc<dyn Model>,
+    /// This loop's run id.
+    pub run_id: String,
+    /// Subagent runs started so far, to number their ids.
+    pub children: std::sync::atomic::AtomicUsize,
 }
 
 impl RunEnv {
+    /// One model request outside the tool loop (a summary), spending from
+    /// the run tree's budget: the limits are checked before it and its
+    /// tokens counted after, priced at `model`'s price. Cancelling the
+    /// run drops it.
+    pub(crate) async fn request_counted(
+        &self,
+        model: &dyn Model,
+        request: &ModelRequest,
+    ) -> Result<ModelResponse, AgentError> {
+        let price = self.core.prices.get(&model.name());
+        let estimate_usd = match (&price, self.core.limits.cost_limit_usd) {
+            (Some(p), Some(_)) => {
+                let base = history::EstimateBase {
+                    fixed_chars: request.system.len(),
+                    last_sent: None,
+                };
+                base.tokens(&request.messages) as f64 * p.input / 1_000_000.0
+            }
+            _ => 0.0,
+        };
+        self.budget.reserve(&self.core, estimate_usd)?;
+        let cancel = self.deps.cancellation();
+        let response = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(AgentError::Cancelled),
+            r = model.request(request) => r?,
+        };
+        self.budget
+            .add_tokens(&self.core, response.usage, price.as_ref())?;
+        Ok(response)
+    }
+
+    /// The id of the next subagent run of type `kind` started from here.
+    pub(crate) fn child_run_id(&self, kind: &str) -> String {
+        let n = self
+            .children
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        format!("{}-{}-{n}", self.run_id, file_safe(kind))
+    }
+
     pub(crate) fn emit(&self, event: AgentEvent) {
         if let Some(sink) = &self.events {
             sink.send(event);
@@ -395,6 +496,8 @@ impl DeepAgent {
             model: self.core.model.clone(),
             depth: 0,
             processors: self.core.processors.clone(),
+            run_id: String::new(),
+            compactor: self.core.compactor.clone(),
             output: None,
         }
     }

@@ -28,7 +28,7 @@ impl Budget {
 
     /// Claims the next model request, whose prompt is estimated to cost
     /// `estimate_usd`, or says which limit forbids it.
-    fn reserve(&self, core: &AgentCore, estimate_usd: f64) -> Result<(), AgentError> {
+    pub(crate) fn reserve(&self, core: &AgentCore, estimate_usd: f64) -> Result<(), AgentError> {
         let mut u = self.lock();
         if u.requests >= core.max_steps {
             return Err(AgentError::StepLimit {
@@ -58,7 +58,7 @@ impl Budget {
 
     /// Adds a turn's tokens, priced at `price` (none: counted as
     /// unpriced).
-    fn add_tokens(
+    pub(crate) fn add_tokens(
         &self,
         core: &AgentCore,
         mut turn: Usage,
@@ -190,13 +190,16 @@ pub(crate) struct LoopEnd {
 /// state.
 pub(crate) async fn run_root(
     core: Arc<AgentCore>,
-    profile: Profile,
+    mut profile: Profile,
     begin: Begin,
     start: Usage,
     deps: &DeepAgentDeps,
     events: Option<EventSink>,
 ) -> Result<RunResult, RunError> {
     let budget = Arc::new(Budget::new(start));
+    if profile.run_id.is_empty() {
+        profile.run_id = new_run_id();
+    }
     let span = crate::telemetry::agent_span("deepagent", &profile.model.name(), 0);
     let end = run_loop(core, profile, begin, deps, events, budget.clone())
         .instrument(span.clone())
@@ -250,6 +253,9 @@ pub(crate) async fn run_loop(
         deps: deps.clone(),
         events,
         budget: budget.clone(),
+        model: profile.model.clone(),
+        run_id: profile.run_id.clone(),
+        children: Default::default(),
     });
     let cancel = deps.cancellation().clone();
     // One request object for the whole run: messages are appended in
@@ -321,33 +327,46 @@ pub(crate) async fn run_loop(
         .iter()
         .map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len())
         .sum();
+    let context_window = core.windows.get(&model_name);
+    // The user's processors, then compaction, which must see the
+    // history as it will be sent.
+    let mut processors = profile.processors.clone();
+    processors.extend(profile.compactor.clone());
     // Prompt tokens the provider reported for the previous request.
     let mut last_prompt_tokens: Option<u64> = None;
-    // What the previous request's prompt and answer came to, in tokens,
-    // and how many messages it sent: the base of the next estimate.
-    let mut last_sent: Option<(u64, usize)> = None;
+    // What the next prompt is measured from: the previous request's
+    // prompt and answer, in tokens, and how many messages it sent.
+    let mut estimate = history::EstimateBase {
+        fixed_chars: request.system.len() + tools_chars,
+        last_sent: None,
+    };
     loop {
         if cancel.is_cancelled() {
             return end(Err(AgentError::Cancelled), request.messages);
         }
-        if !profile.processors.is_empty() {
+        if !processors.is_empty() {
             let ctx = ProcessorContext {
                 usage: budget.get(),
                 model: model_name.clone(),
                 depth: profile.depth,
                 last_prompt_tokens,
+                context_window,
+                run_id: profile.run_id.clone(),
+                estimate,
+                env: env.clone(),
             };
-            if let Err(e) = history::apply(&profile.processors, &ctx, &mut request.messages).await {
+            if let Err(e) = history::apply(&processors, &ctx, &mut request.messages).await {
                 return end(Err(e), request.messages);
             }
         }
         // Computed sections and instructions see the run as it is now.
         if core.prompt.is_dynamic() {
             request.system = system_prompt(&core, &profile, deps, &tools, budget.get());
+            estimate.fixed_chars = request.system.len() + tools_chars;
         }
         let estimate_usd = match (&price, core.limits.cost_limit_usd) {
             (Some(p), Some(_)) => {
-                let tokens = prompt_estimate(&request, tools_chars, last_sent);
+                let tokens = estimate.tokens(&request.messages);
                 tokens as f64 * p.input / 1_000_000.0
             }
             _ => 0.0,
@@ -381,7 +400,7 @@ pub(crate) async fn run_loop(
             Err(e) => return end(Err(e), request.messages),
         };
         last_prompt_tokens = Some(response.usage.input_tokens);
-        last_sent = Some((
+        estimate.last_sent = Some((
             response.usage.input_tokens + response.usage.output_tokens,
             sent_len,
         ));
@@ -553,44 +572,6 @@ pub(crate) async fn run_loop(
                 messages: request.messages,
                 pending,
             };
-        }
-    }
-}
-
-/// About 4 characters a token: close enough to keep a budget, and free.
-const CHARS_PER_TOKEN: usize = 4;
-
-/// The prompt tokens `request` will likely cost: the previous request's
-/// reported prompt and answer plus the messages added since, or (first
-/// request, or a history a processor shortened) the whole request
-/// estimated from its length. Cache discounts are ignored, so the
-/// estimate errs high.
-fn prompt_estimate(request: &ModelRequest, tools_chars: usize, last: Option<(u64, usize)>) -> u64 {
-    let chars = |ms: &[Message]| -> usize {
-        ms.iter()
-            .map(|m| match m {
-                Message::User { content } => content.len(),
-                Message::Assistant {
-                    content,
-                    tool_calls,
-                } => {
-                    content.len()
-                        + tool_calls
-                            .iter()
-                            .map(|c| c.name.len() + c.arguments.len())
-                            .sum::<usize>()
-                }
-                Message::Tool { content, .. } => content.len(),
-            })
-            .sum()
-    };
-    match last {
-        Some((tokens, len)) if len <= request.messages.len() => {
-            tokens + (chars(&request.messages[len..]) / CHARS_PER_TOKEN) as u64
-        }
-        _ => {
-            let all = request.system.len() + tools_chars + chars(&request.messages);
-            (all / CHARS_PER_TOKEN) as u64
         }
     }
 }

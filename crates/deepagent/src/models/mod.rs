@@ -25,12 +25,18 @@ mod scripted;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod sse;
 mod test_model;
+mod windows;
 
 pub use function::FunctionModel;
 pub use http::RetryPolicy;
 pub use pricing::{ModelPrice, PriceTable, BUILTIN_PRICES_JSON};
 pub use scripted::ScriptedModel;
 pub use test_model::{example_for_schema, TestModel};
+pub use windows::{ContextWindows, BUILTIN_CONTEXT_WINDOWS_JSON};
+
+/// About 4 characters a token: close enough to keep a budget and to
+/// measure a context, and free.
+pub(crate) const CHARS_PER_TOKEN: usize = 4;
 
 /// How long an HTTP model waits for an answer by default (per attempt).
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);

@@ -137,22 +137,31 @@ impl PriceTable {
     /// The price of `model`, if the table has one (see the type's doc for
     /// how names match).
     pub fn get(&self, model: &str) -> Option<ModelPrice> {
-        if let Some(p) = self.prices.get(model) {
-            return Some(*p);
-        }
-        let bare = model.split_once(':').map_or(model, |(_, n)| n);
-        if let Some(p) = self.prices.get(bare) {
-            return Some(*p);
-        }
-        self.prices
-            .iter()
-            .filter(|(k, _)| {
-                bare.strip_prefix(k.as_str())
-                    .is_some_and(|rest| rest.starts_with('-'))
-            })
-            .max_by_key(|(k, _)| k.len())
-            .map(|(_, p)| *p)
+        lookup(&self.prices, model).copied()
     }
+}
+
+/// Finds `model` in a table keyed by model name: as given
+/// (`openai:gpt-4.1`), then without its provider prefix (`gpt-4.1`), then
+/// by its longest listed prefix followed by `-`
+/// (`claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`). Shared by the
+/// price table and the context-window table so both match names alike.
+pub(crate) fn lookup<'a, T>(table: &'a BTreeMap<String, T>, model: &str) -> Option<&'a T> {
+    if let Some(p) = table.get(model) {
+        return Some(p);
+    }
+    let bare = model.split_once(':').map_or(model, |(_, n)| n);
+    if let Some(p) = table.get(bare) {
+        return Some(p);
+    }
+    table
+        .iter()
+        .filter(|(k, _)| {
+            bare.strip_prefix(k.as_str())
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .max_by_key(|(k, _)| k.len())
+        .map(|(_, p)| p)
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ impl Tool for TaskTool {
                 model: core.model.clone(),
                 depth,
                 processors: core.processors.clone(),
+                run_id: ctx.env.child_run_id(&kind),
+                compactor: core.compactor.clone(),
                 output: None,
             }
         } else if let Some(s) = core.subagents.iter().find(|s| s.name == kind) {
@@ -105,6 +107,11 @@ impl Tool for TaskTool {
                     .history_processors
                     .clone()
                     .unwrap_or_else(|| core.processors.clone()),
+                run_id: ctx.env.child_run_id(&kind),
+                compactor: match core.sub_compactors.get(&s.name) {
+                    Some(own) => own.clone(),
+                    None => core.compactor.clone(),
+                },
                 output: None,
             }
         } else {

@@ -89,24 +89,43 @@ impl Drop for MockServer {
     }
 }
 
+/// Where the answers come from: a script, or a function of the request.
+enum Source {
+    Script(Mutex<VecDeque<Reply>>),
+    Handler(Box<dyn Fn(&Recorded) -> Reply + Send + Sync>),
+}
+
 impl MockServer {
+    /// Answers the requests with `replies`, in order (then with a 500).
     pub async fn start(replies: Vec<Reply>) -> Self {
+        // Bounded: never serves more than it was scripted for (plus a few).
+        Self::start_with(Source::Script(Mutex::new(VecDeque::from(replies))), 64).await
+    }
+
+    /// Answers every request with what `handler` makes of it, for runs
+    /// too long to script reply by reply.
+    pub async fn serve(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(Source::Handler(Box::new(handler)), usize::MAX).await
+    }
+
+    async fn start_with(source: Source, bound: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let replies = Arc::new(Mutex::new(VecDeque::from(replies)));
         let rec = requests.clone();
         let task = tokio::spawn(async move {
-            // Bounded: never serves more than it was scripted for (plus a few).
-            for _ in 0..64 {
+            for _ in 0..bound {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
                 let Some(req) = read_request(&mut sock).await else {
                     continue;
                 };
+                let reply = match &source {
+                    Source::Script(replies) => replies.lock().unwrap().pop_front(),
+                    Source::Handler(handler) => Some(handler(&req)),
+                };
                 rec.lock().unwrap().push(req);
-                let reply = replies.lock().unwrap().pop_front();
                 match reply {
                     None => {
                         let body = r#"{"error":{"message":"mock server: no reply scripted"}}"#;
