@@ -147,7 +147,9 @@ mod tarstream;
 mod userfs;
 
 pub use batch::MAX_UPLOAD_BYTES;
-pub use engine::{connect, engine_address, engine_available};
+pub use engine::{
+    connect, engine_address, engine_available, EngineConfig, TlsFiles, DEFAULT_SOCKET,
+};
 #[allow(deprecated)]
 pub use exec::TIMEOUT_EXIT_CODE;
 pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};

@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
-use bollard::models::HostConfig;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    StartContainerOptions,
+};
 use bollard::Docker;
 use deepagent_core::{BackendError, Result, VPath, DEFAULT_OUTPUT_LIMIT};
 use tokio::sync::OnceCell;
 
-use crate::engine::{self, container_gone, status_of};
+use crate::engine::{container_gone, status_of, EngineConfig};
 use crate::exec::{self, Target};
 use crate::image::{ensure_image, missing_image};
 use crate::RuntimeConfig;
@@ -68,6 +71,10 @@ pub(crate) struct Inner {
     /// The largest write and read that go through a shell (see `shellfs`).
     pub(crate) shell_write_max: usize,
     pub(crate) shell_read_max: usize,
+    /// The engine this sandbox's container runs on.
+    pub(crate) engine: EngineConfig,
+    /// `engine.address()`, for messages.
+    pub(crate) address: String,
     docker: OnceCell<Docker>,
     container: OnceCell<String>,
     /// Held by the task that creates the container, for its whole run:
@@ -98,6 +105,7 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone)]
 pub struct DockerSandboxBuilder {
     runtime: RuntimeConfig,
+    engine: Option<EngineConfig>,
     session: Option<String>,
     output_limit: usize,
     shell_write_max: usize,
@@ -105,6 +113,13 @@ pub struct DockerSandboxBuilder {
 }
 
 impl DockerSandboxBuilder {
+    /// Runs the container on this engine (default:
+    /// [`EngineConfig::from_env`], read when the sandbox is built).
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
     /// Labels the container with `session` (default: a fresh unique id).
     /// [`SessionManager`](crate::SessionManager) uses it to find a
     /// session's sandbox again.
@@ -135,6 +150,11 @@ impl DockerSandboxBuilder {
     pub fn build(self) -> Result<DockerSandbox> {
         let runtime = self.runtime;
         runtime.validate()?;
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => EngineConfig::from_env()?,
+        };
+        let address = engine.address();
         let work_dir = VPath::new(&runtime.work_dir)?;
         let session = self.session.unwrap_or_else(unique_suffix);
         let safe: String = session
@@ -158,6 +178,8 @@ impl DockerSandboxBuilder {
                 output_limit: self.output_limit,
                 shell_write_max: self.shell_write_max,
                 shell_read_max: self.shell_read_max,
+                engine,
+                address,
                 docker: OnceCell::new(),
                 container: OnceCell::new(),
                 start_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -198,6 +220,7 @@ impl DockerSandbox {
     pub fn builder(runtime: RuntimeConfig) -> DockerSandboxBuilder {
         DockerSandboxBuilder {
             runtime,
+            engine: None,
             session: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
@@ -300,7 +323,10 @@ impl DockerSandbox {
         if self.inner.shut_down.load(Ordering::SeqCst) {
             return None;
         }
-        match docker.inspect_container(id, None).await {
+        match docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
             Ok(info) => Some(info.state.and_then(|s| s.running).unwrap_or(false)),
             Err(e) if matches!(status_of(&e), Some((404, _))) => Some(false),
             Err(_) => None,
@@ -331,7 +357,7 @@ impl DockerSandbox {
         }
         let docker = match self.inner.docker.get() {
             Some(d) => d.clone(),
-            None => engine::connect().await?,
+            None => self.inner.engine.connect().await?,
         };
         let by = self.inner.container.get().unwrap_or(&self.inner.name);
         remove_by_id(&docker, by).await
@@ -347,7 +373,10 @@ impl DockerSandbox {
         if let Ok(mut t) = inner.last_used.lock() {
             *t = Instant::now();
         }
-        let docker = inner.docker.get_or_try_init(engine::connect).await?;
+        let docker = inner
+            .docker
+            .get_or_try_init(|| inner.engine.connect())
+            .await?;
         let id = match inner.container.get() {
             Some(id) => id,
             None => self.start_once(docker).await?,
@@ -361,6 +390,7 @@ impl DockerSandbox {
             docker,
             id,
             name: &inner.name,
+            address: &inner.address,
         })
     }
 
@@ -446,7 +476,7 @@ fn shut_down_error(name: &str) -> BackendError {
 
 async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     let rt = &inner.runtime;
-    let image = ensure_image(docker, rt).await?;
+    let image = ensure_image(docker, rt, &inner.address).await?;
     let mut labels = HashMap::new();
     labels.insert(SANDBOX_LABEL.to_owned(), "1".to_owned());
     labels.insert(SESSION_LABEL.to_owned(), inner.session.clone());
@@ -502,8 +532,9 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             .volumes
             .iter()
             .any(|v| v.target.trim_end_matches('/') == rt.work_dir.trim_end_matches('/'));
-    let volumes = work_volume.then(|| HashMap::from([(rt.work_dir.clone(), HashMap::new())]));
-    let config = Config {
+    let volumes =
+        work_volume.then(|| HashMap::from([(rt.work_dir.clone(), HashMap::<(), ()>::new())]));
+    let config = ContainerCreateBody {
         image: Some(image.clone()),
         cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), KEEPALIVE.to_owned()]),
         env: Some(
@@ -531,23 +562,23 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     };
     let created = docker
         .create_container(
-            Some(CreateContainerOptions {
-                name: inner.name.clone(),
-                platform: None,
-            }),
+            Some(CreateContainerOptionsBuilder::new().name(&inner.name).build()),
             config,
         )
         .await
         .map_err(|e| match status_of(&e) {
-            Some((404, msg)) if msg.contains("image") => missing_image(&image, rt),
+            Some((404, msg)) if msg.contains("image") => missing_image(&image, rt, &inner.address),
             _ => BackendError::Backend(format!(
                 "cannot create container {} from image {image} (runtime {:?}) on the Docker engine at {}: {e}",
                 inner.name,
                 rt.name,
-                engine::engine_address()
+                inner.address
             )),
         })?;
-    if let Err(e) = docker.start_container::<String>(&created.id, None).await {
+    if let Err(e) = docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await
+    {
         let _ = remove_by_id(docker, &created.id).await;
         return Err(BackendError::Backend(format!(
             "cannot start container {} (runtime {:?}, image {image}): {e}",
@@ -561,6 +592,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             docker,
             id: &created.id,
             name: &inner.name,
+            address: &inner.address,
         };
         let res = exec::capture(
             &target,
@@ -586,11 +618,11 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
 }
 
 pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
-    let opts = RemoveContainerOptions {
-        force: true,
-        v: true,
-        link: false,
-    };
+    let opts = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .link(false)
+        .build();
     match docker.remove_container(id, Some(opts)).await {
         Ok(()) => Ok(()),
         Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
@@ -605,8 +637,10 @@ pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
 /// Force-removes a container by name or id with a client of its own, on a
 /// thread of its own: usable from `Drop` and from synchronous code, even
 /// inside an async runtime. Returns once the engine answered.
+///
+/// Uses the engine the environment names ([`EngineConfig::from_env`]).
 pub fn remove_container_blocking(name: &str) -> Result<()> {
-    remove_blocking(name, false, None)
+    remove_blocking(EngineConfig::from_env()?, name, false, None)
 }
 
 /// How long dropping the last clone of a started sandbox waits for the
@@ -616,7 +650,12 @@ pub const DROP_REMOVE_WAIT: Duration = Duration::from_secs(15);
 /// `remove_container_blocking`, optionally watching a while for a
 /// container whose create request may still be on its way (a start cut
 /// off mid-flight), and optionally giving up waiting after `wait`.
-fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duration>) -> Result<()> {
+fn remove_blocking(
+    engine: EngineConfig,
+    name: &str,
+    watch_for_late_create: bool,
+    wait: Option<Duration>,
+) -> Result<()> {
     let owned = name.to_owned();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -627,7 +666,7 @@ fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duratio
                 .build()
                 .map_err(|e| BackendError::Backend(format!("cannot start a runtime: {e}")))?;
             rt.block_on(async {
-                let docker = engine::connect().await?;
+                let docker = engine.connect().await?;
                 remove_by_id(&docker, &name).await?;
                 if watch_for_late_create {
                     for _ in 0..5 {
@@ -660,7 +699,12 @@ impl Drop for Inner {
             // A start that never finished may still have its create
             // request in the engine: watch for it a moment.
             let unfinished = !self.container.initialized();
-            let _ = remove_blocking(&self.name, unfinished, Some(DROP_REMOVE_WAIT));
+            let _ = remove_blocking(
+                self.engine.clone(),
+                &self.name,
+                unfinished,
+                Some(DROP_REMOVE_WAIT),
+            );
         }
     }
 }

@@ -3,10 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use bollard::container::ListContainersOptions;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use deepagent_core::{BackendError, Result};
 
-use crate::engine::{self, engine_address};
+use crate::engine::{engine_address, EngineConfig};
 use crate::sandbox::{remove_by_id, SANDBOX_LABEL};
 use crate::{DockerSandbox, RuntimeConfig};
 
@@ -34,6 +34,7 @@ use crate::{DockerSandbox, RuntimeConfig};
 /// ```
 pub struct SessionManager {
     runtime: RuntimeConfig,
+    engine: Option<EngineConfig>,
     idle_timeout: Duration,
     sessions: tokio::sync::Mutex<HashMap<String, DockerSandbox>>,
 }
@@ -44,8 +45,42 @@ impl SessionManager {
     pub fn new(runtime: RuntimeConfig, idle_timeout: Duration) -> Self {
         SessionManager {
             runtime,
+            engine: None,
             idle_timeout,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs this manager's sandboxes on `engine` (default:
+    /// [`EngineConfig::from_env`], read when a sandbox is made), and
+    /// reaps orphans there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use deepagent_docker::{EngineConfig, RuntimeConfig, SessionManager, TlsFiles};
+    ///
+    /// let remote = EngineConfig::tcp("10.0.0.5:2376").with_tls(TlsFiles::from_dir("/etc/deepagent/certs"));
+    /// let sessions = SessionManager::new(RuntimeConfig::new("t", "busybox"), Duration::from_secs(600))
+    ///     .on_engine(remote);
+    /// assert_eq!(sessions.engine_address(), "tcp://10.0.0.5:2376");
+    /// ```
+    pub fn on_engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// The address of the engine this manager uses.
+    pub fn engine_address(&self) -> String {
+        match &self.engine {
+            Some(e) => e.address(),
+            None => engine_address(),
+        }
+    }
+
+    fn engine_config(&self) -> Result<EngineConfig> {
+        match &self.engine {
+            Some(e) => Ok(e.clone()),
+            None => EngineConfig::from_env(),
         }
     }
 
@@ -60,7 +95,10 @@ impl SessionManager {
             // Dead: clean up what is left of it and start over.
             let _ = existing.shutdown().await;
         }
-        let sandbox = DockerSandbox::for_session(self.runtime.clone(), session)?;
+        let sandbox = DockerSandbox::builder(self.runtime.clone())
+            .engine(self.engine_config()?)
+            .session(session)
+            .build()?;
         sessions.insert(session.to_owned(), sandbox.clone());
         Ok(sandbox)
     }
@@ -142,20 +180,22 @@ impl SessionManager {
             .values()
             .map(|s| s.container_name().to_owned())
             .collect();
-        let docker = engine::connect().await?;
+        let engine = self.engine_config()?;
+        let docker = engine.connect().await?;
         let mut filters = HashMap::new();
         filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
         let list = docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters,
-                ..Default::default()
-            }))
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
             .await
             .map_err(|e| {
                 BackendError::Backend(format!(
                     "cannot list containers on the Docker engine at {}: {e}",
-                    engine_address()
+                    engine.address()
                 ))
             })?;
         let mut reaped = Vec::new();
