@@ -77,8 +77,7 @@ enum Host {
     Unix(PathBuf),
     /// `host:port`.
     Tcp(String),
-    /// `[user@]host[:port]`.
-    Ssh(String),
+    Ssh(crate::ssh::SshTarget),
 }
 
 /// Which Docker engine to use, and how to reach it.
@@ -143,9 +142,28 @@ impl EngineConfig {
     pub fn ssh(destination: impl Into<String>) -> Self {
         let destination: String = destination.into();
         EngineConfig {
-            host: Host::Ssh(destination.trim_start_matches("ssh://").to_owned()),
+            host: Host::Ssh(crate::ssh::SshTarget::parse(&destination)),
             tls: None,
         }
+    }
+
+    /// Logs in with this private key (`ssh -i`) instead of the keys of
+    /// `ssh-agent` and `~/.ssh/config` (`ssh://` engines only).
+    pub fn with_ssh_identity(mut self, key: impl Into<PathBuf>) -> Self {
+        if let Host::Ssh(t) = &mut self.host {
+            t.identity = Some(key.into());
+        }
+        self
+    }
+
+    /// Checks the host key against this file only, and refuses hosts not
+    /// in it (`UserKnownHostsFile`, `StrictHostKeyChecking=yes`;
+    /// `ssh://` engines only). Without it, `ssh`'s own settings apply.
+    pub fn with_ssh_known_hosts(mut self, file: impl Into<PathBuf>) -> Self {
+        if let Host::Ssh(t) = &mut self.host {
+            t.known_hosts = Some(file.into());
+        }
+        self
     }
 
     /// Talks TLS with these certificates (`tcp://` engines only; ignored
@@ -216,7 +234,7 @@ impl EngineConfig {
         match &self.host {
             Host::Unix(p) => format!("unix://{}", p.display()),
             Host::Tcp(a) => format!("tcp://{a}"),
-            Host::Ssh(d) => format!("ssh://{d}"),
+            Host::Ssh(t) => format!("ssh://{}", t.display()),
         }
     }
 
@@ -227,10 +245,22 @@ impl EngineConfig {
     /// settings do not match it.
     pub async fn connect(&self) -> Result<Docker> {
         let address = self.address();
-        let docker = self.client()?;
+        let (docker, ssh_stderr) = self.client()?;
         match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
             Ok(Ok(docker)) => Ok(docker),
-            Ok(Err(e)) => Err(self.connect_error(&e)),
+            Ok(Err(e)) => {
+                let said = ssh_stderr
+                    .and_then(|s| s.lock().ok().map(|s| s.trim().to_owned()))
+                    .filter(|s| !s.is_empty());
+                let err = self.connect_error(&e);
+                Err(match said {
+                    Some(said) => BackendError::unavailable(
+                        format!("{err}; ssh said: {said}"),
+                        Some(Box::new(clone_error(&e))),
+                    ),
+                    None => err,
+                })
+            }
             Err(_) => Err(BackendError::unavailable(
                 format!(
                     "Docker engine at {address} did not answer within {}s ({})",
@@ -247,8 +277,9 @@ impl EngineConfig {
         self.connect().await.is_ok()
     }
 
-    /// The bollard client, not yet connected.
-    fn client(&self) -> Result<Docker> {
+    /// The bollard client, not yet connected (and, over SSH, where the
+    /// `ssh` process's complaints land).
+    fn client(&self) -> Result<(Docker, Option<crate::ssh::SshStderr>)> {
         let address = self.address();
         let made = match (&self.host, &self.tls) {
             (Host::Unix(path), _) => {
@@ -282,12 +313,14 @@ impl EngineConfig {
                 )
                 .map_err(|e| self.connect_error(&e))?
             }
-            (Host::Ssh(_), _) => {
-                Docker::connect_with_ssh(&address, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-                    .map_err(|e| self.connect_error(&e))?
+            (Host::Ssh(target), _) => {
+                let (docker, stderr) =
+                    crate::ssh::client(target.clone(), REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                        .map_err(|e| self.connect_error(&e))?;
+                return Ok((docker, Some(stderr)));
             }
         };
-        Ok(made)
+        Ok((made, None))
     }
 
     /// What to do when this engine cannot be reached.
@@ -303,8 +336,11 @@ impl EngineConfig {
                 self.address()
             ),
             (Host::Ssh(_), _) => format!(
-                "check that `ssh {} docker system dial-stdio` works from here: the key in ssh-agent or ~/.ssh/config, the host in known_hosts, and the docker CLI on the remote host able to reach its engine",
-                self.address().trim_start_matches("ssh://")
+                "check that `ssh {} docker system dial-stdio` works from here: the key (the engine's identity, ssh-agent or ~/.ssh/config), the host key in known_hosts, and the docker CLI on the remote host able to reach its engine",
+                match &self.host {
+                    Host::Ssh(t) => t.args().join(" "),
+                    _ => String::new(),
+                }
             ),
         }
     }

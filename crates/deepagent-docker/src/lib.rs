@@ -143,6 +143,7 @@ mod scan;
 mod session;
 mod shell;
 mod shellfs;
+mod ssh;
 mod tarstream;
 mod userfs;
 
