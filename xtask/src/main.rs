@@ -14,6 +14,7 @@ mod bench;
 mod docker;
 mod fuzz;
 mod msrv;
+mod remote;
 mod s3;
 
 fn main() -> ExitCode {

@@ -137,6 +137,7 @@ mod grepscan;
 mod hash;
 mod image;
 mod owner;
+mod pool;
 mod runtime;
 mod sandbox;
 mod scan;
@@ -153,7 +154,8 @@ pub use engine::{
 };
 #[allow(deprecated)]
 pub use exec::TIMEOUT_EXIT_CODE;
-pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
+pub use owner::{DEFAULT_LEASE, LEASE_FILE, LEASE_LABEL, OWNER_LABEL};
+pub use pool::{EnginePool, EngineSpec, EngineStatus};
 pub use runtime::{
     PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES, DEFAULT_CAPABILITIES,
     DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,

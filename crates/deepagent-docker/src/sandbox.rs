@@ -98,6 +98,17 @@ pub(crate) struct Inner {
     pub(crate) shell_files_off: AtomicBool,
 }
 
+impl std::fmt::Debug for DockerSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerSandbox")
+            .field("container", &self.inner.name)
+            .field("session", &self.inner.session)
+            .field("engine", &self.inner.address)
+            .field("runtime", &self.inner.runtime.name)
+            .finish()
+    }
+}
+
 /// Configures a [`DockerSandbox`]; start with [`DockerSandbox::builder`].
 ///
 /// Every setting is fixed by [`build`](DockerSandboxBuilder::build), before
@@ -106,6 +117,7 @@ pub(crate) struct Inner {
 pub struct DockerSandboxBuilder {
     runtime: RuntimeConfig,
     engine: Option<EngineConfig>,
+    lease: Duration,
     session: Option<String>,
     output_limit: usize,
     shell_write_max: usize,
@@ -117,6 +129,15 @@ impl DockerSandboxBuilder {
     /// [`EngineConfig::from_env`], read when the sandbox is built).
     pub fn engine(mut self, engine: EngineConfig) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// How long the container's lease lasts (default
+    /// [`DEFAULT_LEASE`](crate::DEFAULT_LEASE), 24 hours); the sandbox
+    /// renews it every third of that while it lives (see
+    /// [`DockerSandbox::with_lease`]).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
         self
     }
 
@@ -185,7 +206,7 @@ impl DockerSandboxBuilder {
                 start_lock: Arc::new(tokio::sync::Mutex::new(())),
                 start_attempted: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
-                lease: crate::owner::DEFAULT_LEASE,
+                lease: self.lease,
                 last_used: Mutex::new(Instant::now()),
                 locks: Mutex::new(HashMap::new()),
                 shells: Mutex::new(Vec::new()),
@@ -221,6 +242,7 @@ impl DockerSandbox {
         DockerSandboxBuilder {
             runtime,
             engine: None,
+            lease: crate::owner::DEFAULT_LEASE,
             session: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
@@ -265,10 +287,12 @@ impl DockerSandbox {
         self
     }
 
-    /// Sets how long the container's lease lasts (default 24 hours):
-    /// another process's [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)
-    /// leaves a container whose owner still runs alone until then. Only
-    /// before the sandbox is shared.
+    /// Sets how long the container's lease lasts (default 24 hours). This
+    /// sandbox renews it every third of that while it lives; another
+    /// process's [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)
+    /// leaves a container alone while its lease runs, and reaps it once
+    /// the owner stopped renewing (hung, or gone from another host) and
+    /// the lease ran out. Only before the sandbox is shared.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.lease = lease;
@@ -425,6 +449,7 @@ impl DockerSandbox {
             };
             // `shutdown` waits for this lock and then removes the
             // container by name; set the id first so it uses it.
+            spawn_lease_renewal(&inner, docker.clone(), id.clone());
             let _ = inner.container.set(id);
             Ok::<(), BackendError>(())
         });
@@ -468,6 +493,35 @@ impl DockerSandbox {
         }
         err
     }
+}
+
+/// Renews the container's lease every third of the lease while the
+/// sandbox lives (see `owner`). Holds only a weak reference between
+/// renewals, so it never keeps the sandbox (and its container) alive, and
+/// it ends with the sandbox, its shutdown, or the runtime it runs on: an
+/// owner that stops, hangs or dies stops renewing.
+fn spawn_lease_renewal(inner: &Arc<Inner>, docker: Docker, id: String) {
+    let weak = Arc::downgrade(inner);
+    let every = (inner.lease / 3).max(Duration::from_millis(500));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.shut_down.load(Ordering::SeqCst) {
+                return;
+            }
+            let target = Target {
+                docker: &docker,
+                id: &id,
+                name: &inner.name,
+                address: &inner.address,
+            };
+            let argv = crate::owner::renew_argv(crate::owner::lease_until(inner.lease));
+            let _ = exec::capture(&target, argv).await;
+        }
+    });
 }
 
 fn shut_down_error(name: &str) -> BackendError {
@@ -585,6 +639,18 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             inner.name, rt.name
         )));
     }
+    // The first renewal, so the file exists (root-owned) before any
+    // command runs. Best effort: the label's lease holds without it.
+    let _ = exec::capture(
+        &Target {
+            docker,
+            id: &created.id,
+            name: &inner.name,
+            address: &inner.address,
+        },
+        crate::owner::renew_argv(crate::owner::lease_until(inner.lease)),
+    )
+    .await;
     if let Some(uid) = rt.run_as_uid {
         // The engine creates the working directory as root; the user the
         // commands run as must be able to write there.
@@ -628,9 +694,14 @@ pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
         Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
         // Already being removed by someone else (another clone's drop).
         Err(e) if matches!(status_of(&e), Some((409, _))) => Ok(()),
-        Err(e) => Err(BackendError::Backend(format!(
+        Err(e) if status_of(&e).is_some() => Err(BackendError::Backend(format!(
             "cannot remove container {id}: {e}"
         ))),
+        // No answer at all: the engine is down or out of reach.
+        Err(e) => Err(BackendError::unavailable(
+            format!("cannot remove container {id}: the Docker engine did not answer: {e}"),
+            Some(Box::new(e)),
+        )),
     }
 }
 

@@ -35,6 +35,7 @@ use crate::{DockerSandbox, RuntimeConfig};
 pub struct SessionManager {
     runtime: RuntimeConfig,
     engine: Option<EngineConfig>,
+    lease: Duration,
     idle_timeout: Duration,
     sessions: tokio::sync::Mutex<HashMap<String, DockerSandbox>>,
 }
@@ -46,6 +47,7 @@ impl SessionManager {
         SessionManager {
             runtime,
             engine: None,
+            lease: crate::owner::DEFAULT_LEASE,
             idle_timeout,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -66,6 +68,15 @@ impl SessionManager {
     /// ```
     pub fn on_engine(mut self, engine: EngineConfig) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Gives this manager's sandboxes leases of `lease` (default 24
+    /// hours), renewed every third of that while the manager holds them:
+    /// another process's reaper spares them while the lease runs, and
+    /// reaps them soon after this process hangs or dies.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
         self
     }
 
@@ -97,6 +108,7 @@ impl SessionManager {
         }
         let sandbox = DockerSandbox::builder(self.runtime.clone())
             .engine(self.engine_config()?)
+            .lease(self.lease)
             .session(session)
             .build()?;
         sessions.insert(session.to_owned(), sandbox.clone());
@@ -180,45 +192,80 @@ impl SessionManager {
             .values()
             .map(|s| s.container_name().to_owned())
             .collect();
-        let engine = self.engine_config()?;
-        let docker = engine.connect().await?;
-        let mut filters = HashMap::new();
-        filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
-        let list = docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
+        reap_orphans_on(&self.engine_config()?, &owned).await
+    }
+}
+
+/// Removes the orphaned sandbox containers on `engine` (see
+/// [`SessionManager::reap_orphans`]), sparing the containers in `owned`.
+pub(crate) async fn reap_orphans_on(
+    engine: &EngineConfig,
+    owned: &HashSet<String>,
+) -> Result<Vec<String>> {
+    let docker = engine.connect().await?;
+    let mut filters = HashMap::new();
+    filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| {
+            BackendError::Backend(format!(
+                "cannot list containers on the Docker engine at {}: {e}",
+                engine.address()
             ))
-            .await
-            .map_err(|e| {
-                BackendError::Backend(format!(
-                    "cannot list containers on the Docker engine at {}: {e}",
-                    engine.address()
-                ))
-            })?;
-        let mut reaped = Vec::new();
-        for container in list {
-            let name = container
-                .names
-                .as_ref()
-                .and_then(|n| n.first())
-                .map(|n| n.trim_start_matches('/').to_owned())
-                .unwrap_or_default();
-            let orphan = container
-                .labels
-                .as_ref()
-                .is_none_or(crate::owner::is_orphan);
-            if owned.contains(&name) || !orphan {
-                continue;
-            }
-            if let Some(id) = &container.id {
-                remove_by_id(&docker, id).await?;
-                reaped.push(if name.is_empty() { id.clone() } else { name });
-            }
+        })?;
+    let mut reaped = Vec::new();
+    for container in list {
+        let name = container
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .unwrap_or_default();
+        if owned.contains(&name) {
+            continue;
         }
-        reaped.sort();
-        Ok(reaped)
+        let empty = HashMap::new();
+        let labels = container.labels.as_ref().unwrap_or(&empty);
+        // The label's lease ran out: the owner may have renewed it.
+        let renewed = match (&container.id, crate::owner::needs_renewal_check(labels)) {
+            (Some(id), true) => read_renewal(&docker, id, &name, &engine.address()).await,
+            _ => None,
+        };
+        if !crate::owner::is_orphan(labels, renewed) {
+            continue;
+        }
+        if let Some(id) = &container.id {
+            remove_by_id(&docker, id).await?;
+            reaped.push(if name.is_empty() { id.clone() } else { name });
+        }
+    }
+    reaped.sort();
+    Ok(reaped)
+}
+
+/// The lease a container's owner last renewed (its lease file), or `None`
+/// when it cannot be read (stopped container, no file, junk).
+async fn read_renewal(
+    docker: &bollard::Docker,
+    id: &str,
+    name: &str,
+    address: &str,
+) -> Option<u64> {
+    let target = crate::exec::Target {
+        docker,
+        id,
+        name,
+        address,
+    };
+    let argv = vec!["cat".to_owned(), crate::owner::LEASE_FILE.to_owned()];
+    match crate::exec::capture(&target, argv).await {
+        Ok(out) if out.exit_code == 0 => crate::owner::parse_renewal(&out.stdout),
+        _ => None,
     }
 }
