@@ -170,6 +170,10 @@ fn remote_suites(busybox: &str, python: &str) -> crate::Result<Vec<String>> {
         ("DEEPAGENT_TEST_SSH_KEY", p(&ssh.identity)),
         ("DEEPAGENT_TEST_SSH_KNOWN_HOSTS", p(&ssh.known_hosts)),
         ("DEEPAGENT_TEST_MAIN_ENGINE", main_engine.clone()),
+        (
+            "DEEPAGENT_TEST_TLS_RUNSC",
+            if tls.runsc { "1" } else { "0" }.to_owned(),
+        ),
     ];
     let mut failures = Vec::new();
     let check = |failures: &mut Vec<String>, what: &str, status: ExitStatus| {

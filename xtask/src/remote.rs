@@ -30,6 +30,8 @@ pub struct TlsEngine {
     pub wrong_ca: PathBuf,
     /// The pidfile (the engine-pool test stops the engine through it).
     pub pidfile: PathBuf,
+    /// Whether the engine has gVisor's `runsc` registered.
+    pub runsc: bool,
 }
 
 /// An `sshd` on `127.0.0.1:<port>` that lets `root` in with a generated
@@ -209,9 +211,14 @@ impl TlsEngine {
         let config = dir.join("tls-dockerd.json");
         // runsc as a second runtime, as in .ci/run, so the engine pool can
         // name an isolation runtime per engine.
+        let runsc = Path::new("/usr/bin/runsc").exists();
         fs::write(
             &config,
-            r#"{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}}}"#,
+            if runsc {
+                r#"{"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"]}}}"#
+            } else {
+                "{}"
+            },
         )
         .map_err(|e| e.to_string())?;
         let p = |p: &Path| p.display().to_string();
@@ -240,6 +247,7 @@ impl TlsEngine {
             untrusted_client,
             wrong_ca,
             pidfile,
+            runsc,
         };
         engine.launch()?;
         load_images(&engine.socket, images)?;

@@ -8,6 +8,10 @@
 //! bollard's custom transport: one `ssh` process per HTTP connection,
 //! kept alive in hyper's pool, with the port, key and `known_hosts` file
 //! on the command line and `BatchMode` on (never a password prompt).
+//! Connections share one SSH session per host (`ControlMaster`, in a
+//! private directory of this user's, kept 30 s after its last use): an
+//! exec takes a connection of its own, and a handshake per connection
+//! made the conformance suite five times slower than over TLS.
 
 use std::future::Future;
 use std::io;
@@ -80,6 +84,16 @@ impl SshTarget {
                 "IdentitiesOnly=yes".to_owned(),
             ]);
         }
+        if let Some(dir) = control_dir() {
+            args.extend([
+                "-o".to_owned(),
+                "ControlMaster=auto".to_owned(),
+                "-o".to_owned(),
+                format!("ControlPath={}/%C", dir.display()),
+                "-o".to_owned(),
+                "ControlPersist=30".to_owned(),
+            ]);
+        }
         if let Some(file) = &self.known_hosts {
             args.extend([
                 "-o".to_owned(),
@@ -92,6 +106,22 @@ impl SshTarget {
         args.push(self.destination.clone());
         args
     }
+}
+
+/// A directory only this user can enter, for the ssh control sockets:
+/// `/tmp/deepagent-ssh-<uid>`, made 0700; `None` (no multiplexing) when
+/// it exists but belongs to someone else or is open to others.
+fn control_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let dir = std::env::temp_dir().join(format!("deepagent-ssh-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
+    })
+    .clone()
 }
 
 /// What the last `ssh` printed on stderr, for the error when it fails.
