@@ -1,4 +1,4 @@
-//! `cargo xtask test-docker [--bench]`: build the local test images and run
+//! `cargo xtask test-docker [--bench] [--remote-only]`: build the local test images and run
 //! the Docker-gated tests of deepagent-docker against a real engine.
 //!
 //! 1. Checks that an engine answers (`docker info`); without one, says how
@@ -21,7 +21,19 @@
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
-//! 5. Fails if any container labelled `deepagent.sandbox=1` is left over
+//! 5. Remote engines (`remote.rs`): starts a second dockerd on 127.0.0.1
+//!    with `--tlsverify` (certificates made with `openssl`; its own data
+//!    root, exec root, pidfile and unix socket; the test images
+//!    `docker save`d into it) and an sshd on a loopback port (generated
+//!    host and client keys; logins reach the main engine), and runs the
+//!    conformance and sandbox suites over TLS and over SSH, configured
+//!    through `DOCKER_HOST`/`DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, plus
+//!    `tests/remote.rs` (error messages, `execute` over TLS against
+//!    `docker --tlsverify exec`) and last `tests/pool.rs` (the engine
+//!    pool, which stops the TLS engine mid-run). Both are stopped by PID;
+//!    the TLS engine must hold no sandbox after its suites.
+//!    `--remote-only` runs just this step.
+//! 6. Fails if any container labelled `deepagent.sandbox=1` is left over
 //!    (after removing it).
 
 use std::path::{Path, PathBuf};
