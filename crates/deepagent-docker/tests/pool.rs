@@ -166,3 +166,43 @@ async fn sessions_spread_and_survive_an_engine_stopped_mid_run() {
     pool.shutdown_all().await.expect("shutdown");
     assert!(pool.sessions().await.is_empty());
 }
+
+/// Idle sessions are evicted (their containers removed), busy ones kept;
+/// a cap full everywhere is an error that says so. The main engine only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_evicted_and_caps_hold() {
+    if !common::ready(&common::busybox_image()).await {
+        return;
+    }
+    let local = EngineConfig::from_env().expect("DOCKER_HOST");
+    let pool = EnginePool::new(
+        RuntimeConfig::new("pool-idle", common::busybox_image()).run_as_image_user(),
+        Duration::from_secs(2),
+        vec![EngineSpec::new(local.clone()).max_sessions(2)],
+    )
+    .expect("pool");
+    let idle = pool.get("idle").await.expect("session");
+    let busy = pool.get("busy").await.expect("session");
+    let e = pool.get("third").await.expect_err("the cap is 2");
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert!(e.to_string().contains("session cap"), "{e}");
+    let idle_name = idle.container_name().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        busy.execute("true", None).await.expect("execute");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(pool.reap_idle().await.expect("reap"), vec!["idle"]);
+    assert_eq!(pool.sessions().await, vec!["busy"]);
+    let docker = local.connect().await.expect("engine");
+    assert!(docker
+        .inspect_container(
+            &idle_name,
+            None::<bollard::query_parameters::InspectContainerOptions>
+        )
+        .await
+        .is_err());
+    // Room again under the cap.
+    pool.get("third").await.expect("session");
+    pool.shutdown_all().await.expect("shutdown");
+}
