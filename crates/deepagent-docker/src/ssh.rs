@@ -85,11 +85,20 @@ impl SshTarget {
             ]);
         }
         if let Some(dir) = control_dir() {
+            // ssh's %C covers host, port and user but not the key or the
+            // known_hosts file: without this prefix an engine configured
+            // with another (even a wrong) key would ride on an existing
+            // master's login.
+            let settings = format!(
+                "{}\0{:?}\0{:?}\0{:?}",
+                self.destination, self.port, self.identity, self.known_hosts
+            );
+            let tag = crate::hash::fnv1a64(settings.as_bytes());
             args.extend([
                 "-o".to_owned(),
                 "ControlMaster=auto".to_owned(),
                 "-o".to_owned(),
-                format!("ControlPath={}/%C", dir.display()),
+                format!("ControlPath={}/{tag:016x}-%C", dir.display()),
                 "-o".to_owned(),
                 "ControlPersist=30".to_owned(),
             ]);
@@ -269,6 +278,13 @@ mod tests {
         assert!(args.contains("-i /k/id"), "{args}");
         assert!(args.contains("UserKnownHostsFile=/k/known"), "{args}");
         assert!(args.ends_with("-- root@127.0.0.1"), "{args}");
+        // Another key never shares a connection with this one.
+        let path = |t: &SshTarget| t.args().into_iter().find(|a| a.starts_with("ControlPath="));
+        let mut other = t.clone();
+        other.identity = Some("/k/other".into());
+        if path(&t).is_some() {
+            assert_ne!(path(&t), path(&other));
+        }
         let plain = SshTarget::parse("deploy@build-host");
         assert_eq!(plain.port, None);
         assert_eq!(plain.destination, "deploy@build-host");
