@@ -28,8 +28,9 @@ pub const OWNER_LABEL: &str = "deepagent.owner";
 pub const LEASE_LABEL: &str = "deepagent.lease-until";
 
 /// The file inside the container holding the renewed lease's end, in unix
-/// seconds, written by root (mode 0644 in the sticky `/tmp`).
-pub const LEASE_FILE: &str = "/tmp/.deepagent-lease";
+/// seconds, written by root (mode 0644 in the sticky `/tmp`). Not named
+/// `.deepagent-*`, the prefix of the file tools' temporary files.
+pub const LEASE_FILE: &str = "/tmp/.deepagent.lease";
 
 /// How long a container's lease lasts unless the sandbox says otherwise
 /// ([`DockerSandbox::with_lease`](crate::DockerSandbox::with_lease)).
