@@ -1,4 +1,4 @@
-//! `cargo xtask test-docker [--bench]`: build the local test images and run
+//! `cargo xtask test-docker [--bench] [--remote-only]`: build the local test images and run
 //! the Docker-gated tests of deepagent-docker against a real engine.
 //!
 //! 1. Checks that an engine answers (`docker info`); without one, says how
@@ -21,7 +21,19 @@
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
-//! 5. Fails if any container labelled `deepagent.sandbox=1` is left over
+//! 5. Remote engines (`remote.rs`): starts a second dockerd on 127.0.0.1
+//!    with `--tlsverify` (certificates made with `openssl`; its own data
+//!    root, exec root, pidfile and unix socket; the test images
+//!    `docker save`d into it) and an sshd on a loopback port (generated
+//!    host and client keys; logins reach the main engine), and runs the
+//!    conformance and sandbox suites over TLS and over SSH, configured
+//!    through `DOCKER_HOST`/`DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, plus
+//!    `tests/remote.rs` (error messages, `execute` over TLS against
+//!    `docker --tlsverify exec`) and last `tests/pool.rs` (the engine
+//!    pool, which stops the TLS engine mid-run). Both are stopped by PID;
+//!    the TLS engine must hold no sandbox after its suites.
+//!    `--remote-only` runs just this step.
+//! 6. Fails if any container labelled `deepagent.sandbox=1` is left over
 //!    (after removing it).
 
 use std::path::{Path, PathBuf};
@@ -37,9 +49,14 @@ const PYTHON_RECIPE: &str =
 
 pub fn test_docker(args: &[String]) -> crate::Result {
     let bench = args.iter().any(|a| a == "--bench");
-    if let Some(other) = args.iter().find(|a| a.as_str() != "--bench") {
+    // Only the remote-engine part (TLS, SSH, the pool): for working on it.
+    let remote_only = args.iter().any(|a| a == "--remote-only");
+    if let Some(other) = args
+        .iter()
+        .find(|a| !matches!(a.as_str(), "--bench" | "--remote-only"))
+    {
         return Err(format!(
-            "unknown argument {other:?} (usage: cargo xtask test-docker [--bench])"
+            "unknown argument {other:?} (usage: cargo xtask test-docker [--bench] [--remote-only])"
         ));
     }
     check_engine()?;
@@ -52,6 +69,14 @@ pub fn test_docker(args: &[String]) -> crate::Result {
             leftovers.len()
         );
         remove_containers(&leftovers)?;
+    }
+
+    if remote_only {
+        let failures = remote_suites(&busybox, &python)?;
+        return match failures.is_empty() {
+            true => Ok(()),
+            false => Err(failures.join("; ")),
+        };
     }
 
     // Every test binary runs, so one report shows every failure.
@@ -86,6 +111,9 @@ pub fn test_docker(args: &[String]) -> crate::Result {
         &python,
     )?;
 
+    // The same suites against remote engines: TLS and SSH.
+    let remote_failures = remote_suites(&busybox, &python)?;
+
     // Last, after every test: nothing may leave a sandbox behind.
     let leftovers = labelled_containers()?;
     if !leftovers.is_empty() {
@@ -111,8 +139,165 @@ pub fn test_docker(args: &[String]) -> crate::Result {
             "the docker:// configuration test failed ({config_status})"
         ));
     }
-    eprintln!("test-docker: all Docker tests passed; no sandbox container left");
+    if !remote_failures.is_empty() {
+        return Err(format!(
+            "over remote engines: {}",
+            remote_failures.join("; ")
+        ));
+    }
+    eprintln!("test-docker: all Docker tests passed (unix, TLS, SSH); no sandbox container left");
     Ok(())
+}
+
+/// The suites that run again over a remote engine.
+const REMOTE_SUITES: [&str; 10] = [
+    "test",
+    "--no-fail-fast",
+    "-p",
+    "deepagent-docker",
+    "--features",
+    "engine-tests",
+    "--test",
+    "conformance",
+    "--test",
+    "sandbox",
+];
+
+/// Starts a TLS engine and an sshd (see `remote`), runs the conformance
+/// and sandbox suites over each (configured the standard way, through
+/// `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`), the remote
+/// engine tests (error messages, timing, the engine pool), and checks
+/// that no sandbox is left on either engine. Returns what failed.
+fn remote_suites(busybox: &str, python: &str) -> crate::Result<Vec<String>> {
+    let dir = crate::remote::scratch()?;
+    let main_engine =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+    let mut tls = crate::remote::TlsEngine::start(&dir, &[busybox, python])?;
+    let mut ssh = crate::remote::SshServer::start(&dir, &main_engine)?;
+    let p = |p: &Path| p.display().to_string();
+    let remote_env: Vec<(&str, String)> = vec![
+        ("DEEPAGENT_TEST_TLS_ADDRESS", tls.address.clone()),
+        ("DEEPAGENT_TEST_TLS_CERTS", p(&tls.client_certs)),
+        ("DEEPAGENT_TEST_TLS_UNTRUSTED", p(&tls.untrusted_client)),
+        ("DEEPAGENT_TEST_TLS_WRONG_CA", p(&tls.wrong_ca)),
+        ("DEEPAGENT_TEST_TLS_PIDFILE", p(&tls.pidfile)),
+        ("DEEPAGENT_TEST_SSH", ssh.destination.clone()),
+        ("DEEPAGENT_TEST_SSH_KEY", p(&ssh.identity)),
+        ("DEEPAGENT_TEST_SSH_KNOWN_HOSTS", p(&ssh.known_hosts)),
+        ("DEEPAGENT_TEST_MAIN_ENGINE", main_engine.clone()),
+        (
+            "DEEPAGENT_TEST_TLS_RUNSC",
+            if tls.runsc { "1" } else { "0" }.to_owned(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let check = |failures: &mut Vec<String>, what: &str, status: ExitStatus| {
+        if !status.success() {
+            failures.push(format!("{what} failed ({status})"));
+        }
+    };
+
+    eprintln!("test-docker: the suites over TLS (tcp://{})", tls.address);
+    let mut env = tls.env();
+    env.extend(remote_env.iter().cloned());
+    let mut args = REMOTE_SUITES.to_vec();
+    args.extend(["--test", "remote"]);
+    check(
+        &mut failures,
+        "the suites over TLS",
+        run_tests_with(&args, busybox, python, &env)?,
+    );
+    let left = tls_leftovers(&tls)?;
+    if !left.is_empty() {
+        failures.push(format!(
+            "{} sandbox container(s) left on the TLS engine: {}",
+            left.len(),
+            left.join(", ")
+        ));
+    }
+
+    eprintln!(
+        "test-docker: the suites over SSH (ssh://{})",
+        ssh.destination
+    );
+    let mut env = ssh.env();
+    env.extend(remote_env.iter().cloned());
+    check(
+        &mut failures,
+        "the suites over SSH",
+        run_tests_with(&REMOTE_SUITES, busybox, python, &env)?,
+    );
+    ssh.stop();
+
+    // The engine pool over the main engine and the TLS one; the test
+    // stops the TLS engine half-way.
+    eprintln!("test-docker: the engine pool (unix + TLS, the TLS engine stopped mid-run)");
+    let pool_args = [
+        "test",
+        "-p",
+        "deepagent-docker",
+        "--features",
+        "engine-tests",
+        "--test",
+        "pool",
+    ];
+    check(
+        &mut failures,
+        "the engine pool test",
+        run_tests_with(&pool_args, busybox, python, &remote_env)?,
+    );
+    if !tls.running() {
+        // What died with the engine stays on its disk; look at it.
+        tls.stop();
+        tls.launch()?;
+        let left = tls_leftovers(&tls)?;
+        if !left.is_empty() {
+            eprintln!(
+                "test-docker: {} container(s) of sessions whose engine was stopped under them (expected; removed): {}",
+                left.len(),
+                left.join(", ")
+            );
+        }
+    } else {
+        let left = tls_leftovers(&tls)?;
+        if !left.is_empty() {
+            failures.push(format!(
+                "{} sandbox container(s) left on the TLS engine after the pool test: {}",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+    }
+    tls.stop();
+    drop(tls);
+    drop(ssh);
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        eprintln!("test-docker: could not remove {}: {e}", dir.display());
+    }
+    Ok(failures)
+}
+
+/// The labelled containers on the TLS engine, removed.
+fn tls_leftovers(tls: &crate::remote::TlsEngine) -> crate::Result<Vec<String>> {
+    let out = tls.docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        LABEL_FILTER,
+        "--format",
+        "{{.Names}}",
+    ])?;
+    let names: Vec<String> = out
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !names.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(names.iter().map(String::as_str));
+        tls.docker(&args)?;
+    }
+    Ok(names)
 }
 
 /// The Docker test binaries of deepagent-reliability (its `tests/docker_*.rs`).
@@ -144,9 +329,20 @@ const RELIABILITY_DOCKER_TESTS: [&str; 22] = [
 /// `cargo <args>` with the variables that make the Docker tests use the
 /// local images and fail (not skip) without an engine.
 fn run_tests(args: &[&str], busybox: &str, python: &str) -> crate::Result<ExitStatus> {
+    run_tests_with(args, busybox, python, &[])
+}
+
+/// `run_tests` with more environment (a remote engine's).
+fn run_tests_with(
+    args: &[&str],
+    busybox: &str,
+    python: &str,
+    env: &[(&str, String)],
+) -> crate::Result<ExitStatus> {
     eprintln!("test-docker: cargo {}", args.join(" "));
     Command::new(cargo())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("DEEPAGENT_REQUIRE_DOCKER", "1")
         .env("DEEPAGENT_TEST_IMAGE", busybox)
         .env("DEEPAGENT_TEST_PYTHON_IMAGE", python)

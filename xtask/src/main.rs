@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: project automation that needs more than cargo.
 //!
-//! - `test-docker`: build the local test images and run the Docker-gated tests;
+//! - `test-docker`: build the local test images and run the Docker-gated tests
+//!   (over the local engine, a TLS engine and sshd it starts on 127.0.0.1);
 //! - `test-s3`: start moto's S3 server on 127.0.0.1 and run the object-store
 //!   tests (and, with `--bench`, the S3 measurements) against it;
 //! - `bench`: side-by-side benchmarks against the Python original and ripgrep;
@@ -14,6 +15,7 @@ mod bench;
 mod docker;
 mod fuzz;
 mod msrv;
+mod remote;
 mod s3;
 
 fn main() -> ExitCode {

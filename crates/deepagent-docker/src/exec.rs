@@ -69,6 +69,8 @@ pub(crate) struct Target<'a> {
     pub id: &'a str,
     /// Container name, for messages.
     pub name: &'a str,
+    /// The engine's address, for messages.
+    pub address: &'a str,
 }
 
 impl Target<'_> {
@@ -103,7 +105,7 @@ impl Target<'_> {
             .docker
             .create_exec(self.id, opts)
             .await
-            .map_err(|e| engine_error("exec", self.name, e))?;
+            .map_err(|e| engine_error("exec", self.name, self.address, e))?;
         let started = self
             .docker
             .start_exec(
@@ -115,7 +117,7 @@ impl Target<'_> {
                 }),
             )
             .await
-            .map_err(|e| engine_error("exec", self.name, e))?;
+            .map_err(|e| engine_error("exec", self.name, self.address, e))?;
         Ok((created.id, started))
     }
 
@@ -127,7 +129,7 @@ impl Target<'_> {
                 .docker
                 .inspect_exec(exec_id)
                 .await
-                .map_err(|e| engine_error("exec inspect", self.name, e))?;
+                .map_err(|e| engine_error("exec inspect", self.name, self.address, e))?;
             if info.running != Some(true) {
                 if let Some(code) = info.exit_code {
                     return Ok(code);
@@ -209,7 +211,7 @@ pub(crate) async fn stream_as(
     };
     let mut stderr = OutputCap::new(HELPER_STDERR_LIMIT);
     while let Some(item) = output.next().await {
-        match item.map_err(|e| engine_error("exec", target.name, e))? {
+        match item.map_err(|e| engine_error("exec", target.name, target.address, e))? {
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
                 if !sink(&message) {
                     return Ok(None);
@@ -264,7 +266,7 @@ pub(crate) async fn pipe_as(
         let mut stdout = Vec::new();
         let mut stderr = OutputCap::new(HELPER_STDERR_LIMIT);
         while let Some(item) = output.next().await {
-            match item.map_err(|e| engine_error("exec", target.name, e))? {
+            match item.map_err(|e| engine_error("exec", target.name, target.address, e))? {
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
                     if stdout.len() + message.len() > limit {
                         return Err(BackendError::other(format!(
@@ -391,12 +393,14 @@ pub(crate) async fn run_command(
     loop {
         let next = tokio::time::timeout_at(deadline.into(), output.next()).await;
         match next {
-            Ok(Some(item)) => match item.map_err(|e| engine_error("execute", target.name, e))? {
-                LogOutput::StdOut { message }
-                | LogOutput::StdErr { message }
-                | LogOutput::Console { message } => cap.push(&message),
-                LogOutput::StdIn { .. } => {}
-            },
+            Ok(Some(item)) => {
+                match item.map_err(|e| engine_error("execute", target.name, target.address, e))? {
+                    LogOutput::StdOut { message }
+                    | LogOutput::StdErr { message }
+                    | LogOutput::Console { message } => cap.push(&message),
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
             Ok(None) => break,
             Err(_) => {
                 timed_out = true;
@@ -507,7 +511,7 @@ for p in $found; do kill -KILL "$p" 2>/dev/null; done
 /// is dropped before the run ended (a caller's timeout, a cancelled agent
 /// run): a command nobody waits for must not keep running.
 pub(crate) struct KillOnDrop {
-    armed: Option<(Docker, String, String, String)>,
+    armed: Option<(Docker, String, String, String, String)>,
 }
 
 impl KillOnDrop {
@@ -517,6 +521,7 @@ impl KillOnDrop {
                 target.docker.clone(),
                 target.id.to_owned(),
                 target.name.to_owned(),
+                target.address.to_owned(),
                 marker.to_owned(),
             )),
         }
@@ -530,7 +535,7 @@ impl KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let Some((docker, id, name, marker)) = self.armed.take() else {
+        let Some((docker, id, name, address, marker)) = self.armed.take() else {
             return;
         };
         // Without a runtime (the process is going away) the in-container
@@ -541,6 +546,7 @@ impl Drop for KillOnDrop {
                     docker: &docker,
                     id: &id,
                     name: &name,
+                    address: &address,
                 };
                 let _ = kill_tree(&target, &marker).await;
             });

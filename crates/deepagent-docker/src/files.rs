@@ -8,7 +8,9 @@
 //! take: files above its size limits (where an archive is faster), images
 //! without the tools its snippets need, and requests whose shell broke.
 
-use bollard::container::{DownloadFromContainerOptions, UploadToContainerOptions};
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
 use deepagent_core::{BackendError, Result, VPath};
 use futures::StreamExt;
 
@@ -75,9 +77,11 @@ impl DockerSandbox {
         let target = self.target().await?;
         let mut stream = target.docker.download_from_container(
             target.id,
-            Some(DownloadFromContainerOptions {
-                path: path.as_str().to_owned(),
-            }),
+            Some(
+                DownloadFromContainerOptionsBuilder::new()
+                    .path(path.as_str())
+                    .build(),
+            ),
         );
         let mut buf: Vec<u8> = Vec::new();
         let mut header: Option<Entry> = None;
@@ -86,13 +90,18 @@ impl DockerSandbox {
                 Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
                 Some(Err(e)) => {
                     if is_container_gone(&e) {
-                        return Err(engine_error("read", target.name, e));
+                        return Err(engine_error("read", target.name, target.address, e));
                     }
                     return match status_of(&e) {
                         // Missing, or a parent is not a directory.
                         Some((404, _)) | Some((400, _)) => Ok(None),
                         Some((500, msg)) if msg.contains("not a directory") => Ok(None),
-                        _ => Err(engine_error(&format!("reading {path}"), target.name, e)),
+                        _ => Err(engine_error(
+                            &format!("reading {path}"),
+                            target.name,
+                            target.address,
+                            e,
+                        )),
                     };
                 }
                 None => break,
@@ -171,18 +180,22 @@ impl DockerSandbox {
             .docker
             .upload_to_container(
                 target.id,
-                Some(UploadToContainerOptions {
-                    path: "/".to_owned(),
-                    // Never let a file replace a directory (the engine would
-                    // delete the directory otherwise).
-                    no_overwrite_dir_non_dir: "true".to_owned(),
-                }),
-                tar.into(),
+                Some(
+                    UploadToContainerOptionsBuilder::new()
+                        .path("/")
+                        // Never let a file replace a directory (the engine
+                        // would delete the directory otherwise).
+                        .no_overwrite_dir_non_dir("true")
+                        .build(),
+                ),
+                bollard::body_full(tar.into()),
             )
             .await;
         match res {
             Ok(()) => Ok(()),
-            Err(e) if is_container_gone(&e) => Err(engine_error(operation, target.name, e)),
+            Err(e) if is_container_gone(&e) => {
+                Err(engine_error(operation, target.name, target.address, e))
+            }
             Err(e) => {
                 let msg = status_of(&e).map(|(_, m)| m.to_owned()).unwrap_or_default();
                 if msg.contains("cannot overwrite directory") {
@@ -201,7 +214,7 @@ impl DockerSandbox {
                     } else {
                         format!("{operation} with {path}")
                     };
-                    Err(engine_error(&what, target.name, e))
+                    Err(engine_error(&what, target.name, target.address, e))
                 }
             }
         }

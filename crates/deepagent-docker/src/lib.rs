@@ -6,10 +6,17 @@
 //! commands there, through the same `Backend` contract (and conformance
 //! suite) as every other backend.
 //!
-//! - **Engine**: bollard's defaults (`DOCKER_HOST`, else the local
-//!   socket), with the API version negotiated down to what the engine
-//!   speaks (Debian's docker.io 20.10 speaks 1.41). No engine means a
-//!   quick error naming the address, never a hang.
+//! - **Engine**: per sandbox, session manager or pool engine, an
+//!   [`EngineConfig`]: a unix socket, `tcp://` with TLS client
+//!   certificates ([`TlsFiles`]), `ssh://` (the system `ssh` running
+//!   `docker system dial-stdio` remotely), or the standard environment
+//!   (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`), with the API
+//!   version negotiated down to what the engine speaks (Debian's
+//!   docker.io 20.10 speaks 1.41). No engine, the wrong certificates or
+//!   the wrong protocol mean a quick error naming the address and the
+//!   fix, never a hang. [`EnginePool`] spreads sessions over several
+//!   engines (least loaded, weights, caps, health checks, an OCI runtime
+//!   per engine).
 //! - **Runtimes**: [`RuntimeConfig`] says which image to run, or how to
 //!   build one (`base_image` + `packages` + `setup_commands`, built once
 //!   from a generated Dockerfile, cached under a content-hash tag).
@@ -22,7 +29,8 @@
 //!   processes, 2 GiB, commands as uid 65534; optional CPU quota,
 //!   read-only root and OCI runtime such as gVisor's `runsc`), and the
 //!   label `deepagent.sandbox=1` plus an owner and a lease
-//!   ([`OWNER_LABEL`], [`LEASE_LABEL`]). No container outlives its owner:
+//!   ([`OWNER_LABEL`], [`LEASE_LABEL`]) that the owner renews
+//!   ([`LEASE_FILE`]). No container outlives its owner:
 //!   [`DockerSandbox::shutdown`] removes it even while its start is still
 //!   in flight (or was cut off by the caller), dropping the last clone
 //!   removes it before the drop returns (the end of `main`, a panic), and
@@ -137,20 +145,25 @@ mod grepscan;
 mod hash;
 mod image;
 mod owner;
+mod pool;
 mod runtime;
 mod sandbox;
 mod scan;
 mod session;
 mod shell;
 mod shellfs;
+mod ssh;
 mod tarstream;
 mod userfs;
 
 pub use batch::MAX_UPLOAD_BYTES;
-pub use engine::{connect, engine_address, engine_available};
+pub use engine::{
+    connect, engine_address, engine_available, EngineConfig, TlsFiles, DEFAULT_SOCKET,
+};
 #[allow(deprecated)]
 pub use exec::TIMEOUT_EXIT_CODE;
-pub use owner::{DEFAULT_LEASE, LEASE_LABEL, OWNER_LABEL};
+pub use owner::{DEFAULT_LEASE, LEASE_FILE, LEASE_LABEL, OWNER_LABEL};
+pub use pool::{EnginePool, EngineSpec, EngineStatus};
 pub use runtime::{
     PackageManager, RuntimeConfig, VolumeMount, BUILTIN_RUNTIMES, DEFAULT_CAPABILITIES,
     DEFAULT_MEMORY_BYTES, DEFAULT_PIDS_LIMIT, DEFAULT_UID,

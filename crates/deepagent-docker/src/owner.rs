@@ -8,10 +8,15 @@
 //! boot, and that pid no longer runs the same process), when its lease
 //! expired, or when it has no owner at all (made before these labels).
 //!
-//! The lease is fixed when the container is created. Renewing it (for
-//! owners on other hosts, where liveness cannot be checked) needs a place
-//! the owner can rewrite, which labels are not; the label names and
-//! [`OwnerState`] are the seam for that.
+//! Labels cannot change after creation, so the owner renews the lease in
+//! a root-owned file inside the container ([`LEASE_FILE`]), every third
+//! of the lease, for as long as it holds the sandbox. The reaper takes the
+//! later of the label and the file: a live owner's sandbox (on this host
+//! or another one sharing the engine) keeps its lease; an owner that hangs
+//! or dies stops renewing, and its sandboxes are reaped once the lease
+//! runs out. Commands run as an unprivileged user by default, so they
+//! cannot extend their own lease (as root they can; a root-run sandbox
+//! trusts its commands anyway).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -21,6 +26,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const OWNER_LABEL: &str = "deepagent.owner";
 /// The label holding the lease's end, in unix seconds.
 pub const LEASE_LABEL: &str = "deepagent.lease-until";
+
+/// The file inside the container holding the renewed lease's end, in unix
+/// seconds, written by root (mode 0644 in the sticky `/tmp`). Not named
+/// `.deepagent-*`, the prefix of the file tools' temporary files.
+pub const LEASE_FILE: &str = "/tmp/.deepagent.lease";
 
 /// How long a container's lease lasts unless the sandbox says otherwise
 /// ([`DockerSandbox::with_lease`](crate::DockerSandbox::with_lease)).
@@ -55,28 +65,69 @@ pub(crate) fn this_owner() -> &'static str {
     })
 }
 
-/// The owner and lease labels for a container created now.
-pub(crate) fn labels(lease: Duration) -> [(String, String); 2] {
-    let until = SystemTime::now()
+/// The end of a lease that starts now, in unix seconds.
+pub(crate) fn lease_until(lease: Duration) -> u64 {
+    SystemTime::now()
         .checked_add(lease)
         .unwrap_or(SystemTime::now())
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The shell command (argv) that renews the lease file to `until`:
+/// replaced atomically, never written through a link a command planted.
+pub(crate) fn renew_argv(until: u64) -> Vec<String> {
+    vec![
+        "sh".into(),
+        "-c".into(),
+        r#"umask 022; rm -f "$1.new" && printf '%s\n' "$2" > "$1.new" && mv -f "$1.new" "$1""#
+            .into(),
+        "sh".into(),
+        LEASE_FILE.into(),
+        until.to_string(),
+    ]
+}
+
+/// The renewed lease in a lease file's content, if it holds one.
+pub(crate) fn parse_renewal(content: &[u8]) -> Option<u64> {
+    std::str::from_utf8(content).ok()?.trim().parse().ok()
+}
+
+/// Whether a lease that runs until the later of the label's `until` and
+/// `renewed` has run out.
+pub(crate) fn lease_expired(labels: &HashMap<String, String>, renewed: Option<u64>) -> bool {
+    let label = labels.get(LEASE_LABEL).and_then(|v| v.parse::<u64>().ok());
+    match label.max(renewed) {
+        Some(until) => now_secs() > until,
+        None => false,
+    }
+}
+
+/// Whether the reaper needs the lease file to decide: the owner is alive
+/// or elsewhere and the label's lease has run out.
+pub(crate) fn needs_renewal_check(labels: &HashMap<String, String>) -> bool {
+    matches!(
+        owner_state(labels.get(OWNER_LABEL).map(String::as_str)),
+        OwnerState::Alive | OwnerState::Elsewhere
+    ) && lease_expired(labels, None)
+}
+
+/// The owner and lease labels for a container created now.
+pub(crate) fn labels(lease: Duration) -> [(String, String); 2] {
+    let until = lease_until(lease);
     [
         (OWNER_LABEL.to_owned(), this_owner().to_owned()),
         (LEASE_LABEL.to_owned(), until.to_string()),
     ]
 }
 
-/// Whether a container with these labels is a leftover nobody will
-/// clean up: its owner is gone or is this process (and the caller does
-/// not hold it), its lease ran out, or it has no owner at all.
-pub(crate) fn is_orphan(labels: &HashMap<String, String>) -> bool {
-    let expired = labels
-        .get(LEASE_LABEL)
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|until| now_secs() > until);
+/// Whether a container with these labels (and the lease its owner last
+/// renewed, if known) is a leftover nobody will clean up: its owner is
+/// gone or is this process (and the caller does not hold it), its lease
+/// ran out, or it has no owner at all.
+pub(crate) fn is_orphan(labels: &HashMap<String, String>, renewed: Option<u64>) -> bool {
+    let expired = lease_expired(labels, renewed);
     match owner_state(labels.get(OWNER_LABEL).map(String::as_str)) {
         OwnerState::Unknown | OwnerState::ThisProcess | OwnerState::Gone => true,
         OwnerState::Alive | OwnerState::Elsewhere => expired,
@@ -170,11 +221,20 @@ mod tests {
             ])
         };
         let later = now_secs() + 3600;
-        assert!(!is_orphan(&with(&init, later)));
-        assert!(is_orphan(&with(&init, 1)));
-        assert!(!is_orphan(&with("h/b/1/1", later)));
-        assert!(is_orphan(&with("h/b/1/1", 1)));
-        assert!(is_orphan(&with(this_owner(), later)));
-        assert!(is_orphan(&HashMap::new()));
+        assert!(!is_orphan(&with(&init, later), None));
+        assert!(is_orphan(&with(&init, 1), None));
+        assert!(!is_orphan(&with("h/b/1/1", later), None));
+        assert!(is_orphan(&with("h/b/1/1", 1), None));
+        assert!(is_orphan(&with(this_owner(), later), None));
+        assert!(is_orphan(&HashMap::new(), None));
+        // A renewal keeps an expired label's container; an old renewal
+        // does not.
+        assert!(!is_orphan(&with("h/b/1/1", 1), Some(later)));
+        assert!(is_orphan(&with("h/b/1/1", 1), Some(2)));
+        assert!(needs_renewal_check(&with("h/b/1/1", 1)));
+        assert!(!needs_renewal_check(&with("h/b/1/1", later)));
+        assert!(!needs_renewal_check(&with(this_owner(), 1)));
+        assert_eq!(parse_renewal(b"123\n"), Some(123));
+        assert_eq!(parse_renewal(b"junk"), None);
     }
 }

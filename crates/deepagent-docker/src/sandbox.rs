@@ -5,13 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
-use bollard::models::HostConfig;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    StartContainerOptions,
+};
 use bollard::Docker;
 use deepagent_core::{BackendError, Result, VPath, DEFAULT_OUTPUT_LIMIT};
 use tokio::sync::OnceCell;
 
-use crate::engine::{self, container_gone, status_of};
+use crate::engine::{container_gone, status_of, EngineConfig};
 use crate::exec::{self, Target};
 use crate::image::{ensure_image, missing_image};
 use crate::RuntimeConfig;
@@ -68,6 +71,10 @@ pub(crate) struct Inner {
     /// The largest write and read that go through a shell (see `shellfs`).
     pub(crate) shell_write_max: usize,
     pub(crate) shell_read_max: usize,
+    /// The engine this sandbox's container runs on.
+    pub(crate) engine: EngineConfig,
+    /// `engine.address()`, for messages.
+    pub(crate) address: String,
     docker: OnceCell<Docker>,
     container: OnceCell<String>,
     /// Held by the task that creates the container, for its whole run:
@@ -91,6 +98,17 @@ pub(crate) struct Inner {
     pub(crate) shell_files_off: AtomicBool,
 }
 
+impl std::fmt::Debug for DockerSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerSandbox")
+            .field("container", &self.inner.name)
+            .field("session", &self.inner.session)
+            .field("engine", &self.inner.address)
+            .field("runtime", &self.inner.runtime.name)
+            .finish()
+    }
+}
+
 /// Configures a [`DockerSandbox`]; start with [`DockerSandbox::builder`].
 ///
 /// Every setting is fixed by [`build`](DockerSandboxBuilder::build), before
@@ -98,6 +116,8 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone)]
 pub struct DockerSandboxBuilder {
     runtime: RuntimeConfig,
+    engine: Option<EngineConfig>,
+    lease: Duration,
     session: Option<String>,
     output_limit: usize,
     shell_write_max: usize,
@@ -105,6 +125,22 @@ pub struct DockerSandboxBuilder {
 }
 
 impl DockerSandboxBuilder {
+    /// Runs the container on this engine (default:
+    /// [`EngineConfig::from_env`], read when the sandbox is built).
+    pub fn engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// How long the container's lease lasts (default
+    /// [`DEFAULT_LEASE`](crate::DEFAULT_LEASE), 24 hours); the sandbox
+    /// renews it every third of that while it lives (see
+    /// [`DockerSandbox::with_lease`]).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// Labels the container with `session` (default: a fresh unique id).
     /// [`SessionManager`](crate::SessionManager) uses it to find a
     /// session's sandbox again.
@@ -135,6 +171,11 @@ impl DockerSandboxBuilder {
     pub fn build(self) -> Result<DockerSandbox> {
         let runtime = self.runtime;
         runtime.validate()?;
+        let engine = match self.engine {
+            Some(engine) => engine,
+            None => EngineConfig::from_env()?,
+        };
+        let address = engine.address();
         let work_dir = VPath::new(&runtime.work_dir)?;
         let session = self.session.unwrap_or_else(unique_suffix);
         let safe: String = session
@@ -158,12 +199,14 @@ impl DockerSandboxBuilder {
                 output_limit: self.output_limit,
                 shell_write_max: self.shell_write_max,
                 shell_read_max: self.shell_read_max,
+                engine,
+                address,
                 docker: OnceCell::new(),
                 container: OnceCell::new(),
                 start_lock: Arc::new(tokio::sync::Mutex::new(())),
                 start_attempted: AtomicBool::new(false),
                 shut_down: AtomicBool::new(false),
-                lease: crate::owner::DEFAULT_LEASE,
+                lease: self.lease,
                 last_used: Mutex::new(Instant::now()),
                 locks: Mutex::new(HashMap::new()),
                 shells: Mutex::new(Vec::new()),
@@ -198,6 +241,8 @@ impl DockerSandbox {
     pub fn builder(runtime: RuntimeConfig) -> DockerSandboxBuilder {
         DockerSandboxBuilder {
             runtime,
+            engine: None,
+            lease: crate::owner::DEFAULT_LEASE,
             session: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             shell_write_max: crate::shellfs::SHELL_WRITE_MAX,
@@ -242,10 +287,12 @@ impl DockerSandbox {
         self
     }
 
-    /// Sets how long the container's lease lasts (default 24 hours):
-    /// another process's [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)
-    /// leaves a container whose owner still runs alone until then. Only
-    /// before the sandbox is shared.
+    /// Sets how long the container's lease lasts (default 24 hours). This
+    /// sandbox renews it every third of that while it lives; another
+    /// process's [`SessionManager::reap_orphans`](crate::SessionManager::reap_orphans)
+    /// leaves a container alone while its lease runs, and reaps it once
+    /// the owner stopped renewing (hung, or gone from another host) and
+    /// the lease ran out. Only before the sandbox is shared.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.lease = lease;
@@ -300,7 +347,10 @@ impl DockerSandbox {
         if self.inner.shut_down.load(Ordering::SeqCst) {
             return None;
         }
-        match docker.inspect_container(id, None).await {
+        match docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
             Ok(info) => Some(info.state.and_then(|s| s.running).unwrap_or(false)),
             Err(e) if matches!(status_of(&e), Some((404, _))) => Some(false),
             Err(_) => None,
@@ -331,7 +381,7 @@ impl DockerSandbox {
         }
         let docker = match self.inner.docker.get() {
             Some(d) => d.clone(),
-            None => engine::connect().await?,
+            None => self.inner.engine.connect().await?,
         };
         let by = self.inner.container.get().unwrap_or(&self.inner.name);
         remove_by_id(&docker, by).await
@@ -347,7 +397,10 @@ impl DockerSandbox {
         if let Ok(mut t) = inner.last_used.lock() {
             *t = Instant::now();
         }
-        let docker = inner.docker.get_or_try_init(engine::connect).await?;
+        let docker = inner
+            .docker
+            .get_or_try_init(|| inner.engine.connect())
+            .await?;
         let id = match inner.container.get() {
             Some(id) => id,
             None => self.start_once(docker).await?,
@@ -361,6 +414,7 @@ impl DockerSandbox {
             docker,
             id,
             name: &inner.name,
+            address: &inner.address,
         })
     }
 
@@ -395,6 +449,7 @@ impl DockerSandbox {
             };
             // `shutdown` waits for this lock and then removes the
             // container by name; set the id first so it uses it.
+            spawn_lease_renewal(&inner, docker.clone(), id.clone());
             let _ = inner.container.set(id);
             Ok::<(), BackendError>(())
         });
@@ -445,6 +500,35 @@ impl DockerSandbox {
     }
 }
 
+/// Renews the container's lease every third of the lease while the
+/// sandbox lives (see `owner`). Holds only a weak reference between
+/// renewals, so it never keeps the sandbox (and its container) alive, and
+/// it ends with the sandbox, its shutdown, or the runtime it runs on: an
+/// owner that stops, hangs or dies stops renewing.
+fn spawn_lease_renewal(inner: &Arc<Inner>, docker: Docker, id: String) {
+    let weak = Arc::downgrade(inner);
+    let every = (inner.lease / 3).max(Duration::from_millis(500));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.shut_down.load(Ordering::SeqCst) {
+                return;
+            }
+            let target = Target {
+                docker: &docker,
+                id: &id,
+                name: &inner.name,
+                address: &inner.address,
+            };
+            let argv = crate::owner::renew_argv(crate::owner::lease_until(inner.lease));
+            let _ = exec::capture(&target, argv).await;
+        }
+    });
+}
+
 fn shut_down_error(name: &str) -> BackendError {
     BackendError::sandbox_gone(
         name,
@@ -454,7 +538,7 @@ fn shut_down_error(name: &str) -> BackendError {
 
 async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     let rt = &inner.runtime;
-    let image = ensure_image(docker, rt).await?;
+    let image = ensure_image(docker, rt, &inner.address).await?;
     let mut labels = HashMap::new();
     labels.insert(SANDBOX_LABEL.to_owned(), "1".to_owned());
     labels.insert(SESSION_LABEL.to_owned(), inner.session.clone());
@@ -510,8 +594,9 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             .volumes
             .iter()
             .any(|v| v.target.trim_end_matches('/') == rt.work_dir.trim_end_matches('/'));
-    let volumes = work_volume.then(|| HashMap::from([(rt.work_dir.clone(), HashMap::new())]));
-    let config = Config {
+    let volumes =
+        work_volume.then(|| HashMap::from([(rt.work_dir.clone(), HashMap::<(), ()>::new())]));
+    let config = ContainerCreateBody {
         image: Some(image.clone()),
         cmd: Some(vec!["sh".to_owned(), "-c".to_owned(), KEEPALIVE.to_owned()]),
         env: Some(
@@ -539,10 +624,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
     };
     let created = docker
         .create_container(
-            Some(CreateContainerOptions {
-                name: inner.name.clone(),
-                platform: None,
-            }),
+            Some(CreateContainerOptionsBuilder::new().name(&inner.name).build()),
             config,
         )
         .await
@@ -550,20 +632,23 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
         // image (Engine API: "no such image"); the status decides, not
         // the message.
         .map_err(|e| match status_of(&e) {
-            Some((404, _)) => missing_image(&image, rt),
-            _ => engine::engine_call_error(
+            Some((404, _)) => missing_image(&image, rt, &inner.address),
+            _ => crate::engine::engine_call_error(
                 format!(
                     "cannot create container {} from image {image} (runtime {:?}) on the Docker engine at {}",
                     inner.name,
                     rt.name,
-                    engine::engine_address()
+                    inner.address
                 ),
                 e,
             ),
         })?;
-    if let Err(e) = docker.start_container::<String>(&created.id, None).await {
+    if let Err(e) = docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await
+    {
         let _ = remove_by_id(docker, &created.id).await;
-        return Err(engine::engine_call_error(
+        return Err(crate::engine::engine_call_error(
             format!(
                 "cannot start container {} (runtime {:?}, image {image})",
                 inner.name, rt.name
@@ -571,6 +656,18 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             e,
         ));
     }
+    // The first renewal, so the file exists (root-owned) before any
+    // command runs. Best effort: the label's lease holds without it.
+    let _ = exec::capture(
+        &Target {
+            docker,
+            id: &created.id,
+            name: &inner.name,
+            address: &inner.address,
+        },
+        crate::owner::renew_argv(crate::owner::lease_until(inner.lease)),
+    )
+    .await;
     if let Some(uid) = rt.run_as_uid {
         // The engine creates the working directory as root; the user the
         // commands run as must be able to write there.
@@ -578,6 +675,7 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
             docker,
             id: &created.id,
             name: &inner.name,
+            address: &inner.address,
         };
         let res = exec::capture(
             &target,
@@ -603,17 +701,17 @@ async fn create_and_start(docker: &Docker, inner: &Inner) -> Result<String> {
 }
 
 pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
-    let opts = RemoveContainerOptions {
-        force: true,
-        v: true,
-        link: false,
-    };
+    let opts = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .link(false)
+        .build();
     match docker.remove_container(id, Some(opts)).await {
         Ok(()) => Ok(()),
         Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
         // Already being removed by someone else (another clone's drop).
         Err(e) if matches!(status_of(&e), Some((409, _))) => Ok(()),
-        Err(e) => Err(engine::engine_call_error(
+        Err(e) => Err(crate::engine::engine_call_error(
             format!("cannot remove container {id}"),
             e,
         )),
@@ -623,8 +721,10 @@ pub(crate) async fn remove_by_id(docker: &Docker, id: &str) -> Result<()> {
 /// Force-removes a container by name or id with a client of its own, on a
 /// thread of its own: usable from `Drop` and from synchronous code, even
 /// inside an async runtime. Returns once the engine answered.
+///
+/// Uses the engine the environment names ([`EngineConfig::from_env`]).
 pub fn remove_container_blocking(name: &str) -> Result<()> {
-    remove_blocking(name, false, None)
+    remove_blocking(EngineConfig::from_env()?, name, false, None)
 }
 
 /// How long dropping the last clone of a started sandbox waits for the
@@ -634,7 +734,12 @@ pub const DROP_REMOVE_WAIT: Duration = Duration::from_secs(15);
 /// `remove_container_blocking`, optionally watching a while for a
 /// container whose create request may still be on its way (a start cut
 /// off mid-flight), and optionally giving up waiting after `wait`.
-fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duration>) -> Result<()> {
+fn remove_blocking(
+    engine: EngineConfig,
+    name: &str,
+    watch_for_late_create: bool,
+    wait: Option<Duration>,
+) -> Result<()> {
     let owned = name.to_owned();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -650,7 +755,7 @@ fn remove_blocking(name: &str, watch_for_late_create: bool, wait: Option<Duratio
                     )
                 })?;
             rt.block_on(async {
-                let docker = engine::connect().await?;
+                let docker = engine.connect().await?;
                 remove_by_id(&docker, &name).await?;
                 if watch_for_late_create {
                     for _ in 0..5 {
@@ -688,7 +793,12 @@ impl Drop for Inner {
             // A start that never finished may still have its create
             // request in the engine: watch for it a moment.
             let unfinished = !self.container.initialized();
-            let _ = remove_blocking(&self.name, unfinished, Some(DROP_REMOVE_WAIT));
+            let _ = remove_blocking(
+                self.engine.clone(),
+                &self.name,
+                unfinished,
+                Some(DROP_REMOVE_WAIT),
+            );
         }
     }
 }

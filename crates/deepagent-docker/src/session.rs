@@ -3,10 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use bollard::container::ListContainersOptions;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use deepagent_core::Result;
 
-use crate::engine::{self, engine_address};
+use crate::engine::{engine_address, EngineConfig};
 use crate::sandbox::{remove_by_id, SANDBOX_LABEL};
 use crate::{DockerSandbox, RuntimeConfig};
 
@@ -34,6 +34,8 @@ use crate::{DockerSandbox, RuntimeConfig};
 /// ```
 pub struct SessionManager {
     runtime: RuntimeConfig,
+    engine: Option<EngineConfig>,
+    lease: Duration,
     idle_timeout: Duration,
     sessions: tokio::sync::Mutex<HashMap<String, DockerSandbox>>,
 }
@@ -44,8 +46,52 @@ impl SessionManager {
     pub fn new(runtime: RuntimeConfig, idle_timeout: Duration) -> Self {
         SessionManager {
             runtime,
+            engine: None,
+            lease: crate::owner::DEFAULT_LEASE,
             idle_timeout,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs this manager's sandboxes on `engine` (default:
+    /// [`EngineConfig::from_env`], read when a sandbox is made), and
+    /// reaps orphans there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use deepagent_docker::{EngineConfig, RuntimeConfig, SessionManager, TlsFiles};
+    ///
+    /// let remote = EngineConfig::tcp("10.0.0.5:2376").with_tls(TlsFiles::from_dir("/etc/deepagent/certs"));
+    /// let sessions = SessionManager::new(RuntimeConfig::new("t", "busybox"), Duration::from_secs(600))
+    ///     .on_engine(remote);
+    /// assert_eq!(sessions.engine_address(), "tcp://10.0.0.5:2376");
+    /// ```
+    pub fn on_engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Gives this manager's sandboxes leases of `lease` (default 24
+    /// hours), renewed every third of that while the manager holds them:
+    /// another process's reaper spares them while the lease runs, and
+    /// reaps them soon after this process hangs or dies.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The address of the engine this manager uses.
+    pub fn engine_address(&self) -> String {
+        match &self.engine {
+            Some(e) => e.address(),
+            None => engine_address(),
+        }
+    }
+
+    fn engine_config(&self) -> Result<EngineConfig> {
+        match &self.engine {
+            Some(e) => Ok(e.clone()),
+            None => EngineConfig::from_env(),
         }
     }
 
@@ -60,7 +106,11 @@ impl SessionManager {
             // Dead: clean up what is left of it and start over.
             let _ = existing.shutdown().await;
         }
-        let sandbox = DockerSandbox::for_session(self.runtime.clone(), session)?;
+        let sandbox = DockerSandbox::builder(self.runtime.clone())
+            .engine(self.engine_config()?)
+            .lease(self.lease)
+            .session(session)
+            .build()?;
         sessions.insert(session.to_owned(), sandbox.clone());
         Ok(sandbox)
     }
@@ -142,46 +192,83 @@ impl SessionManager {
             .values()
             .map(|s| s.container_name().to_owned())
             .collect();
-        let docker = engine::connect().await?;
-        let mut filters = HashMap::new();
-        filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
-        let list = docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters,
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| {
-                crate::engine::engine_call_error(
-                    format!(
-                        "cannot list containers on the Docker engine at {}",
-                        engine_address()
-                    ),
-                    e,
-                )
-            })?;
-        let mut reaped = Vec::new();
-        for container in list {
-            let name = container
-                .names
-                .as_ref()
-                .and_then(|n| n.first())
-                .map(|n| n.trim_start_matches('/').to_owned())
-                .unwrap_or_default();
-            let orphan = container
-                .labels
-                .as_ref()
-                .is_none_or(crate::owner::is_orphan);
-            if owned.contains(&name) || !orphan {
-                continue;
-            }
-            if let Some(id) = &container.id {
-                remove_by_id(&docker, id).await?;
-                reaped.push(if name.is_empty() { id.clone() } else { name });
-            }
+        reap_orphans_on(&self.engine_config()?, &owned).await
+    }
+}
+
+/// Removes the orphaned sandbox containers on `engine` (see
+/// [`SessionManager::reap_orphans`]), sparing the containers in `owned`.
+pub(crate) async fn reap_orphans_on(
+    engine: &EngineConfig,
+    owned: &HashSet<String>,
+) -> Result<Vec<String>> {
+    let docker = engine.connect().await?;
+    let mut filters = HashMap::new();
+    filters.insert("label".to_owned(), vec![format!("{SANDBOX_LABEL}=1")]);
+    let list = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| {
+            crate::engine::engine_call_error(
+                format!(
+                    "cannot list containers on the Docker engine at {}",
+                    engine.address()
+                ),
+                e,
+            )
+        })?;
+    let mut reaped = Vec::new();
+    for container in list {
+        let name = container
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .unwrap_or_default();
+        if owned.contains(&name) {
+            continue;
         }
-        reaped.sort();
-        Ok(reaped)
+        let empty = HashMap::new();
+        let labels = container.labels.as_ref().unwrap_or(&empty);
+        // The label's lease ran out: the owner may have renewed it.
+        let renewed = match (&container.id, crate::owner::needs_renewal_check(labels)) {
+            (Some(id), true) => read_renewal(&docker, id, &name, &engine.address()).await,
+            _ => None,
+        };
+        if !crate::owner::is_orphan(labels, renewed) {
+            continue;
+        }
+        if let Some(id) = &container.id {
+            remove_by_id(&docker, id).await?;
+            reaped.push(if name.is_empty() { id.clone() } else { name });
+        }
+    }
+    reaped.sort();
+    Ok(reaped)
+}
+
+/// The lease a container's owner last renewed (its lease file), or `None`
+/// when it cannot be read (stopped container, no file, junk).
+async fn read_renewal(
+    docker: &bollard::Docker,
+    id: &str,
+    name: &str,
+    address: &str,
+) -> Option<u64> {
+    let target = crate::exec::Target {
+        docker,
+        id,
+        name,
+        address,
+    };
+    let argv = vec!["cat".to_owned(), crate::owner::LEASE_FILE.to_owned()];
+    match crate::exec::capture(&target, argv).await {
+        Ok(out) if out.exit_code == 0 => crate::owner::parse_renewal(&out.stdout),
+        _ => None,
     }
 }

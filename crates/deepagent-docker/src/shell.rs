@@ -602,7 +602,14 @@ const DIAGNOSE_PAUSE: Duration = Duration::from_millis(50);
 /// its address.
 async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
     for _ in 0..DIAGNOSE_ROUNDS {
-        match target.docker.inspect_container(target.id, None).await {
+        match target
+            .docker
+            .inspect_container(
+                target.id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
             Ok(info) => {
                 let state = info.state.unwrap_or_default();
                 if state.running != Some(true) {
@@ -618,7 +625,7 @@ async fn diagnose(target: &Target<'_>, error: BackendError) -> BackendError {
             Err(e) if matches!(status_of(&e), Some((404, _))) => {
                 return container_gone(target.name, "it was removed while its shell was in use");
             }
-            Err(e) => return engine_error("shell", target.name, e),
+            Err(e) => return engine_error("shell", target.name, target.address, e),
         }
         tokio::time::sleep(DIAGNOSE_PAUSE).await;
     }

@@ -11,7 +11,7 @@
 //! | `gs://bucket/prefix` | `ObjectStoreBackend` on Google Cloud Storage | `object-store-gcp` |
 //! | `az://container/prefix` | `ObjectStoreBackend` on Azure Blob Storage | `object-store-azure` |
 //! | `object+file:///dir`, `object+memory://` | `ObjectStoreBackend` on object_store's local or in-memory store | `object-store` |
-//! | `docker://python-minimal` | `DockerSandbox` with a built-in runtime (option `image` names a local image; with it any name is a runtime name) | `docker` |
+//! | `docker://python-minimal` | `DockerSandbox` with a built-in runtime (option `image` names a local image; with it any name is a runtime name; `engine` and the TLS/ssh options below pick the engine) | `docker` |
 //!
 //! `file://` means a [`LocalBackend`] directory, the way the seed mounts
 //! `/project/`: crash-safe writes, a jail no path escapes, and the shell.
@@ -43,6 +43,17 @@
 //! [`Ruleset`] table, enforced by [`Permissioned`]; `options` are the
 //! object store's provider options; `retry` is its HTTP retry policy;
 //! `execute = false` turns a `file://` directory's shell off.
+//!
+//! A `docker://` mount runs on the engine the standard environment names
+//! (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`) unless its
+//! options name one: `engine = "tcp://10.0.0.5:2376"` with `tls_ca`,
+//! `tls_cert` and `tls_key` (paths relative to the TOML file), or
+//! `engine = "ssh://deploy@build-host:22"` with optional `ssh_identity`
+//! and `ssh_known_hosts`, or `engine = "unix:///run/docker.sock"`:
+//!
+//! ```toml
+//! default = { url = "docker://python-minimal", options = { engine = "tcp://10.0.0.5:2376", tls_ca = "certs/ca.pem", tls_cert = "certs/cert.pem", tls_key = "certs/key.pem" } }
+//! ```
 //!
 //! ```
 //! use deepagent::config::BackendConfig;
@@ -370,9 +381,69 @@ fn open(url: &str, mount: &MountConfig, base_dir: &Path) -> Result<Arc<dyn Backe
                 })?;
             Ok(Arc::new(backend))
         }
-        "docker" => open_docker(url, rest, mount),
+        "docker" => open_docker(url, rest, mount, base_dir),
         _ => open_object_store(url, &scheme, rest, mount, base_dir),
     }
+}
+
+/// The options `docker://` takes: `image`, and the engine settings.
+#[cfg(feature = "docker")]
+const DOCKER_OPTIONS: [&str; 7] = [
+    "image",
+    "engine",
+    "tls_ca",
+    "tls_cert",
+    "tls_key",
+    "ssh_identity",
+    "ssh_known_hosts",
+];
+
+/// The engine a `docker://` mount names: `engine` (unix://, tcp://,
+/// ssh:// or https://), with TLS from `tls_ca`/`tls_cert`/`tls_key`
+/// (relative to the TOML file's directory) and the ssh key and
+/// known_hosts file; without `engine`, the standard environment.
+#[cfg(feature = "docker")]
+fn docker_engine(
+    url: &str,
+    mount: &MountConfig,
+    base_dir: &Path,
+) -> Result<Option<deepagent_docker::EngineConfig>, ConfigError> {
+    let get = |k: &str| mount.options.get(k);
+    let path = |k: &str| get(k).map(|p| base_dir.join(p));
+    let Some(address) = get("engine") else {
+        if DOCKER_OPTIONS[2..].iter().any(|k| get(k).is_some()) {
+            return Err(url_error(
+                url,
+                "TLS and ssh settings need `engine` (e.g. engine = \"tcp://host:2376\")",
+            ));
+        }
+        return Ok(None);
+    };
+    let mut engine =
+        deepagent_docker::EngineConfig::parse(address).map_err(|source| ConfigError::Backend {
+            url: url.to_owned(),
+            source,
+        })?;
+    let tls = [path("tls_ca"), path("tls_cert"), path("tls_key")];
+    match tls {
+        [Some(ca), Some(cert), Some(key)] => {
+            engine = engine.with_tls(deepagent_docker::TlsFiles { ca, cert, key });
+        }
+        [None, None, None] => {}
+        _ => {
+            return Err(url_error(
+                url,
+                "TLS needs all three of tls_ca, tls_cert and tls_key",
+            ))
+        }
+    }
+    if let Some(key) = path("ssh_identity") {
+        engine = engine.with_ssh_identity(key);
+    }
+    if let Some(file) = path("ssh_known_hosts") {
+        engine = engine.with_ssh_known_hosts(file);
+    }
+    Ok(Some(engine))
 }
 
 #[cfg(feature = "docker")]
@@ -380,16 +451,23 @@ fn open_docker(
     url: &str,
     runtime: &str,
     mount: &MountConfig,
+    base_dir: &Path,
 ) -> Result<Arc<dyn Backend>, ConfigError> {
-    // `image` is the one option: it names a local image for the runtime (a
-    // built-in one keeps its other settings), so a sandbox runs where no
-    // registry can be reached.
-    if mount.options.keys().any(|k| k != "image") || mount.retry.is_some() {
+    // `image` names a local image for the runtime (a built-in one keeps
+    // its other settings), so a sandbox runs where no registry can be
+    // reached; the others say which engine runs it.
+    if mount
+        .options
+        .keys()
+        .any(|k| !DOCKER_OPTIONS.contains(&k.as_str()))
+        || mount.retry.is_some()
+    {
         return Err(url_error(
             url,
-            "docker:// takes one option, `image` (a local image for the runtime), and no retry settings",
+            "docker:// takes the options image, engine, tls_ca, tls_cert, tls_key, ssh_identity and ssh_known_hosts, and no retry settings",
         ));
     }
+    let engine = docker_engine(url, mount, base_dir)?;
     let config = match (
         deepagent_docker::RuntimeConfig::builtin(runtime),
         mount.options.get("image"),
@@ -407,11 +485,14 @@ fn open_docker(
             })
         }
     };
-    let sandbox =
-        deepagent_docker::DockerSandbox::new(config).map_err(|source| ConfigError::Backend {
-            url: url.to_owned(),
-            source,
-        })?;
+    let mut builder = deepagent_docker::DockerSandbox::builder(config);
+    if let Some(engine) = engine {
+        builder = builder.engine(engine);
+    }
+    let sandbox = builder.build().map_err(|source| ConfigError::Backend {
+        url: url.to_owned(),
+        source,
+    })?;
     Ok(Arc::new(sandbox))
 }
 
@@ -420,6 +501,7 @@ fn open_docker(
     url: &str,
     _runtime: &str,
     _mount: &MountConfig,
+    _base_dir: &Path,
 ) -> Result<Arc<dyn Backend>, ConfigError> {
     Err(url_error(
         url,

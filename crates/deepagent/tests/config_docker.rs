@@ -55,3 +55,51 @@ async fn a_toml_composite_with_a_docker_default_runs_commands_and_routes_files()
         .unwrap_or_default();
     assert_eq!(left, "", "container {name} outlived its last handle");
 }
+
+// Needs no engine: the `engine` option reaches the sandbox (its error
+// names that address, not DOCKER_HOST's), TLS paths are taken relative to
+// the TOML file, and half a TLS setting is refused.
+#[tokio::test]
+async fn a_docker_mount_takes_its_engine_from_the_options() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let toml = "default = { url = \"docker://t\", options = { image = \"busybox\", engine = \"unix:///nonexistent/deepagent-config.sock\" } }\n";
+    let backend = BackendConfig::from_toml(toml, dir.path())
+        .expect("config parses")
+        .build()
+        .expect("builds without touching the engine");
+    let err = backend
+        .as_sandbox()
+        .expect("a sandbox")
+        .execute("true", None)
+        .await
+        .expect_err("no engine there")
+        .to_string();
+    assert!(
+        err.contains("unix:///nonexistent/deepagent-config.sock"),
+        "{err}"
+    );
+
+    let tls = "default = { url = \"docker://t\", options = { image = \"busybox\", engine = \"tcp://127.0.0.1:1\", tls_ca = \"certs/ca.pem\", tls_cert = \"certs/cert.pem\", tls_key = \"certs/key.pem\" } }\n";
+    let backend = BackendConfig::from_toml(tls, dir.path())
+        .expect("config parses")
+        .build()
+        .expect("builds");
+    let err = backend
+        .as_sandbox()
+        .expect("a sandbox")
+        .execute("true", None)
+        .await
+        .expect_err("no certificates there")
+        .to_string();
+    assert!(
+        err.contains(&dir.path().join("certs/ca.pem").display().to_string()),
+        "paths are relative to the TOML file: {err}"
+    );
+
+    let half = "default = { url = \"docker://t\", options = { engine = \"tcp://h:2376\", tls_ca = \"ca.pem\" } }\n";
+    let err = BackendConfig::from_toml(half, dir.path())
+        .and_then(|c| c.build().map(|_| ()))
+        .expect_err("half a TLS setting")
+        .to_string();
+    assert!(err.contains("tls_ca, tls_cert and tls_key"), "{err}");
+}
