@@ -46,6 +46,8 @@
 //!   ([`DeepAgentDeps::with_cancellation`]).
 //! - [`models`]: OpenAI Chat Completions, Anthropic Messages, and the
 //!   offline [`TestModel`], [`FunctionModel`] and [`ScriptedModel`].
+//! - [`Toolset`]s: tools that can change while the agent lives, such as
+//!   an MCP server's (`mcp::McpServer`, with the `mcp` feature).
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
@@ -66,6 +68,7 @@
 //! | `openai` | yes | [`models::openai`] (pulls in reqwest) |
 //! | `anthropic` | yes | [`models::anthropic`] (pulls in reqwest) |
 //! | `docker` | no | `DockerSandbox`, `RuntimeConfig`, `SessionManager` (pulls in bollard) |
+//! | `mcp` | no | `mcp::McpServer`: tools from MCP servers over stdio and streamable HTTP (pulls in rmcp and reqwest) |
 //!
 //! With `default-features = false` the runtime, the offline models and
 //! the backend contract remain, with no HTTP client and no disk access;
@@ -93,10 +96,13 @@ pub mod config;
 mod deps;
 mod error;
 mod events;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod messages;
 pub mod models;
 pub mod prompt;
 mod tools;
+mod toolset;
 
 pub use agent::{
     create_deep_agent, DeepAgent, DeepAgentBuilder, RunResult, RunState, SubAgent, UsageLimits,
@@ -118,6 +124,7 @@ pub use tokio_util::sync::CancellationToken;
 pub use tools::{
     parse_args, tool, validate_args, FnTool, Tool, ToolBuilder, ToolContext, ToolError,
 };
+pub use toolset::Toolset;
 
 // The backend contract, by name: a glob re-export would let every item
 // core adds later land in this namespace unannounced (and made

@@ -191,6 +191,7 @@ pub struct DeepAgentBuilder {
     model_options: ModelOptions,
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
+    toolsets: Vec<Arc<dyn crate::Toolset>>,
 }
 
 impl DeepAgentBuilder {
@@ -276,6 +277,15 @@ impl DeepAgentBuilder {
     /// Adds several user tools.
     pub fn tools(mut self, tools: impl IntoIterator<Item = Arc<dyn Tool>>) -> Self {
         self.tools.extend(tools);
+        self
+    }
+
+    /// Adds a [`Toolset`](crate::Toolset): tools that may change while the
+    /// agent lives, such as an MCP server's (`McpServer` with the `mcp`
+    /// feature). Each run offers the set's tools as they are when it
+    /// starts.
+    pub fn toolset(mut self, set: Arc<dyn crate::Toolset>) -> Self {
+        self.toolsets.push(set);
         self
     }
 
@@ -542,7 +552,8 @@ impl DeepAgentBuilder {
             }
         }
         let interrupt_on: HashSet<String> = self.interrupt_on;
-        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
+        let from_sets: Vec<Arc<dyn Tool>> = self.toolsets.iter().flat_map(|s| s.tools()).collect();
+        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents, &from_sets)?;
         Ok(DeepAgent {
             core: Arc::new(AgentCore {
                 model,
@@ -564,6 +575,7 @@ impl DeepAgentBuilder {
                 max_subagent_depth: self.max_subagent_depth.unwrap_or(2),
                 processors: self.processors,
                 prices,
+                toolsets: self.toolsets,
             }),
         })
     }
@@ -591,10 +603,12 @@ fn check_interrupt_on(
     names: &HashSet<String>,
     tools: &[Arc<dyn Tool>],
     subagents: &[SubAgent],
+    from_sets: &[Arc<dyn Tool>],
 ) -> Result<(), AgentError> {
     let mut known: HashSet<&str> = builtin::FILESYSTEM_TOOLS.into_iter().collect();
     known.extend(["execute", "write_todos", "read_todos", "task"]);
     known.extend(tools.iter().map(|t| t.name()));
+    known.extend(from_sets.iter().map(|t| t.name()));
     for s in subagents {
         known.extend(s.tools.iter().flatten().map(|t| t.name()));
     }

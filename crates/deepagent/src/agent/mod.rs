@@ -117,6 +117,8 @@ pub(crate) struct AgentCore {
     max_subagent_depth: usize,
     pub(crate) processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: PriceTable,
+    /// Tools that may change between runs (MCP servers, ...).
+    toolsets: Vec<Arc<dyn crate::Toolset>>,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -397,6 +399,14 @@ fn toolset(core: &Arc<AgentCore>, profile: &Profile, deps: &DeepAgentDeps) -> Ve
     for t in &profile.tools {
         tools.retain(|b| b.name() != t.name());
         tools.push(t.clone());
+    }
+    // Set tools come last and never shadow a tool already there.
+    for set in &core.toolsets {
+        for t in set.tools() {
+            if !tools.iter().any(|b| b.name() == t.name()) {
+                tools.push(t);
+            }
+        }
     }
     tools
 }
