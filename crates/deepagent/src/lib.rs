@@ -46,6 +46,10 @@
 //!   ([`DeepAgentDeps::with_cancellation`]).
 //! - [`models`]: OpenAI Chat Completions, Anthropic Messages, and the
 //!   offline [`TestModel`], [`FunctionModel`] and [`ScriptedModel`].
+//! - [`skills`]: `SKILL.md` folders on the backend, listed in the prompt
+//!   and read on demand ([`DeepAgentBuilder::skills`]); [`memory`]:
+//!   `AGENTS.md`-style files loaded into the prompt at each run's start
+//!   and kept up to date by the agent ([`DeepAgentBuilder::memory`]).
 //! - [`Toolset`]s: tools that can change while the agent lives, such as
 //!   an MCP server's (`mcp::McpServer`, with the `mcp` feature).
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
@@ -98,9 +102,11 @@ mod error;
 mod events;
 #[cfg(feature = "mcp")]
 pub mod mcp;
+pub mod memory;
 mod messages;
 pub mod models;
 pub mod prompt;
+pub mod skills;
 mod tools;
 mod toolset;
 

@@ -192,6 +192,8 @@ pub struct DeepAgentBuilder {
     processors: Vec<Arc<dyn HistoryProcessor>>,
     prices: Option<PriceTable>,
     toolsets: Vec<Arc<dyn crate::Toolset>>,
+    skills_dirs: Vec<String>,
+    memory_paths: Vec<String>,
 }
 
 impl DeepAgentBuilder {
@@ -286,6 +288,34 @@ impl DeepAgentBuilder {
     /// starts.
     pub fn toolset(mut self, set: Arc<dyn crate::Toolset>) -> Self {
         self.toolsets.push(set);
+        self
+    }
+
+    /// Folders on the run's backend to find [skills](crate::skills) in
+    /// (e.g. [`DEFAULT_SKILLS_DIR`](crate::skills::DEFAULT_SKILLS_DIR),
+    /// `/skills/`): each subfolder with a `SKILL.md`. Their names and
+    /// descriptions go into the system prompt when a run starts; the model
+    /// reads a skill with `read_file` when it needs it. A later folder's
+    /// skill replaces an earlier one of the same name.
+    pub fn skills<I, S>(mut self, dirs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.skills_dirs.extend(dirs.into_iter().map(Into::into));
+        self
+    }
+
+    /// [Memory](crate::memory) files on the run's backend (e.g.
+    /// `/project/AGENTS.md`): loaded into the system prompt when each run
+    /// starts; the model is asked to keep them up to date with its file
+    /// tools.
+    pub fn memory<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.memory_paths.extend(paths.into_iter().map(Into::into));
         self
     }
 
@@ -576,6 +606,8 @@ impl DeepAgentBuilder {
                 processors: self.processors,
                 prices,
                 toolsets: self.toolsets,
+                skills_dirs: self.skills_dirs,
+                memory_paths: self.memory_paths,
             }),
         })
     }

@@ -248,8 +248,13 @@ pub(crate) async fn run_loop(
     let cancel = deps.cancellation().clone();
     // One request object for the whole run: messages are appended in
     // place rather than cloned per step.
+    let mut system = system_prompt(&core, &profile, deps, &tools);
+    for section in backend_sections(&core, deps).await {
+        system.push_str("\n\n");
+        system.push_str(&section);
+    }
     let mut request = ModelRequest {
-        system: system_prompt(&core, &profile, deps, &tools),
+        system,
         messages: begin.messages,
         tools: definitions,
     };
