@@ -458,11 +458,10 @@ fn open_object_store(
                 .map_err(|e| url_error(url, format!("retry.timeout_secs {secs}: {e}")))?;
         }
     }
-    let config = StoreConfig {
-        options: mount.options.clone(),
-        retry,
-        ..StoreConfig::default()
-    };
+    // StoreConfig is #[non_exhaustive]: built from its default, not a literal.
+    let mut config = StoreConfig::default();
+    config.options = mount.options.clone();
+    config.retry = retry;
     let backend = ObjectStoreBackend::from_url_with(&store_url, &config).map_err(|source| {
         ConfigError::Backend {
             url: url.to_owned(),
