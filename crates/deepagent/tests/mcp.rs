@@ -212,8 +212,12 @@ async fn a_server_killed_mid_call_fails_the_call_clearly_and_the_run_goes_on() {
     let start = Instant::now();
     let result = agent.run("go", &deps()).await.unwrap();
     killer.await.unwrap();
+    eprintln!(
+        "the run ended {:?} after it started (the kill came at 1.5 s)",
+        start.elapsed()
+    );
     assert!(
-        start.elapsed() < Duration::from_secs(20),
+        start.elapsed() < Duration::from_secs(10),
         "the call waited for the dead server: {:?}",
         start.elapsed()
     );

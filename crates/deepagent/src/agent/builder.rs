@@ -334,7 +334,19 @@ impl DeepAgentBuilder {
     /// `/skills/`): each subfolder with a `SKILL.md`. Their names and
     /// descriptions go into the system prompt when a run starts; the model
     /// reads a skill with `read_file` when it needs it. A later folder's
-    /// skill replaces an earlier one of the same name.
+    /// skill replaces an earlier one of the same name. The model reads
+    /// skills with `read_file`, so keep the filesystem tools on.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, skills::DEFAULT_SKILLS_DIR, TestModel};
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .skills([DEFAULT_SKILLS_DIR, "/project/.skills/"])
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
     pub fn skills<I, S>(mut self, dirs: I) -> Self
     where
         I: IntoIterator<Item = S>,
