@@ -50,6 +50,12 @@
 //!   ([`CompactionConfig`], on by default, measured against
 //!   [`ContextWindows`]), prompt caching, cost ([`PriceTable`]) and cost
 //!   caps ([`UsageLimits`]).
+//! - [`skills`]: `SKILL.md` folders on the backend, listed in the prompt
+//!   and read on demand ([`DeepAgentBuilder::skills`]); [`memory`]:
+//!   `AGENTS.md`-style files loaded into the prompt at each run's start
+//!   and kept up to date by the agent ([`DeepAgentBuilder::memory`]).
+//! - [`Toolset`]s: tools that can change while the agent lives, such as
+//!   an MCP server's (`mcp::McpServer`, with the `mcp` feature).
 //! - Built-in tools: `ls`, `read_file`, `write_file`, `edit_file`, `glob`,
 //!   `grep`, `execute` (sandbox backends only), `write_todos`,
 //!   `read_todos`, `task`.
@@ -77,6 +83,7 @@
 //! | `anthropic` | yes | [`models::anthropic`] (pulls in reqwest) |
 //! | `docker` | no | `DockerSandbox`, `RuntimeConfig`, `SessionManager` (pulls in bollard) |
 //! | `otel` | no | `telemetry::otlp`: OTLP/HTTP export of the tracing spans (OpenTelemetry SDK, a blocking reqwest client) |
+//! | `mcp` | no | `mcp::McpServer`: tools from MCP servers over stdio and streamable HTTP (pulls in rmcp and reqwest) |
 //!
 //! With `default-features = false` the runtime, the offline models and
 //! the backend contract remain, with no HTTP client and no disk access;
@@ -104,11 +111,16 @@ pub mod config;
 mod deps;
 mod error;
 mod events;
+#[cfg(feature = "mcp")]
+pub mod mcp;
+pub mod memory;
 mod messages;
 pub mod models;
 pub mod prompt;
+pub mod skills;
 pub mod telemetry;
 mod tools;
+mod toolset;
 mod user_deps;
 
 pub use agent::{
@@ -135,6 +147,7 @@ pub use tools::{
     json_schema_for, parse_args, tool, typed_tool, validate_args, FnTool, Tool, ToolBuilder,
     ToolContext, ToolError, TypedTool,
 };
+pub use toolset::Toolset;
 
 // The backend contract, by name: a glob re-export would let every item
 // core adds later land in this namespace unannounced (and made

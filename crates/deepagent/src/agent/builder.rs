@@ -245,6 +245,9 @@ pub struct DeepAgentBuilder {
     compaction: CompactionConfig,
     windows: Option<ContextWindows>,
     prompt: prompt::PromptConfig,
+    toolsets: Vec<Arc<dyn crate::Toolset>>,
+    skills_dirs: Vec<String>,
+    memory_paths: Vec<String>,
 }
 
 impl DeepAgentBuilder {
@@ -419,6 +422,55 @@ impl DeepAgentBuilder {
     /// Adds several user tools.
     pub fn tools(mut self, tools: impl IntoIterator<Item = Arc<dyn Tool>>) -> Self {
         self.tools.extend(tools);
+        self
+    }
+
+    /// Adds a [`Toolset`](crate::Toolset): tools that may change while the
+    /// agent lives, such as an MCP server's (`McpServer` with the `mcp`
+    /// feature). Each run offers the set's tools as they are when it
+    /// starts.
+    pub fn toolset(mut self, set: Arc<dyn crate::Toolset>) -> Self {
+        self.toolsets.push(set);
+        self
+    }
+
+    /// Folders on the run's backend to find [skills](crate::skills) in
+    /// (e.g. [`DEFAULT_SKILLS_DIR`](crate::skills::DEFAULT_SKILLS_DIR),
+    /// `/skills/`): each subfolder with a `SKILL.md`. Their names and
+    /// descriptions go into the system prompt when a run starts; the model
+    /// reads a skill with `read_file` when it needs it. A later folder's
+    /// skill replaces an earlier one of the same name. The model reads
+    /// skills with `read_file`, so keep the filesystem tools on.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use deepagent::{create_deep_agent, skills::DEFAULT_SKILLS_DIR, TestModel};
+    /// let agent = create_deep_agent()
+    ///     .model_impl(Arc::new(TestModel::new()))
+    ///     .skills([DEFAULT_SKILLS_DIR, "/project/.skills/"])
+    ///     .build()?;
+    /// # let _ = agent;
+    /// # Ok::<(), deepagent::AgentError>(())
+    /// ```
+    pub fn skills<I, S>(mut self, dirs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.skills_dirs.extend(dirs.into_iter().map(Into::into));
+        self
+    }
+
+    /// [Memory](crate::memory) files on the run's backend (e.g.
+    /// `/project/AGENTS.md`): loaded into the system prompt when each run
+    /// starts; the model is asked to keep them up to date with its file
+    /// tools.
+    pub fn memory<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.memory_paths.extend(paths.into_iter().map(Into::into));
         self
     }
 
@@ -747,7 +799,8 @@ impl DeepAgentBuilder {
             }
         }
         let interrupt_on: HashSet<String> = self.interrupt_on;
-        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents)?;
+        let from_sets: Vec<Arc<dyn Tool>> = self.toolsets.iter().flat_map(|s| s.tools()).collect();
+        check_interrupt_on(&interrupt_on, &self.tools, &self.subagents, &from_sets)?;
         Ok(DeepAgent {
             core: Arc::new(AgentCore {
                 model,
@@ -774,6 +827,9 @@ impl DeepAgentBuilder {
                 compactor: compactor.map(|c| c as Arc<dyn HistoryProcessor>),
                 sub_compactors,
                 prompt: self.prompt,
+                toolsets: self.toolsets,
+                skills_dirs: self.skills_dirs,
+                memory_paths: self.memory_paths,
             }),
         })
     }
@@ -801,10 +857,12 @@ fn check_interrupt_on(
     names: &HashSet<String>,
     tools: &[Arc<dyn Tool>],
     subagents: &[SubAgent],
+    from_sets: &[Arc<dyn Tool>],
 ) -> Result<(), AgentError> {
     let mut known: HashSet<&str> = builtin::FILESYSTEM_TOOLS.into_iter().collect();
     known.extend(["execute", "write_todos", "read_todos", "task"]);
     known.extend(tools.iter().map(|t| t.name()));
+    known.extend(from_sets.iter().map(|t| t.name()));
     for s in subagents {
         known.extend(s.tools.iter().flatten().map(|t| t.name()));
     }

@@ -187,6 +187,12 @@ pub(crate) struct AgentCore {
     /// (`None`: off for that subagent).
     pub(crate) sub_compactors: HashMap<String, Option<Arc<dyn HistoryProcessor>>>,
     pub(crate) prompt: prompt::PromptConfig,
+    /// Tools that may change between runs (MCP servers, ...).
+    toolsets: Vec<Arc<dyn crate::Toolset>>,
+    /// Where skills are looked for, at each run's start.
+    skills_dirs: Vec<String>,
+    /// Memory files loaded at each run's start.
+    memory_paths: Vec<String>,
 }
 
 /// Who is running: the main agent or a subagent.
@@ -481,6 +487,19 @@ impl DeepAgent {
         system_prompt(&self.core, &profile, deps, &tools, Usage::default())
     }
 
+    /// The system prompt a run over `deps` would start with now: the
+    /// [`system_prompt`](Self::system_prompt) plus the sections read from
+    /// the backend when a run starts ([skills](crate::skills) and
+    /// [memory](crate::memory)).
+    pub async fn system_prompt_for_run(&self, deps: &DeepAgentDeps) -> String {
+        let mut system = self.system_prompt(deps);
+        for section in backend_sections(&self.core, deps).await {
+            system.push_str("\n\n");
+            system.push_str(&section);
+        }
+        system
+    }
+
     /// The tool definitions a run over `deps` would offer.
     pub fn tool_definitions(&self, deps: &DeepAgentDeps) -> Vec<ToolDef> {
         toolset(&self.core, &self.main_profile(), deps)
@@ -525,6 +544,14 @@ fn toolset(core: &Arc<AgentCore>, profile: &Profile, deps: &DeepAgentDeps) -> Ve
     for t in &profile.tools {
         tools.retain(|b| b.name() != t.name());
         tools.push(t.clone());
+    }
+    // Set tools come last and never shadow a tool already there.
+    for set in &core.toolsets {
+        for t in set.tools() {
+            if !tools.iter().any(|b| b.name() == t.name()) {
+                tools.push(t);
+            }
+        }
     }
     tools
 }
@@ -574,4 +601,20 @@ fn system_prompt(
         default: None,
     };
     prompt::render(&core.prompt.apply(sections, &ctx, profile.depth == 0))
+}
+
+/// The prompt sections read from the backend when a run starts: skills,
+/// then memory.
+async fn backend_sections(core: &AgentCore, deps: &DeepAgentDeps) -> Vec<String> {
+    let backend = deps.backend();
+    let mut sections = Vec::new();
+    if !core.skills_dirs.is_empty() {
+        let load = crate::skills::load_skills(backend.as_ref(), &core.skills_dirs).await;
+        sections.extend(crate::skills::prompt_section(&load));
+    }
+    if !core.memory_paths.is_empty() {
+        let files = crate::memory::load_memory(backend.as_ref(), &core.memory_paths).await;
+        sections.extend(crate::memory::prompt_section(&files));
+    }
+    sections
 }

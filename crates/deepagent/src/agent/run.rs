@@ -260,8 +260,15 @@ pub(crate) async fn run_loop(
     let cancel = deps.cancellation().clone();
     // One request object for the whole run: messages are appended in
     // place rather than cloned per step.
+    // Skills and memory are read from the backend once, at the run's
+    // start, and follow the built-in sections on every request.
+    let mut from_backend = String::new();
+    for section in backend_sections(&core, deps).await {
+        from_backend.push_str("\n\n");
+        from_backend.push_str(&section);
+    }
     let mut request = ModelRequest {
-        system: system_prompt(&core, &profile, deps, &tools, budget.get()),
+        system: system_prompt(&core, &profile, deps, &tools, budget.get()) + &from_backend,
         messages: begin.messages,
         tools: definitions,
         output: profile.output.as_ref().map(|o| o.schema.clone()),
@@ -361,7 +368,8 @@ pub(crate) async fn run_loop(
         }
         // Computed sections and instructions see the run as it is now.
         if core.prompt.is_dynamic() {
-            request.system = system_prompt(&core, &profile, deps, &tools, budget.get());
+            request.system =
+                system_prompt(&core, &profile, deps, &tools, budget.get()) + &from_backend;
             estimate.fixed_chars = request.system.len() + tools_chars;
         }
         let estimate_usd = match (&price, core.limits.cost_limit_usd) {
