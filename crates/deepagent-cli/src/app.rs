@@ -464,9 +464,9 @@ impl App {
                 "y" | "yes" => Decision::Approve,
                 "n" | "no" => Decision::Deny {
                     reason: if rest.trim().is_empty() {
-                        "the user declined this call".to_owned()
+                        "no reason given".to_owned()
                     } else {
-                        format!("the user declined this call: {}", rest.trim())
+                        rest.trim().to_owned()
                     },
                 },
                 "a" | "always" => {
@@ -539,7 +539,8 @@ impl App {
         let agent = self.s.agent.clone();
         let mut paused = match prompt {
             Some(p) => {
-                self.s.journal.begin_turn(shorten(&p, 200));
+                self.session.turn_label = shorten(&p, 200);
+                self.s.journal.begin_turn(self.session.turn_label.clone());
                 let text = if self.session.notes.is_empty() {
                     p
                 } else {
@@ -560,7 +561,14 @@ impl App {
                 }
             }
             None => match self.session.paused.take() {
-                Some(state) => state,
+                Some(state) => {
+                    // A run paused in an earlier process: its changes
+                    // belong to the journal turn it started.
+                    self.s
+                        .journal
+                        .continue_turn(self.session.turn_label.clone());
+                    state
+                }
                 None => return TurnEnd::Done,
             },
         };

@@ -37,6 +37,10 @@ pub struct Session {
     /// A run that stopped for approval: its calls wait for decisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<RunState>,
+    /// The label of the turn in progress (what its journal turn is
+    /// called), so a paused run resumed later goes on in the same turn.
+    #[serde(default)]
+    pub turn_label: String,
     /// Tools the user approved "always" in this session.
     #[serde(default)]
     pub always_approve: Vec<String>,

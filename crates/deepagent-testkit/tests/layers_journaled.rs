@@ -203,6 +203,31 @@ fn a_saved_journal_undoes_in_another_process() {
 }
 
 #[test]
+fn a_paused_turn_continued_in_another_process_is_undone_whole() {
+    block_on(async {
+        let store = StateBackend::new();
+        let first = Journaled::new(store.clone());
+        first.write("/a", "a0".into()).await.unwrap();
+        first.begin_turn("task");
+        first.write("/a", "a1".into()).await.unwrap();
+        let saved = first.turns();
+        let second = Journaled::new(store.clone()).with_history(saved);
+        second.continue_turn("task");
+        second.write("/a", "a2".into()).await.unwrap(); // already recorded: a0 stands
+        second.write("/b", "b".into()).await.unwrap();
+        assert_eq!(second.turns().len(), 2, "no third turn");
+        let report = second.undo().await.unwrap().unwrap();
+        assert_eq!(report.label, "task");
+        assert_eq!(&store.read_bytes("/a").await.unwrap()[..], b"a0");
+        assert!(!store.exists("/b").await.unwrap());
+        // Another label starts a new turn.
+        second.continue_turn("other");
+        second.write("/c", "c".into()).await.unwrap();
+        assert_eq!(second.last_turn().unwrap().label(), "other");
+    });
+}
+
+#[test]
 fn concurrent_writes_of_one_file_keep_the_state_before_the_turn() {
     block_on(async {
         let j = Arc::new(Journaled::new(StateBackend::new()));

@@ -321,6 +321,31 @@ impl Journaled {
         j.trim();
     }
 
+    /// Goes on with the latest turn when it is named `label` (a run that
+    /// paused for approval, resumed in another process after loading the
+    /// journal with [`with_history`](Self::with_history)), so one undo
+    /// still takes back the whole turn; otherwise the same as
+    /// [`begin_turn`](Self::begin_turn).
+    pub fn continue_turn(&self, label: impl Into<String>) {
+        let label = label.into();
+        let mut j = self.lock();
+        while j.turns.last().is_some_and(Turn::is_empty) {
+            j.turns.pop();
+        }
+        match j.turns.last() {
+            Some(last) if last.label == label => {
+                // Files the turn already recorded keep their first record.
+                let paths: HashSet<String> = last.changes.iter().map(|c| c.path.clone()).collect();
+                j.recorded = paths;
+            }
+            _ => {
+                j.turns.push(Turn::new(label));
+                j.recorded.clear();
+                j.trim();
+            }
+        }
+    }
+
     /// Every turn that changed something, oldest first (the current one
     /// included), to save and restore with [`with_history`](Self::with_history).
     pub fn turns(&self) -> Vec<Turn> {
