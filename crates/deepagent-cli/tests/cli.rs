@@ -182,6 +182,164 @@ async fn without_a_terminal_approvals_default_to_none() {
     );
 }
 
+/// Runs the binary to the end; stdout parsed as JSON lines.
+async fn run_json(mut cmd: Command) -> (std::process::Output, Vec<Value>) {
+    cmd.stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (out, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subagent_asks_through_the_same_approvals_and_sessions_are_out_of_reach() {
+    let server = MockServer::start(vec![
+        // main: peek at the sessions, and delegate a write.
+        answer(
+            "",
+            &[
+                (
+                    "m1",
+                    "read_file",
+                    json!({"path": "/project/.deepagent/sessions"}),
+                ),
+                (
+                    "m2",
+                    "task",
+                    json!({"description": "write sub.txt", "subagent_type": "general-purpose"}),
+                ),
+            ],
+        ),
+        // the subagent writes (its calls cannot pause: they ask the callback)
+        answer(
+            "",
+            &calls(&[write_call("s1", "/project/sub.txt", "from the subagent\n")]),
+        ),
+        answer("sub done", &[]),
+        // main again
+        answer("all done", &[]),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = deepagent(dir.path(), &server);
+    cmd.args([
+        "run",
+        "--approve",
+        "all",
+        "--json",
+        "--model",
+        "openai:gpt-4.1",
+        "delegate",
+    ]);
+    let (out, events) = run_json(cmd).await;
+    assert!(
+        out.status.success(),
+        "{events:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let approvals: Vec<&Value> = events.iter().filter(|e| e["type"] == "approval").collect();
+    assert_eq!(approvals.len(), 1, "{events:?}");
+    assert_eq!(approvals[0]["call_id"], "s1");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("sub.txt")).unwrap(),
+        "from the subagent\n"
+    );
+    let peek = events
+        .iter()
+        .find(|e| e["type"] == "tool_call_finished" && e["call_id"] == "m1")
+        .unwrap();
+    assert_eq!(peek["is_error"], true, "{peek}");
+    assert!(
+        peek["result"]
+            .as_str()
+            .unwrap()
+            .contains("deepagent's own sessions"),
+        "refused by the rule, not just missing: {peek}"
+    );
+    assert_eq!(events.last().unwrap()["output"], "all done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_sets_mounts_and_the_cli_table() {
+    let server = MockServer::start(vec![
+        answer(
+            "",
+            &calls(&[
+                write_call("c1", "/data/out.txt", "mounted\n"),
+                write_call("c2", "/project/p.txt", "project\n"),
+            ]),
+        ),
+        answer("ok", &[]),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("agent.toml"),
+        r#"
+default = "memory://"
+[mounts]
+"/project/" = "file://."
+"/data/" = "file://./data"
+[cli]
+model = "openai:gpt-4.1"
+ask = ["none"]
+instructions = "Write tests first."
+"#,
+    )
+    .unwrap();
+    let mut cmd = deepagent(dir.path(), &server);
+    // No --approve: without a terminal that is `none`, but nothing asks.
+    cmd.args(["run", "--json", "--config", "agent.toml", "go"]);
+    let (out, events) = run_json(cmd).await;
+    assert!(
+        out.status.success(),
+        "{events:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(events.iter().all(|e| e["type"] != "approval"), "{events:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data/out.txt")).unwrap(),
+        "mounted\n"
+    );
+    assert!(dir.path().join("p.txt").is_file());
+    let system = &sent_messages(&server, 0)[0]["content"];
+    assert!(
+        system.as_str().unwrap().contains("Write tests first."),
+        "{system}"
+    );
+}
+
+#[test]
+fn bad_options_fail_with_a_message_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["run", "--sandbox", "podman", "x"],
+            "--sandbox \"podman\"",
+        ),
+        (vec!["run", "--config", "missing.toml", "x"], "missing.toml"),
+        (
+            vec!["run", "--model", "nope:x", "x"],
+            "unknown model provider",
+        ),
+        (vec!["undo"], "no saved session"),
+    ] {
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn the_offline_demo_model_runs_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -328,8 +486,24 @@ async fn a_person_approves_denies_undoes_quits_and_resumes_in_tmux() {
             "",
             &calls(&[write_call("c3", "/project/later.txt", "later\n")]),
         ),
-        // 5: after approving it in the next process.
+        // 5: after approving it ("always") in the next process.
         answer("Wrote later.txt.", &[]),
+        // 6, 7: another write, approved by "always" without asking.
+        answer(
+            "",
+            &calls(&[write_call("c4", "/project/more.txt", "more\n")]),
+        ),
+        answer("Wrote more.txt.", &[]),
+        // 8, 9: an edit whose arguments the user changes.
+        answer(
+            "",
+            &[(
+                "c5",
+                "edit_file",
+                json!({"path": "/project/later.txt", "old_string": "later", "new_string": "LATER"}),
+            )],
+        ),
+        answer("Edited.", &[]),
     ])
     .await;
     let home = tempfile::tempdir().unwrap();
@@ -438,16 +612,43 @@ async fn a_person_approves_denies_undoes_quits_and_resumes_in_tmux() {
         std::fs::read_to_string(project.join("later.txt")).unwrap(),
         "later\n"
     );
+    tmux.type_line("one more");
+    let screen = tmux.wait_for("Wrote more.txt.", 1);
+    assert!(
+        screen.contains("(always approved for this tool)"),
+        "{screen}"
+    );
+    assert!(project.join("more.txt").is_file());
+
+    tmux.type_line("shout");
+    tmux.wait_for("[y]es / [n]o / [e]dit / [a]lways", 5);
+    tmux.type_line("e");
+    tmux.wait_for("new arguments as JSON", 1);
+    tmux.type_line(
+        r#"{"path": "/project/later.txt", "old_string": "later", "new_string": "EDITED"}"#,
+    );
+    tmux.wait_for("Edited.", 1);
+    assert_eq!(
+        std::fs::read_to_string(project.join("later.txt")).unwrap(),
+        "EDITED\n"
+    );
     tmux.type_line("/quit");
     tmux.wait_for("Session saved", 2);
 
-    // `deepagent undo` from the shell takes back the approved write.
+    // `deepagent undo` from the shell takes back the last turn (the edit),
+    // then the one before, then the paused-and-resumed one, whole.
     tmux.type_line(&format!("{BIN} undo"));
-    let screen = tmux.wait_for("removed  /project/later.txt", 1);
-    assert!(
-        screen.contains("Undid turn \"write later.txt\""),
-        "{screen}"
+    let screen = tmux.wait_for("restored /project/later.txt", 1);
+    assert!(screen.contains("Undid turn \"shout\""), "{screen}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("later.txt")).unwrap(),
+        "later\n"
     );
+    tmux.type_line(&format!("{BIN} undo"));
+    tmux.wait_for("Undid turn \"one more\"", 1);
+    assert!(!project.join("more.txt").exists());
+    tmux.type_line(&format!("{BIN} undo"));
+    let screen = tmux.wait_for("Undid turn \"write later.txt\"", 1);
     assert!(!project.join("later.txt").exists());
     // Shown with --nocapture: the whole session as the person saw it.
     eprintln!("{screen}");
