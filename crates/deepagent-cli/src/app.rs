@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -829,10 +829,12 @@ impl App {
             }
             "/usage" => ui.say(&format!("session: {}", usage_text(&self.session.usage))),
             "/session" => ui.say(&format!(
-                "session {} ({} messages) in {}",
+                "session {} ({} messages), saved in {}/{}; continue later with deepagent --resume {}",
                 self.session.id,
                 self.session.messages.len(),
-                self.s.store_dir().display()
+                crate::session::SESSIONS_DIR,
+                self.session.id,
+                self.session.id
             )),
             other => ui.error(&format!("unknown command {other}; /help lists them")),
         }
@@ -851,12 +853,6 @@ Type a task and press Enter. Commands:
   /quit      leave (also /exit or Ctrl-D)
 Ctrl-C cancels the running turn; the session is kept.
 Approvals: y = yes, n [reason] = no, e = edit the arguments, a = always for this tool.";
-
-impl Setup {
-    fn store_dir(&self) -> PathBuf {
-        PathBuf::from(crate::session::SESSIONS_DIR)
-    }
-}
 
 /// Undoes the last turn and tells the model at the next prompt.
 async fn undo(s: &Setup, session: &mut Session) -> bool {
