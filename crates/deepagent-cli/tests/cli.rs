@@ -653,3 +653,55 @@ async fn a_person_approves_denies_undoes_quits_and_resumes_in_tmux() {
     // Shown with --nocapture: the whole session as the person saw it.
     eprintln!("{screen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_kills_a_running_command_and_keeps_the_session() {
+    let server = MockServer::start(vec![
+        answer(
+            "",
+            &[(
+                "x1",
+                "execute",
+                json!({"command": "echo started > started.txt; sleep 3; echo late > late.txt"}),
+            )],
+        ),
+        answer("Still here.", &[]),
+    ])
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    // The project itself is the default backend: its shell runs commands.
+    let config = home.path().join("agent.toml");
+    std::fs::write(&config, "default = \"file://./project\"\n").unwrap();
+    let env = [
+        ("OPENAI_API_KEY", "sk-test".to_owned()),
+        ("OPENAI_BASE_URL", format!("{}/v1", server.base)),
+    ];
+    let Some(tmux) = Tmux::start(&project, &env) else {
+        return;
+    };
+    tmux.type_line(&format!(
+        "{BIN} --model openai:gpt-4.1 --config {}",
+        config.display()
+    ));
+    tmux.wait_for("Type a task", 1);
+    tmux.type_line("run the slow thing");
+    tmux.wait_for("[y]es / [n]o / [e]dit / [a]lways", 1);
+    tmux.type_line("y");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !project.join("started.txt").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(project.join("started.txt").exists(), "{}", tmux.screen());
+    tmux.key("C-c");
+    tmux.wait_for("Turn cancelled; the session is kept.", 1);
+    // Past the command's sleep: killed, it never wrote late.txt.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!project.join("late.txt").exists(), "{}", tmux.screen());
+    tmux.wait_for("›", 2);
+    tmux.type_line("are you there?");
+    tmux.wait_for("Still here.", 1);
+    let sent = serde_json::to_string(&sent_messages(&server, 1)).unwrap();
+    assert!(sent.contains("run the slow thing"), "{sent}");
+}
