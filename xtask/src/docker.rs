@@ -21,6 +21,8 @@
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
+//!    Then the facade's `docker://` configuration test and the CLI's
+//!    `--sandbox docker:RUNTIME` test.
 //! 5. Fails if any container labelled `deepagent.sandbox=1` is left over
 //!    (after removing it).
 
@@ -83,6 +85,20 @@ pub fn test_docker(args: &[String]) -> crate::Result {
         &python,
     )?;
 
+    // The CLI's `--sandbox docker:RUNTIME` (its other tests need no engine).
+    let cli_status = run_tests(
+        &[
+            "test",
+            "-p",
+            "deepagent-cli",
+            "--test",
+            "cli",
+            "sandbox_docker",
+        ],
+        &busybox,
+        &python,
+    )?;
+
     // Last, after every test: nothing may leave a sandbox behind.
     let leftovers = labelled_containers()?;
     if !leftovers.is_empty() {
@@ -106,6 +122,11 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     if !config_status.success() {
         return Err(format!(
             "the docker:// configuration test failed ({config_status})"
+        ));
+    }
+    if !cli_status.success() {
+        return Err(format!(
+            "the CLI's --sandbox docker test failed ({cli_status})"
         ));
     }
     eprintln!("test-docker: all Docker tests passed; no sandbox container left");

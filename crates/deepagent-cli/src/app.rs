@@ -168,7 +168,16 @@ fn sandbox_mount(spec: &str) -> Result<MountConfig, String> {
             ))
         }
     };
-    Ok(MountConfig::url(format!("docker://{runtime}")))
+    let mut mount = MountConfig::url(format!("docker://{runtime}"));
+    // A local image for the runtime, for machines that cannot pull (and
+    // for the tests); the TOML form is `options = { image = "..." }`.
+    if let Some(image) = std::env::var("DEEPAGENT_SANDBOX_IMAGE")
+        .ok()
+        .filter(|i| !i.trim().is_empty())
+    {
+        mount.options.insert("image".into(), image);
+    }
+    Ok(mount)
 }
 
 /// The model: `--model`, else `[cli] model`, else `DEEPAGENT_MODEL`, else

@@ -705,3 +705,68 @@ async fn ctrl_c_kills_a_running_command_and_keeps_the_session() {
     let sent = serde_json::to_string(&sent_messages(&server, 1)).unwrap();
     assert!(sent.contains("run the slow thing"), "{sent}");
 }
+
+/// `--sandbox docker:RUNTIME`: commands run in a container (with the test
+/// image through `DEEPAGENT_SANDBOX_IMAGE`), which is removed when the
+/// command ends. Needs an engine: `cargo xtask test-docker` runs it with
+/// `DEEPAGENT_REQUIRE_DOCKER=1`; elsewhere it says it skipped.
+#[cfg(feature = "docker")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_docker_runs_commands_in_a_container_and_removes_it() {
+    use deepagent::backends::docker::{engine_address, engine_available};
+    let image = deepagent_testkit::docker::busybox_image();
+    if !deepagent_testkit::docker::gate(engine_available().await, &engine_address(), &image) {
+        return;
+    }
+    let server = MockServer::start(vec![
+        answer(
+            "",
+            &[(
+                "x1",
+                "execute",
+                json!({"command": "echo in-container > /tmp/probe; cat /tmp/probe; hostname"}),
+            )],
+        ),
+        answer("Ran it.", &[]),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = format!("cli-test-{}", std::process::id());
+    let mut cmd = deepagent(dir.path(), &server);
+    cmd.env("DEEPAGENT_SANDBOX_IMAGE", &image).args([
+        "run",
+        "--approve",
+        "all",
+        "--json",
+        "--model",
+        "openai:gpt-4.1",
+        "--sandbox",
+        &format!("docker:{runtime}"),
+        "probe",
+    ]);
+    let (out, events) = run_json(cmd).await;
+    assert!(
+        out.status.success(),
+        "{events:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran = events
+        .iter()
+        .find(|e| e["type"] == "tool_call_finished" && e["call_id"] == "x1")
+        .unwrap();
+    assert_eq!(ran["is_error"], false, "{ran}");
+    assert!(
+        ran["result"].as_str().unwrap().contains("in-container"),
+        "{ran}"
+    );
+    assert!(
+        !dir.path().join("tmp").exists(),
+        "the file stayed in the container"
+    );
+    let left = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("name={runtime}")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(left, "", "the sandbox container outlived the command");
+}
