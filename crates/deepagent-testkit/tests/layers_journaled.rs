@@ -228,6 +228,22 @@ fn a_paused_turn_continued_in_another_process_is_undone_whole() {
 }
 
 #[test]
+fn a_refused_read_refuses_the_change_with_the_same_error() {
+    block_on(async {
+        use deepagent_core::layers::{Operation, Permissioned, Rule, Ruleset};
+        let mut rules = Ruleset::permissive();
+        for op in [Operation::Read, Operation::Write] {
+            rules = rules.with_rule(op, Rule::deny("/secret/**", "not yours"));
+        }
+        let j = Journaled::new(Permissioned::new(StateBackend::new(), rules).unwrap());
+        j.begin_turn("try");
+        let err = j.write("/secret/x", "x".into()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+        assert!(j.last_turn().is_none(), "nothing recorded");
+    });
+}
+
+#[test]
 fn concurrent_writes_of_one_file_keep_the_state_before_the_turn() {
     block_on(async {
         let j = Arc::new(Journaled::new(StateBackend::new()));

@@ -639,6 +639,16 @@ enum Entry {
 }
 
 fn unrecordable(path: &str, e: BackendError) -> BackendError {
+    // Errors that say what to do as they are (a refused path, a service to
+    // retry) keep their kind, so callers and retries still see it.
+    if e.is_temporary()
+        || matches!(
+            e.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::InvalidPath | ErrorKind::SandboxGone
+        )
+    {
+        return e;
+    }
     BackendError::other_with_source(
         format!(
             "{path}: the journal could not read the file's current content ({e}), so the change was not made (it could not be undone)"
