@@ -82,8 +82,22 @@ fn deepagent(project: &Path, server: &MockServer) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_with_approve_all_prints_json_events_and_writes_the_file() {
+    let plan = json!({"todos": [
+        {"content": "write a.txt", "status": "in_progress"},
+        {"content": "report", "status": "pending"}
+    ]});
     let server = MockServer::start(vec![
-        answer("", &calls(&[write_call("c1", "/project/a.txt", "hello\n")])),
+        answer(
+            "",
+            &[
+                ("t1", "write_todos", plan),
+                (
+                    "c1",
+                    "write_file",
+                    json!({"path": "/project/a.txt", "content": "hello\n"}),
+                ),
+            ],
+        ),
         answer("Wrote a.txt.", &[]),
     ])
     .await;
@@ -119,7 +133,7 @@ async fn run_with_approve_all_prints_json_events_and_writes_the_file() {
     assert_eq!(approval["tool"], "write_file");
     let finished = events
         .iter()
-        .find(|e| e["type"] == "tool_call_finished")
+        .find(|e| e["type"] == "tool_call_finished" && e["call_id"] == "c1")
         .unwrap();
     assert_eq!(finished["result"], "Wrote 6 bytes to /project/a.txt");
     let text: String = events
@@ -139,14 +153,19 @@ async fn run_with_approve_all_prints_json_events_and_writes_the_file() {
         std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
         "hello\n"
     );
-    // The session is saved where `--resume` looks.
+    let todos = events.iter().find(|e| e["type"] == "todos").unwrap();
+    assert_eq!(todos["todos"][0]["content"], "write a.txt");
+    // The session (with the todos) is saved where `--resume` looks.
     let id = events[0]["id"].as_str().unwrap();
-    assert!(dir
+    let saved = dir
         .path()
         .join(".deepagent/sessions")
         .join(id)
-        .join("session.json")
-        .is_file());
+        .join("session.json");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(saved["todos"][1]["content"], "report");
+    assert_eq!(saved["usage"]["requests"], 2);
+    assert_eq!(saved["messages"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,6 +452,11 @@ impl Tmux {
         self.tmux(&["capture-pane", "-p", "-t", "t", "-S", "-10000"])
     }
 
+    /// The screen with its colors, as escape sequences.
+    fn screen_with_colors(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "t", "-S", "-10000"])
+    }
+
     /// Waits until the screen shows `what` at least `count` times;
     /// returns the whole screen.
     fn wait_for(&self, what: &str, count: usize) -> String {
@@ -540,6 +564,10 @@ async fn a_person_approves_denies_undoes_quits_and_resumes_in_tmux() {
     assert!(
         screen.contains("── 2,400 in / 60 out tokens, 2 requests, $"),
         "{screen}"
+    );
+    assert!(
+        tmux.screen_with_colors().contains("\x1b["),
+        "colors on a terminal"
     );
     assert_eq!(
         std::fs::read_to_string(project.join("yes.txt")).unwrap(),
