@@ -562,11 +562,12 @@ impl App {
                 let stream =
                     agent.run_stream_with_history(&text, self.session.messages.clone(), &deps);
                 match self.consume(stream, &token).await {
-                    Ok(result) => return self.finished(result),
-                    Err(e) => match self.stopped(e) {
+                    Some(Ok(result)) => return self.finished(result),
+                    Some(Err(e)) => match self.stopped(e) {
                         Ok(state) => state,
                         Err(end) => return end,
                     },
+                    None => return self.vanished(),
                 }
             }
             None => match self.session.paused.take() {
@@ -594,11 +595,12 @@ impl App {
             self.session.paused = None;
             let stream = agent.resume_stream(paused, decisions, &deps);
             match self.consume(stream, &token).await {
-                Ok(result) => return self.finished(result),
-                Err(e) => match self.stopped(e) {
+                Some(Ok(result)) => return self.finished(result),
+                Some(Err(e)) => match self.stopped(e) {
                     Ok(state) => paused = state,
                     Err(end) => return end,
                 },
+                None => return self.vanished(),
             }
         }
     }
@@ -629,6 +631,14 @@ impl App {
 
     fn input_ended(&self) -> bool {
         self.eof
+    }
+
+    fn vanished(&mut self) -> TurnEnd {
+        self.s
+            .ui
+            .error("the run ended without a result; the session keeps the turns before it");
+        self.save();
+        TurnEnd::Failed
     }
 
     /// A finished turn: keep it, show what it cost.
@@ -676,12 +686,14 @@ impl App {
         Err(TurnEnd::Failed)
     }
 
-    /// Shows a run's events until it ends; Ctrl-C cancels it.
+    /// Shows a run's events until it ends; Ctrl-C cancels it. `None`: the
+    /// stream ended without its `Finished` event (which it promises never
+    /// to do).
     async fn consume(
         &mut self,
         mut stream: RunStream<'_>,
         token: &CancellationToken,
-    ) -> Result<RunResult, RunError> {
+    ) -> Option<Result<RunResult, RunError>> {
         let ui = self.s.ui.clone();
         ui.spin("thinking");
         let mut todos: Vec<Todo> = self.session.todos.clone();
@@ -690,15 +702,12 @@ impl App {
                 event = stream.next() => match event {
                     Some(AgentEvent::Finished(result)) => {
                         ui.stop_spin();
-                        return *result;
+                        return Some(*result);
                     }
                     Some(event) => self.show(event, &[], &mut todos),
                     None => {
                         ui.stop_spin();
-                        return Err(RunError {
-                            error: deepagent::AgentError::Cancelled,
-                            state: Box::new(RunState::default()),
-                        });
+                        return None;
                     }
                 },
                 _ = self.ctrl_c.recv() => {
