@@ -70,7 +70,8 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     }
     let docker_status = run_tests(&test_args, &busybox, &python)?;
     let reliability_status = run_tests(&RELIABILITY_DOCKER_TESTS, &busybox, &python)?;
-    // A TOML composite whose default is `docker://` (the facade's config).
+    // A TOML composite whose default is `docker://` (the facade's config),
+    // and the seed's Docker + Local example.
     let config_status = run_tests(
         &[
             "test",
@@ -80,6 +81,8 @@ pub fn test_docker(args: &[String]) -> crate::Result {
             "docker",
             "--test",
             "config_docker",
+            "--test",
+            "example_docker_hybrid",
         ],
         &busybox,
         &python,

@@ -44,6 +44,7 @@ pub struct CompositeBackend {
 
 /// One mount point, as listed by [`CompositeBackend::mounts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MountInfo {
     /// The prefix with a trailing `/`, e.g. `/project/`.
     pub prefix: String,
@@ -54,6 +55,7 @@ pub struct MountInfo {
 /// Where a composite path is stored, as returned by
 /// [`CompositeBackend::locate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Location {
     /// The mount prefix (with a trailing `/`), or `None` for the default.
     pub prefix: Option<String>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use deepagent_composite::{CompositeBackend, MountInfo};
+use deepagent_composite::CompositeBackend;
 use deepagent_core::{
     Backend, BackendError, EditResult, ErrorKind, ExecuteResponse, FileInfo, GlobQuery, GlobResult,
     GrepQuery, GrepResult, Result, Sandbox, WriteResult,
@@ -181,17 +181,16 @@ fn prefix_forms_are_one_mount_and_root_replaces_default() {
         .route("/project/", Fake::new())
         .route("/w", StateBackend::new())
         .build();
+    let mounts: Vec<(String, String)> = a
+        .mounts()
+        .into_iter()
+        .map(|m| (m.prefix, m.backend))
+        .collect();
     assert_eq!(
-        a.mounts(),
+        mounts,
         [
-            MountInfo {
-                prefix: "/project/".into(),
-                backend: "Fake".into()
-            },
-            MountInfo {
-                prefix: "/w/".into(),
-                backend: "StateBackend".into()
-            },
+            ("/project/".to_owned(), "Fake".to_owned()),
+            ("/w/".to_owned(), "StateBackend".to_owned()),
         ]
     );
     let b = CompositeBackend::builder(StateBackend::new())

@@ -18,6 +18,7 @@ pub enum PackageManager {
 
 /// A host directory (or named volume) mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct VolumeMount {
     /// Host path or volume name.
     pub source: String,
@@ -25,6 +26,18 @@ pub struct VolumeMount {
     pub target: String,
     /// Mount read-only.
     pub read_only: bool,
+}
+
+impl VolumeMount {
+    /// A mount of `source` (host path or volume name) at `target`; see
+    /// also [`RuntimeConfig::volume`].
+    pub fn new(source: impl Into<String>, target: impl Into<String>, read_only: bool) -> Self {
+        VolumeMount {
+            source: source.into(),
+            target: target.into(),
+            read_only,
+        }
+    }
 }
 
 /// Everything a [`DockerSandbox`](crate::DockerSandbox) needs to know about
@@ -56,6 +69,7 @@ pub struct VolumeMount {
 /// # Ok::<(), deepagent_core::BackendError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RuntimeConfig {
     /// A short name, used in labels, messages and built image tags.
     pub name: String,
@@ -313,11 +327,8 @@ impl RuntimeConfig {
         target: impl Into<String>,
         read_only: bool,
     ) -> Self {
-        self.volumes.push(VolumeMount {
-            source: source.into(),
-            target: target.into(),
-            read_only,
-        });
+        self.volumes
+            .push(VolumeMount::new(source, target, read_only));
         self
     }
 

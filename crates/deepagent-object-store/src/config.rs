@@ -83,11 +83,12 @@ impl StoreScheme {
 /// ```
 /// use std::time::Duration;
 /// use deepagent_object_store::RetryOptions;
-/// let patient = RetryOptions { max_retries: 10, retry_timeout: Duration::from_secs(180), ..Default::default() };
+/// let patient = RetryOptions::default().max_retries(10).retry_timeout(Duration::from_secs(180));
 /// assert_eq!(RetryOptions::default().max_retries, 3);
 /// # let _ = patient;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryOptions {
     /// Retries of one request (default 3).
     pub max_retries: usize,
@@ -108,6 +109,32 @@ impl Default for RetryOptions {
             init_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
         }
+    }
+}
+
+impl RetryOptions {
+    /// Sets the retries of one request.
+    pub fn max_retries(mut self, n: usize) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the time after the first attempt past which no retry starts.
+    pub fn retry_timeout(mut self, timeout: Duration) -> Self {
+        self.retry_timeout = timeout;
+        self
+    }
+
+    /// Sets the first backoff.
+    pub fn init_backoff(mut self, backoff: Duration) -> Self {
+        self.init_backoff = backoff;
+        self
+    }
+
+    /// Sets the longest backoff.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
     }
 }
 
@@ -144,6 +171,7 @@ impl RetryOptions {
 /// assert_eq!(config.options["endpoint"], "http://127.0.0.1:9000");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StoreConfig {
     /// Provider configuration keys and values.
     pub options: BTreeMap<String, String>,

@@ -157,11 +157,11 @@ mod s3 {
             .option("allow_http", "true")
             .option("region", "us-east-1")
             .option("metadata_endpoint", "http://127.0.0.1:9")
-            .retry(RetryOptions {
-                max_retries: 1,
-                retry_timeout: Duration::from_secs(2),
-                ..Default::default()
-            });
+            .retry(
+                RetryOptions::default()
+                    .max_retries(1)
+                    .retry_timeout(Duration::from_secs(2)),
+            );
         let backend = ObjectStoreBackend::from_url_with(&url, &config).unwrap();
         let e = backend.check().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
@@ -184,14 +184,13 @@ mod s3 {
         };
         let url = format!("{}/down", base_url());
         let endpoint = format!("http://127.0.0.1:{closed}");
-        let config = StoreConfig::new()
-            .option("endpoint", &endpoint)
-            .retry(RetryOptions {
-                max_retries: 2,
-                retry_timeout: Duration::from_secs(5),
-                init_backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(50),
-            });
+        let config = StoreConfig::new().option("endpoint", &endpoint).retry(
+            RetryOptions::default()
+                .max_retries(2)
+                .retry_timeout(Duration::from_secs(5))
+                .init_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        );
         let backend = ObjectStoreBackend::from_url_with(&url, &config).unwrap();
         let started = std::time::Instant::now();
         let e = backend.read_bytes("/a.txt").await.unwrap_err();

@@ -14,6 +14,7 @@ use crate::line_index::LineIndexSlot;
 
 /// One stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FileData {
     /// The exact bytes written.
     pub content: Bytes,

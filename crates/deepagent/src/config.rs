@@ -133,6 +133,7 @@ pub fn backend_from_url(url: &str) -> Result<Arc<dyn Backend>, ConfigError> {
 /// (the URL) or a table with `url` and the options below.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(from = "MountSpec")]
+#[non_exhaustive]
 pub struct MountConfig {
     /// The backend's URL.
     pub url: String,
@@ -150,13 +151,33 @@ pub struct MountConfig {
 }
 
 /// The HTTP retry policy of a cloud mount.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Retries of one request.
     pub max_retries: Option<usize>,
     /// Seconds after which no retry starts.
     pub timeout_secs: Option<f64>,
+}
+
+impl RetryConfig {
+    /// Nothing set: the object store's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the retries of one request.
+    pub fn max_retries(mut self, n: usize) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Sets the seconds after which no retry starts.
+    pub fn timeout_secs(mut self, secs: f64) -> Self {
+        self.timeout_secs = Some(secs);
+        self
+    }
 }
 
 /// The TOML forms of a mount: a URL string or a table.
@@ -226,11 +247,53 @@ impl From<MountSpec> for MountConfig {
 
 impl MountConfig {
     /// A mount of `url` with no options.
+    ///
+    /// ```
+    /// use deepagent::config::MountConfig;
+    /// let docs = MountConfig::url("file:///srv/docs").read_only(true).permissions_preset("strict");
+    /// assert!(docs.read_only);
+    /// ```
     pub fn url(url: impl Into<String>) -> Self {
         MountConfig {
             url: url.into(),
             ..Default::default()
         }
+    }
+
+    /// Wraps the backend in [`ReadOnly`] (or not).
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Enforces `permissions` around the backend.
+    pub fn permissions(mut self, permissions: Permissions) -> Self {
+        self.permissions = Some(permissions);
+        self
+    }
+
+    /// Enforces a preset ruleset (`default`, `readonly`, `strict`,
+    /// `permissive`) around the backend.
+    pub fn permissions_preset(self, name: impl Into<String>) -> Self {
+        self.permissions(Permissions::Preset(name.into()))
+    }
+
+    /// Sets one object-store provider option (`endpoint`, `region`, ...).
+    pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the object store's HTTP retry policy.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// For a `file://` directory: whether its shell runs commands.
+    pub fn execute(mut self, on: bool) -> Self {
+        self.execute = Some(on);
+        self
     }
 
     /// Builds the backend; a relative `file://` path is taken from
@@ -395,11 +458,9 @@ fn open_object_store(
                 .map_err(|e| url_error(url, format!("retry.timeout_secs {secs}: {e}")))?;
         }
     }
-    let config = StoreConfig {
-        options: mount.options.clone(),
-        retry,
-        ..StoreConfig::default()
-    };
+    let mut config = StoreConfig::default();
+    config.options = mount.options.clone();
+    config.retry = retry;
     let backend = ObjectStoreBackend::from_url_with(&store_url, &config).map_err(|source| {
         ConfigError::Backend {
             url: url.to_owned(),
@@ -441,6 +502,7 @@ fn unknown_scheme(url: &str) -> ConfigError {
 /// format.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BackendConfig {
     /// Where paths outside every mount go (default `memory://`).
     #[serde(default = "default_mount")]
@@ -458,6 +520,38 @@ fn default_mount() -> MountConfig {
 }
 
 impl BackendConfig {
+    /// A composite of `default` and no mounts, with relative `file://`
+    /// paths taken from the current directory; add mounts with
+    /// [`mount`](Self::mount).
+    ///
+    /// ```
+    /// use deepagent::config::{BackendConfig, MountConfig};
+    /// let config = BackendConfig::new(MountConfig::url("memory://"))
+    ///     .mount("/notes/", MountConfig::url("memory://"));
+    /// let backend = config.build()?;
+    /// assert_eq!(backend.name(), "CompositeBackend");
+    /// # Ok::<(), deepagent::config::ConfigError>(())
+    /// ```
+    pub fn new(default: MountConfig) -> Self {
+        BackendConfig {
+            default,
+            mounts: BTreeMap::new(),
+            base_dir: PathBuf::from("."),
+        }
+    }
+
+    /// Adds (or replaces) the mount at `prefix`.
+    pub fn mount(mut self, prefix: impl Into<String>, mount: MountConfig) -> Self {
+        self.mounts.insert(prefix.into(), mount);
+        self
+    }
+
+    /// Takes relative `file://` paths from `dir`.
+    pub fn base_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.base_dir = dir.into();
+        self
+    }
+
     /// Reads and parses a TOML file; relative `file://` paths in it are
     /// relative to the file's directory.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {

@@ -21,11 +21,22 @@ pub enum TodoStatus {
 
 /// One step of the agent's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Todo {
     /// What to do.
     pub content: String,
     /// Where it stands.
     pub status: TodoStatus,
+}
+
+impl Todo {
+    /// A step with its status.
+    pub fn new(content: impl Into<String>, status: TodoStatus) -> Self {
+        Todo {
+            content: content.into(),
+            status,
+        }
+    }
 }
 
 /// Renders todos one per line: `[ ] step`, `[~] step`, `[x] step`.

@@ -85,6 +85,7 @@ pub enum AgentError {
 /// # }
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RunError {
     /// Why the run stopped.
     pub error: AgentError,

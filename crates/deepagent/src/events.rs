@@ -80,6 +80,7 @@ pub enum AgentEvent {
 
 /// A tool call waiting for a human decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PendingCall {
     /// The call id.
     pub call_id: String,
@@ -87,6 +88,18 @@ pub struct PendingCall {
     pub tool_name: String,
     /// The arguments the model sent.
     pub args: Value,
+}
+
+impl PendingCall {
+    /// A call waiting for a decision (e.g. to check an approval callback
+    /// in a test).
+    pub fn new(call_id: impl Into<String>, tool_name: impl Into<String>, args: Value) -> Self {
+        PendingCall {
+            call_id: call_id.into(),
+            tool_name: tool_name.into(),
+            args,
+        }
+    }
 }
 
 /// The human's answer to a [`PendingCall`] that `interrupt_on` paused,

@@ -74,6 +74,7 @@ impl Message {
 
 /// A tool call the model made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolCall {
     /// The provider's id for the call; results refer to it.
     pub id: String,
@@ -93,11 +94,26 @@ impl ToolCall {
             arguments: arguments.to_string(),
         }
     }
+
+    /// A call with its arguments as the provider sent them: a JSON text
+    /// that may be invalid (the tool loop tells the model so).
+    pub fn raw(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        }
+    }
 }
 
 /// A tool as the model sees it: a name, what it does, and a JSON schema
 /// for its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolDef {
     /// The name the model calls it by.
     pub name: String,
@@ -105,6 +121,27 @@ pub struct ToolDef {
     pub description: String,
     /// A JSON schema (`{"type": "object", ...}`) for the arguments.
     pub parameters: Value,
+}
+
+impl ToolDef {
+    /// A tool definition.
+    ///
+    /// ```
+    /// use deepagent::ToolDef;
+    /// let def = ToolDef::new(
+    ///     "weather",
+    ///     "Today's weather for a city.",
+    ///     serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+    /// );
+    /// assert_eq!(def.name, "weather");
+    /// ```
+    pub fn new(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+        ToolDef {
+            name: name.into(),
+            description: description.into(),
+            parameters,
+        }
+    }
 }
 
 /// Token and request counts, and what they cost.
@@ -115,6 +152,7 @@ pub struct ToolDef {
 /// measures mean the same everywhere. `cache_write_tokens` and
 /// `cache_read_tokens` say how many of them went through the prompt cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Usage {
     /// Model requests made.
     pub requests: u64,
@@ -146,6 +184,18 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Token counts of one model turn (no requests, no cache, no cost):
+    /// what a [`Model`](crate::Model) reports in
+    /// [`ModelResponse::usage`]. Set the cache fields on the result when
+    /// the provider reports them.
+    pub fn tokens(input_tokens: u64, output_tokens: u64) -> Self {
+        Usage {
+            input_tokens,
+            output_tokens,
+            ..Self::default()
+        }
+    }
+
     /// Adds `other` to this.
     pub fn add(&mut self, other: Usage) {
         self.requests += other.requests;
@@ -171,6 +221,7 @@ impl Usage {
 
 /// Everything a model gets for one turn.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ModelRequest {
     /// The assembled system prompt.
     pub system: String,
@@ -181,6 +232,16 @@ pub struct ModelRequest {
 }
 
 impl ModelRequest {
+    /// A request (for calling a [`Model`](crate::Model) directly, e.g. in
+    /// a test of a custom model).
+    pub fn new(system: impl Into<String>, messages: Vec<Message>, tools: Vec<ToolDef>) -> Self {
+        ModelRequest {
+            system: system.into(),
+            messages,
+            tools,
+        }
+    }
+
     /// The text of the last user message, if any.
     pub fn last_user_prompt(&self) -> Option<&str> {
         self.messages.iter().rev().find_map(|m| match m {
@@ -217,6 +278,7 @@ impl ModelRequest {
 
 /// One model turn: text, tool calls, and what it cost.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ModelResponse {
     /// The text part.
     pub text: String,

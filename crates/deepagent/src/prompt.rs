@@ -61,6 +61,7 @@ pub fn dedent(text: &str) -> String {
 
 /// What goes into a system prompt.
 #[derive(Debug, Default, Clone)]
+#[non_exhaustive]
 pub struct PromptParts<'a> {
     /// The filesystem tools are present.
     pub filesystem: bool,

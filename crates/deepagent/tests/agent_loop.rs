@@ -106,11 +106,11 @@ async fn tool_errors_become_text_and_the_run_goes_on() {
 #[tokio::test]
 async fn invalid_json_arguments_get_a_retry_message() {
     let model = Arc::new(ScriptedModel::new([
-        ModelResponse::tool_calls([ToolCall {
-            id: "x".into(),
-            name: "write_file".into(),
-            arguments: "{\"path\": \"/a.txt\", \"content\": ".into(),
-        }]),
+        ModelResponse::tool_calls([ToolCall::raw(
+            "x",
+            "write_file",
+            "{\"path\": \"/a.txt\", \"content\": ",
+        )]),
         ModelResponse::call("write_file", json!({"path": "/a.txt"})),
         ModelResponse::call("write_file", json!({"path": "/a.txt", "content": "fixed"})),
         ModelResponse::text("done"),
@@ -200,10 +200,7 @@ async fn step_and_usage_limits_stop_the_run_clearly() {
     assert!(matches!(err.error, AgentError::StepLimit { max_steps: 5 }));
     assert!(err.to_string().contains("step limit of 5"));
 
-    let limits = UsageLimits {
-        total_tokens_limit: Some(30),
-        ..Default::default()
-    };
+    let limits = UsageLimits::new().total_tokens_limit(30);
     let agent = create_deep_agent()
         .model_impl(Arc::new(looping()))
         .usage_limits(limits)
@@ -215,10 +212,7 @@ async fn step_and_usage_limits_stop_the_run_clearly() {
         "usage limit exceeded: 39 tokens used, over the limit of 30"
     );
 
-    let limits = UsageLimits {
-        request_limit: Some(2),
-        ..Default::default()
-    };
+    let limits = UsageLimits::new().request_limit(2);
     let agent = create_deep_agent()
         .model_impl(Arc::new(looping()))
         .usage_limits(limits)

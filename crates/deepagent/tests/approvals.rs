@@ -211,11 +211,7 @@ async fn the_stream_announces_each_pending_approval_before_the_call_finishes() {
 }
 
 fn pending() -> PendingCall {
-    PendingCall {
-        call_id: "c1".into(),
-        tool_name: "execute".into(),
-        args: json!({"command": "make"}),
-    }
+    PendingCall::new("c1", "execute", json!({"command": "make"}))
 }
 
 fn prompt(answers: &str) -> (Decision, String) {

@@ -46,13 +46,11 @@ fn bad_urls_name_the_url_and_the_fix() {
         let e = backend_from_url("docker://python-minimal").err().unwrap();
         assert!(e.to_string().contains("`docker` cargo feature"), "{e}");
     }
-    let e = MountConfig {
-        permissions: Some(deepagent::config::Permissions::Preset("lenient".into())),
-        ..MountConfig::url("memory://")
-    }
-    .build(std::path::Path::new("."))
-    .err()
-    .unwrap();
+    let e = MountConfig::url("memory://")
+        .permissions_preset("lenient")
+        .build(std::path::Path::new("."))
+        .err()
+        .unwrap();
     assert!(
         e.to_string()
             .contains("unknown permissions preset \"lenient\""),

@@ -190,18 +190,10 @@ async fn subagents_run_their_own_history_processors() {
 // (4) Cost and budgets.
 
 /// $1 per million prompt tokens, output free: costs are easy to read.
-const DOLLAR_A_MILLION: ModelPrice = ModelPrice {
-    input: 1.0,
-    output: 0.0,
-    cache_write: 1.25,
-    cache_read: 0.1,
-};
+const DOLLAR_A_MILLION: ModelPrice = ModelPrice::new(1.0, 0.0).with_cache(1.25, 0.1);
 
 fn cap(usd: f64) -> UsageLimits {
-    UsageLimits {
-        cost_limit_usd: Some(usd),
-        ..UsageLimits::default()
-    }
+    UsageLimits::new().cost_limit_usd(usd)
 }
 
 #[tokio::test]
@@ -303,15 +295,7 @@ async fn the_run_result_carries_its_cost_and_counts_unpriced_requests() {
     .await;
     let agent = create_deep_agent()
         .model_impl(Arc::new(openai(&server)))
-        .model_price(
-            "gpt-test",
-            ModelPrice {
-                input: 2.0,
-                output: 8.0,
-                cache_write: 2.0,
-                cache_read: 0.5,
-            },
-        )
+        .model_price("gpt-test", ModelPrice::new(2.0, 8.0).with_cache(2.0, 0.5))
         .build()
         .unwrap();
     let r = agent.run("hi", &deps()).await.unwrap();
@@ -369,12 +353,7 @@ async fn anthropic_requests_mark_the_system_prompt_tools_and_latest_turn_for_cac
         .model_impl(Arc::new(anthropic(&server)))
         .model_price(
             "claude-test",
-            ModelPrice {
-                input: 3.0,
-                output: 15.0,
-                cache_write: 3.75,
-                cache_read: 0.3,
-            },
+            ModelPrice::new(3.0, 15.0).with_cache(3.75, 0.3),
         )
         .build()
         .unwrap();
@@ -470,15 +449,7 @@ async fn openai_cached_prompt_tokens_are_read_back_and_priced() {
     .await;
     let agent = create_deep_agent()
         .model_impl(Arc::new(openai(&server)))
-        .model_price(
-            "gpt-test",
-            ModelPrice {
-                input: 2.0,
-                output: 8.0,
-                cache_write: 2.0,
-                cache_read: 0.5,
-            },
-        )
+        .model_price("gpt-test", ModelPrice::new(2.0, 8.0).with_cache(2.0, 0.5))
         .build()
         .unwrap();
     let r = agent.run("hi", &deps()).await.unwrap();

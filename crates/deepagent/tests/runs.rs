@@ -111,10 +111,7 @@ async fn token_limits_count_subagent_tokens_before_the_next_request() {
             SubAgent::new("worker", "Lists files.", "List.")
                 .model_impl(Arc::new(counting_ls(&requests))),
         )
-        .usage_limits(UsageLimits {
-            input_tokens_limit: Some(25),
-            ..UsageLimits::default()
-        })
+        .usage_limits(UsageLimits::new().input_tokens_limit(25))
         .build()
         .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
@@ -212,10 +209,7 @@ async fn step_usage_and_retry_limits_give_back_the_state() {
 
     let agent = create_deep_agent()
         .model_impl(Arc::new(looping()))
-        .usage_limits(UsageLimits {
-            output_tokens_limit: Some(5),
-            ..UsageLimits::default()
-        })
+        .usage_limits(UsageLimits::new().output_tokens_limit(5))
         .build()
         .unwrap();
     let err = agent.run("go", &deps()).await.unwrap_err();
@@ -689,15 +683,15 @@ async fn a_streamed_run_announces_the_pause_and_resumes_streamed() {
 fn an_empty_assistant_turn_from_an_old_history_is_never_sent_empty() {
     use deepagent::models::anthropic::AnthropicModel;
 
-    let request = ModelRequest {
-        system: String::new(),
-        messages: vec![
+    let request = ModelRequest::new(
+        "",
+        vec![
             Message::user("hi"),
             Message::assistant(""),
             Message::user("hello?"),
         ],
-        tools: Vec::new(),
-    };
+        Vec::new(),
+    );
     // OpenAI refuses `content: null` without tool calls.
     let body = OpenAiModel::new("m", "k").body(&request, false);
     assert_eq!(

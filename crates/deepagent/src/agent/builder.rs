@@ -12,13 +12,14 @@ use super::*;
 /// use deepagent::{create_deep_agent, TestModel, UsageLimits};
 /// let agent = create_deep_agent()
 ///     .model("anthropic:claude-sonnet-4-5")
-/// #   .model_impl(Arc::new(TestModel::new())).model_price("test", deepagent::ModelPrice { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 })
-///     .usage_limits(UsageLimits { cost_limit_usd: Some(2.50), ..UsageLimits::default() })
+/// #   .model_impl(Arc::new(TestModel::new())).model_price("test", deepagent::ModelPrice::new(0.0, 0.0))
+///     .usage_limits(UsageLimits::new().cost_limit_usd(2.50))
 ///     .build()?;
 /// # let _ = agent;
 /// # Ok::<(), deepagent::AgentError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
 pub struct UsageLimits {
     /// Most model requests (in addition to `max_steps`).
     pub request_limit: Option<u64>,
@@ -40,6 +41,42 @@ pub struct UsageLimits {
 }
 
 impl UsageLimits {
+    /// No caps (the same as [`UsageLimits::default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Caps the model requests.
+    pub fn request_limit(mut self, n: u64) -> Self {
+        self.request_limit = Some(n);
+        self
+    }
+
+    /// Caps the prompt tokens over the run.
+    pub fn input_tokens_limit(mut self, n: u64) -> Self {
+        self.input_tokens_limit = Some(n);
+        self
+    }
+
+    /// Caps the completion tokens over the run.
+    pub fn output_tokens_limit(mut self, n: u64) -> Self {
+        self.output_tokens_limit = Some(n);
+        self
+    }
+
+    /// Caps prompt plus completion tokens.
+    pub fn total_tokens_limit(mut self, n: u64) -> Self {
+        self.total_tokens_limit = Some(n);
+        self
+    }
+
+    /// Caps what the run tree may spend, in USD (the field of the same
+    /// name says how it is checked).
+    pub fn cost_limit_usd(mut self, usd: f64) -> Self {
+        self.cost_limit_usd = Some(usd);
+        self
+    }
+
     pub(super) fn check_tokens(&self, u: &Usage) -> Result<(), AgentError> {
         let over = |what: &str, used: u64, limit: Option<u64>| match limit {
             Some(l) if used > l => Err(AgentError::UsageLimit(format!(
@@ -71,6 +108,7 @@ impl UsageLimits {
 /// );
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SubAgent {
     /// The `subagent_type` the model names.
     pub name: String,

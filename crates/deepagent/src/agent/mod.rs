@@ -38,6 +38,7 @@ pub const GENERAL_PURPOSE: &str = "general-purpose";
 
 /// What a finished run returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunResult {
     /// The model's final answer.
     pub output: String,
@@ -74,12 +75,13 @@ impl RunResult {
 ///
 /// ```
 /// use deepagent::{Message, RunState};
-/// let state = RunState { messages: vec![Message::user("hi")], ..RunState::default() };
+/// let state = RunState::new(vec![Message::user("hi")]);
 /// let saved = serde_json::to_string(&state).unwrap();
 /// let back: RunState = serde_json::from_str(&saved).unwrap();
 /// assert_eq!(back, state);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunState {
     /// The conversation so far. Every tool call in it has its result,
     /// except the [`pending`](Self::pending) ones.
@@ -95,6 +97,18 @@ pub struct RunState {
     /// order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCall>,
+}
+
+impl RunState {
+    /// A state holding `messages` and nothing spent, no todos, nothing
+    /// pending: a conversation to continue with
+    /// [`DeepAgent::resume`]. Set the other fields on the result.
+    pub fn new(messages: Vec<Message>) -> Self {
+        RunState {
+            messages,
+            ..Self::default()
+        }
+    }
 }
 
 pub(crate) struct AgentCore {

@@ -14,6 +14,7 @@ use crate::messages::{Message, ModelRequest, ModelResponse};
 
 /// One file the prompt asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlannedFile {
     /// The absolute path.
     pub path: String,

@@ -18,6 +18,7 @@ use super::ModelError;
 /// assert_eq!(policy.backoff(2), Duration::from_millis(800));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts after the first.
     pub max_retries: u32,

@@ -295,6 +295,7 @@ impl ResponseAccumulator {
 /// [`DEFAULT_TIMEOUT`], [`DEFAULT_STREAM_IDLE_TIMEOUT`]). They have no
 /// effect on `test`, which makes no requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ModelOptions {
     /// Retries of transient failures (429, 5xx, dropped connections).
     pub retry: Option<RetryPolicy>,
@@ -305,6 +306,29 @@ pub struct ModelOptions {
 }
 
 impl ModelOptions {
+    /// Nothing set: every default kept.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Sets how long one attempt waits for the response head.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the longest silence a streamed answer may have.
+    pub fn stream_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.stream_idle_timeout = Some(timeout);
+        self
+    }
+
     /// True when nothing is set, so the model keeps all its defaults.
     pub fn is_default(&self) -> bool {
         *self == ModelOptions::default()
@@ -366,11 +390,9 @@ macro_rules! with_options {
 /// use deepagent::models::{infer_model_configured, ModelOptions};
 /// use deepagent::{Model, RetryPolicy};
 ///
-/// let options = ModelOptions {
-///     retry: Some(RetryPolicy::none()),
-///     timeout: Some(Duration::from_secs(30)),
-///     ..ModelOptions::default()
-/// };
+/// let options = ModelOptions::new()
+///     .retry(RetryPolicy::none())
+///     .timeout(Duration::from_secs(30));
 /// let env = |k: &str| (k == "OPENAI_API_KEY").then(|| "sk-example".to_owned());
 /// let model = infer_model_configured("openai:gpt-4.1", &options, &env)?;
 /// assert_eq!(model.stream_retry_policy(), RetryPolicy::none());

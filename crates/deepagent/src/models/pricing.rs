@@ -16,11 +16,12 @@ pub const BUILTIN_PRICES_JSON: &str = include_str!("prices.json");
 ///
 /// ```
 /// use deepagent::{ModelPrice, Usage};
-/// let price = ModelPrice { input: 3.0, output: 15.0, cache_write: 3.75, cache_read: 0.3 };
-/// let usage = Usage { input_tokens: 1_000_000, output_tokens: 100_000, ..Usage::default() };
+/// let price = ModelPrice::new(3.0, 15.0).with_cache(3.75, 0.3);
+/// let usage = Usage::tokens(1_000_000, 100_000);
 /// assert!((price.cost(&usage) - 4.5).abs() < 1e-9);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ModelPrice {
     /// Uncached prompt tokens.
     pub input: f64,
@@ -33,6 +34,25 @@ pub struct ModelPrice {
 }
 
 impl ModelPrice {
+    /// Input and output prices, with cached prompt tokens priced as
+    /// input (a model without cache prices); see
+    /// [`with_cache`](Self::with_cache).
+    pub const fn new(input: f64, output: f64) -> Self {
+        ModelPrice {
+            input,
+            output,
+            cache_write: input,
+            cache_read: input,
+        }
+    }
+
+    /// Sets the prices of cache writes and cache reads.
+    pub const fn with_cache(mut self, cache_write: f64, cache_read: f64) -> Self {
+        self.cache_write = cache_write;
+        self.cache_read = cache_read;
+        self
+    }
+
     /// What `usage` costs at these prices, in USD. `input_tokens` counts
     /// every prompt token, cached or not (see [`Usage`]), so the cached
     /// ones are priced apart and the rest at the input price.
@@ -62,7 +82,7 @@ struct PriceFile {
 /// use deepagent::{ModelPrice, PriceTable};
 /// let mut table = PriceTable::default();
 /// assert!(table.get("anthropic:claude-sonnet-4-5-20250929").is_some());
-/// table.set("my-local-model", ModelPrice { input: 0.0, output: 0.0, cache_write: 0.0, cache_read: 0.0 });
+/// table.set("my-local-model", ModelPrice::new(0.0, 0.0));
 /// table.extend_json(r#"{"models": {"gpt-4.1": {"input": 1, "output": 4, "cache_write": 1, "cache_read": 0.25}}}"#).unwrap();
 /// assert_eq!(table.get("openai:gpt-4.1").unwrap().input, 1.0);
 /// ```
