@@ -21,6 +21,9 @@
 //!    the same environment; that variable is also what lets the reaper
 //!    test run its real, engine-wide reaper. Runs even when step 3 failed,
 //!    so one report shows both.
+//!    Then the facade's `docker://` configuration test, the docker_hybrid
+//!    example's test and the CLI's
+//!    `--sandbox docker:RUNTIME` test.
 //! 5. Remote engines (`remote.rs`): starts a second dockerd on 127.0.0.1
 //!    with `--tlsverify` (certificates made with `openssl`; its own data
 //!    root, exec root, pidfile and unix socket; the test images
@@ -111,6 +114,19 @@ pub fn test_docker(args: &[String]) -> crate::Result {
         &python,
     )?;
 
+    // The CLI's `--sandbox docker:RUNTIME` (its other tests need no engine).
+    let cli_status = run_tests(
+        &[
+            "test",
+            "-p",
+            "deepagent-cli",
+            "--test",
+            "cli",
+            "sandbox_docker",
+        ],
+        &busybox,
+        &python,
+    )?;
     // The same suites against remote engines: TLS and SSH.
     let remote_failures = remote_suites(&busybox, &python)?;
 
@@ -137,6 +153,11 @@ pub fn test_docker(args: &[String]) -> crate::Result {
     if !config_status.success() {
         return Err(format!(
             "the docker:// configuration test failed ({config_status})"
+        ));
+    }
+    if !cli_status.success() {
+        return Err(format!(
+            "the CLI's --sandbox docker test failed ({cli_status})"
         ));
     }
     if !remote_failures.is_empty() {

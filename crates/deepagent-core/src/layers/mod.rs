@@ -5,12 +5,16 @@
 //! - [`ReadOnly`]: reads pass, writes, edits and commands are refused;
 //! - [`Scoped`]: the inner backend's directory becomes `/`;
 //! - [`Permissioned`]: a permission [`Ruleset`] (allow / deny / ask per
-//!   operation and path) with an [`Approver`] for the asks.
+//!   operation and path) with an [`Approver`] for the asks;
+//! - [`Journaled`]: records what each turn changed, to show it
+//!   ([`Journaled::diff`]) and take it back ([`Journaled::undo`]).
 
+mod journaled;
 mod permissions;
 mod read_only;
 mod scoped;
 
+pub use journaled::{FileBefore, FileChange, Journaled, Turn, UndoReport, DEFAULT_MAX_TURNS};
 pub use permissions::{
     approver_fn, Action, ApprovalRequest, Approver, FnApprover, Operation, OperationRules,
     PermissionDecision, Permissioned, Policy, Rule, Ruleset, Verdict,
