@@ -270,7 +270,6 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         return Ok(GrepResult::finish(hits, query.max_count, false));
     }
 
-    let found = Arc::new(Collector::new(keep));
     // Files are opened below a handle on the search directory through the
     // kernel's resolver (see `Jail::kernel_root`): below it by
     // construction, so no per-file read-back of where the file really is.
@@ -283,51 +282,133 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
         let flags = libc::O_DIRECTORY | dirfd::DIR_HANDLE_FLAGS;
         dirfd::open_beneath(root, rel.as_os_str(), flags, 0).ok()
     });
-    let walk = grep_walker(cfg, &start, base, query.ignore_hidden, found.clone());
+    let search = GrepSearch {
+        cfg,
+        matcher,
+        filter,
+        start,
+        start_dir,
+        base,
+        keep,
+    };
+
+    // A capped search first walks in name order, one thread, within a
+    // budget: the first results in path order come first, the bound then
+    // skips the rest of the tree, and a million-file workspace answers
+    // without being read. When the budget runs out first, the full
+    // parallel walk below starts over; the answer is the same either way.
+    if keep <= SORTED_FIRST_MAX_KEEP {
+        let found = Arc::new(Collector::new(keep));
+        let mut walk = grep_walker(cfg, &search.start, base, query.ignore_hidden, found.clone());
+        walk.sort_by_file_name(|a, b| a.cmp(b));
+        let mut visitor = search.visitor(&found);
+        let mut complete = true;
+        for entry in walk.build() {
+            visitor.visit(entry);
+            if visitor.searched > SORTED_FIRST_FILES {
+                complete = false;
+                break;
+            }
+        }
+        drop(visitor);
+        if complete {
+            let hits = found.take().into_iter().map(|h| h.0).collect();
+            return Ok(GrepResult::finish(hits, query.max_count, false));
+        }
+    }
+
+    let found = Arc::new(Collector::new(keep));
+    let walk = grep_walker(cfg, &search.start, base, query.ignore_hidden, found.clone());
     walk.build_parallel().run(|| {
-        let matcher = matcher.clone();
-        let filter = filter.clone();
-        let mut kept = found.local();
-        let mut searcher = new_searcher(cfg.grep_line_limit);
-        let mut buf = FileBuf::default();
-        let line_limit = cfg.grep_line_limit;
-        let start = &start;
-        let start_dir = start_dir.as_ref();
-        let jail = &cfg.jail;
+        let mut visitor = search.visitor(&found);
         Box::new(move |entry| {
-            let Some((entry, vpath)) = walked_file(entry, start, base) else {
-                return WalkState::Continue;
-            };
-            if !matches_filter(filter.as_ref(), relative(&vpath, base))
-                || kept.beyond(vpath.as_str())
-            {
-                return WalkState::Continue;
-            }
-            // A file that cannot be read (gone, no permission) is skipped,
-            // as rg does, rather than failing the whole search; so is one
-            // that turns out to be outside (a directory on the way was
-            // swapped for a link mid-walk).
-            let Some(file) = open_walked(jail, start_dir, start, &entry, &vpath) else {
-                return WalkState::Continue;
-            };
-            if let Ok(hits) = search_file(
-                &matcher,
-                &mut searcher,
-                line_limit,
-                &mut buf,
-                file,
-                &vpath,
-                keep,
-            ) {
-                for hit in hits {
-                    kept.push(Hit(hit));
-                }
-            }
+            visitor.visit(entry);
             WalkState::Continue
         })
     });
     let hits = found.take().into_iter().map(|h| h.0).collect();
     Ok(GrepResult::finish(hits, query.max_count, false))
+}
+
+/// Caps up to this many results (`max_count + 1`) try the sorted walk
+/// first (see [`grep`] and [`glob`]).
+const SORTED_FIRST_MAX_KEEP: usize = 10_001;
+/// Files the sorted grep walk may search before it gives way.
+const SORTED_FIRST_FILES: usize = 2_000;
+/// Entries the sorted glob walk may see before it gives way.
+const SORTED_FIRST_ENTRIES: usize = 20_000;
+
+/// What every walker thread of one grep shares.
+struct GrepSearch<'a> {
+    cfg: &'a Config,
+    matcher: RegexMatcher,
+    filter: Option<FileFilter>,
+    start: std::path::PathBuf,
+    start_dir: Option<fs::File>,
+    base: &'a VPath,
+    keep: usize,
+}
+
+impl<'a> GrepSearch<'a> {
+    fn visitor<'b>(&'b self, found: &'b Collector<Hit>) -> GrepVisitor<'b> {
+        GrepVisitor {
+            search: self,
+            matcher: self.matcher.clone(),
+            searcher: new_searcher(self.cfg.grep_line_limit),
+            buf: FileBuf::default(),
+            kept: found.local(),
+            searched: 0,
+        }
+    }
+}
+
+/// One walker thread's grep: its own matcher, searcher, buffer and results.
+struct GrepVisitor<'b> {
+    search: &'b GrepSearch<'b>,
+    matcher: RegexMatcher,
+    searcher: Searcher,
+    buf: FileBuf,
+    kept: Kept<'b, Hit>,
+    /// Files opened so far.
+    searched: usize,
+}
+
+impl GrepVisitor<'_> {
+    fn visit(&mut self, entry: std::result::Result<DirEntry, ignore::Error>) {
+        let s = self.search;
+        let Some((entry, vpath)) = walked_file(entry, &s.start, s.base) else {
+            return;
+        };
+        if !matches_filter(s.filter.as_ref(), relative(&vpath, s.base))
+            || self.kept.beyond(vpath.as_str())
+        {
+            return;
+        }
+        self.searched += 1;
+        #[cfg(test)]
+        tests::OPENED.fetch_add(1, AtomicOrdering::Relaxed);
+        // A file that cannot be read (gone, no permission) is skipped,
+        // as rg does, rather than failing the whole search; so is one
+        // that turns out to be outside (a directory on the way was
+        // swapped for a link mid-walk).
+        let Some(file) = open_walked(&s.cfg.jail, s.start_dir.as_ref(), &s.start, &entry, &vpath)
+        else {
+            return;
+        };
+        if let Ok(hits) = search_file(
+            &self.matcher,
+            &mut self.searcher,
+            s.cfg.grep_line_limit,
+            &mut self.buf,
+            file,
+            &vpath,
+            s.keep,
+        ) {
+            for hit in hits {
+                self.kept.push(Hit(hit));
+            }
+        }
+    }
 }
 
 /// Opens a file the walk found, for reading, never blocking (a file
@@ -694,12 +775,11 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
         Err(e) => return Err(io_error(base, e)),
     }
     let keep = query.max_count.saturating_add(1);
-    let found = Arc::new(Collector::new(keep));
-    let mut walk = WalkBuilder::new(&start);
-    walk.standard_filters(false)
-        .follow_links(false)
-        .threads(worker_threads());
-    {
+    let walker = |found: &Arc<Collector<Found>>| {
+        let mut walk = WalkBuilder::new(&start);
+        walk.standard_filters(false)
+            .follow_links(false)
+            .threads(worker_threads());
         let cfg = cfg.clone();
         let base = base.clone();
         let start = start.clone();
@@ -717,21 +797,49 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
             }
             wanted_entry(&cfg, &start, &base, entry, &*found)
         });
-    }
-    walk.build_parallel().run(|| {
-        let pattern = pattern.clone();
-        let mut kept = found.local();
-        let start = &start;
-        Box::new(move |entry| {
-            let Some((entry, vpath)) = walked_file(entry, start, base) else {
-                return WalkState::Continue;
-            };
-            if pattern.is_match(relative(&vpath, base)) && !kept.beyond(vpath.as_str()) {
-                if let Ok(meta) = entry.metadata() {
-                    let info = FileInfo::file(&vpath, meta.len(), meta.modified().ok());
-                    kept.push(Found(info));
-                }
+        walk
+    };
+    let visit = |kept: &mut Kept<'_, Found>, entry| {
+        let Some((entry, vpath)) = walked_file(entry, &start, base) else {
+            return;
+        };
+        if pattern.is_match(relative(&vpath, base)) && !kept.beyond(vpath.as_str()) {
+            #[cfg(test)]
+            tests::OPENED.fetch_add(1, AtomicOrdering::Relaxed);
+            if let Ok(meta) = entry.metadata() {
+                let info = FileInfo::file(&vpath, meta.len(), meta.modified().ok());
+                kept.push(Found(info));
             }
+        }
+    };
+
+    // As in grep: a capped glob first walks in name order within a budget.
+    if keep <= SORTED_FIRST_MAX_KEEP {
+        let found = Arc::new(Collector::new(keep));
+        let mut walk = walker(&found);
+        walk.sort_by_file_name(|a, b| a.cmp(b));
+        let mut kept = found.local();
+        let mut complete = true;
+        for (seen, entry) in walk.build().enumerate() {
+            if seen > SORTED_FIRST_ENTRIES {
+                complete = false;
+                break;
+            }
+            visit(&mut kept, entry);
+        }
+        drop(kept);
+        if complete {
+            let files = found.take().into_iter().map(|f| f.0).collect();
+            return Ok(GlobResult::finish(files, query.max_count, false));
+        }
+    }
+
+    let found = Arc::new(Collector::new(keep));
+    walker(&found).build_parallel().run(|| {
+        let mut kept = found.local();
+        let visit = &visit;
+        Box::new(move |entry| {
+            visit(&mut kept, entry);
             WalkState::Continue
         })
     });
@@ -742,6 +850,47 @@ pub(crate) fn glob(cfg: &Arc<Config>, query: &GlobQuery, base: &VPath) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Files grep opened and files glob took metadata of, in this process
+    /// (the one test that reads it runs alone: it is the only walk here).
+    pub(super) static OPENED: AtomicUsize = AtomicUsize::new(0);
+
+    /// A capped grep or glob on a big tree reads a small corner of it, and
+    /// still returns exactly the first results in path order.
+    #[test]
+    fn capped_searches_stop_early_with_the_exact_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::LocalBackend::new(dir.path()).unwrap();
+        for d in 0..60 {
+            let sub = dir.path().join(format!("d{d:02}"));
+            fs::create_dir(&sub).unwrap();
+            for f in 0..50 {
+                fs::write(sub.join(format!("f{f:02}.py")), "x = 1\nneedle\n").unwrap();
+            }
+        }
+        let cfg = &backend.config;
+        let root = VPath::root();
+        let all = grep(cfg, &GrepQuery::new("needle").max_count(usize::MAX), &root).unwrap();
+        assert_eq!(all.matches.len(), 3000);
+
+        OPENED.store(0, AtomicOrdering::Relaxed);
+        let capped = grep(cfg, &GrepQuery::new("needle").max_count(100), &root).unwrap();
+        let opened = OPENED.load(AtomicOrdering::Relaxed);
+        assert!(capped.truncated);
+        assert_eq!(capped.matches, all.matches[..100]);
+        assert!(opened <= 150, "grep opened {opened} of 3000 files");
+
+        OPENED.store(0, AtomicOrdering::Relaxed);
+        let q = GlobQuery::new("**/*.py").max_count(100);
+        let globbed = glob(cfg, &q, &root).unwrap();
+        let seen = OPENED.load(AtomicOrdering::Relaxed);
+        assert!(globbed.truncated);
+        let paths: Vec<&str> = globbed.files.iter().map(|f| f.path.as_str()).collect();
+        let want: Vec<&str> = all.matches[..100].iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, want);
+        assert!(seen <= 150, "glob took metadata of {seen} of 3000 files");
+    }
 
     fn lines_matching(pattern: &str, content: &[u8]) -> Vec<(u64, String)> {
         let q = GrepQuery::new(pattern);
