@@ -68,8 +68,10 @@ fn real_main() -> Result<(), Error> {
         }
         Some("usable") => {
             let data = data.ok_or(usage)?;
-            let files = rest.get(1).ok_or(usage)?.parse()?;
-            scale::usable(&data, files)
+            let (Some(files), Some(query)) = (rest.get(1), rest.get(2)) else {
+                return Err(usage.into());
+            };
+            scale::usable(&data, files.parse()?, query)
         }
         Some("run") => {
             let data = data.ok_or(usage)?;

@@ -4,7 +4,7 @@
 //! ```text
 //! deepagent-bench scale-gen --data DIR FILES
 //! deepagent-bench scale     --data DIR BACKEND FILES
-//! deepagent-bench usable    --data DIR FILES
+//! deepagent-bench usable    --data DIR FILES QUERY
 //! ```
 //!
 //! `scale-gen` writes `DIR/scale-FILES/` once (a stamp marks it done):
@@ -172,8 +172,9 @@ pub fn run(data: &Path, backend: &str, files: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// The capped queries of a huge workspace on LocalBackend.
-pub fn usable(data: &Path, files: usize) -> Result<(), Error> {
+/// One capped query of a huge workspace on LocalBackend (`glob100`,
+/// `grep100` or `ls_flat`), alone in this process so its peak RSS is its own.
+pub fn usable(data: &Path, files: usize, query: &str) -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -182,16 +183,16 @@ pub fn usable(data: &Path, files: usize) -> Result<(), Error> {
         .build()?;
     let glob_q = GlobQuery::new("**/*.py").max_count(100);
     let grep_q = GrepQuery::new(GREP_PATTERN).max_count(100);
-    let glob = op(&rt, || Ok(rt.block_on(b.glob(&glob_q))?), |r| r.files.len())?;
-    let grep = op(
-        &rt,
-        || Ok(rt.block_on(b.grep(&grep_q))?),
-        |r| r.matches.len(),
-    )?;
-    let ls = op(&rt, || Ok(rt.block_on(b.ls("/flat"))?), |r| r.len())?;
-    let line = serde_json::json!({
-        "files": files, "glob100": glob, "grep100": grep, "ls_flat": ls,
-    });
-    println!("{line}");
+    let result = match query {
+        "glob100" => op(&rt, || Ok(rt.block_on(b.glob(&glob_q))?), |r| r.files.len())?,
+        "grep100" => op(
+            &rt,
+            || Ok(rt.block_on(b.grep(&grep_q))?),
+            |r| r.matches.len(),
+        )?,
+        "ls_flat" => op(&rt, || Ok(rt.block_on(b.ls("/flat"))?), |r| r.len())?,
+        other => return Err(format!("unknown query {other}").into()),
+    };
+    println!("{result}");
     Ok(())
 }

@@ -334,7 +334,7 @@ pub(crate) fn grep(cfg: &Arc<Config>, query: &GrepQuery, base: &VPath) -> Result
 /// first (see [`grep`] and [`glob`]).
 const SORTED_FIRST_MAX_KEEP: usize = 10_001;
 /// Files the sorted grep walk may search before it gives way.
-const SORTED_FIRST_FILES: usize = 2_000;
+const SORTED_FIRST_FILES: usize = 10_000;
 /// Entries the sorted glob walk may see before it gives way.
 const SORTED_FIRST_ENTRIES: usize = 20_000;
 
