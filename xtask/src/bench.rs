@@ -8,10 +8,12 @@
 //! process, rotating the order each round so no side always goes first,
 //! and prints medians and ratios (also written to `target/bench/report.md`).
 //! Workloads: state-grep, local-grep, glob, read, composite, edit, docker,
-//! memory (see `bench/plan.rs`).
+//! memory (see `bench/plan.rs`). `--scale` runs the scaling curves instead
+//! (see `bench/scale.rs`).
 
 mod plan;
 mod report;
+mod scale;
 mod setup;
 
 use std::collections::BTreeMap;
@@ -25,18 +27,31 @@ use crate::Result;
 
 struct Options {
     quick: bool,
+    /// `--scale`: the scaling curves instead of the side-by-side table.
+    scale: Option<Vec<usize>>,
     runs: usize,
     workloads: Vec<&'static Workload>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut quick = false;
+    let mut scale = None;
     let mut runs = None;
     let mut workloads = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--scale" => scale = Some(scale::DEFAULT_SIZES.to_vec()),
+            "--sizes" => {
+                let list = it.next().ok_or("--sizes needs a list like 1000,10000")?;
+                let sizes = list
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|_| format!("--sizes: not a list of numbers: {list}"))?;
+                scale = Some(sizes);
+            }
             "--runs" => {
                 let n = it.next().ok_or("--runs needs a number")?;
                 runs = Some(
@@ -56,6 +71,7 @@ fn parse(args: &[String]) -> Result<Options> {
     }
     Ok(Options {
         quick,
+        scale,
         runs: runs.unwrap_or(default_runs(quick)),
         workloads,
     })
@@ -64,7 +80,8 @@ fn parse(args: &[String]) -> Result<Options> {
 fn usage() -> String {
     let names: Vec<&str> = plan::WORKLOADS.iter().map(|w| w.name).collect();
     format!(
-        "usage: cargo xtask bench [--quick] [--runs N] [WORKLOAD...]\nworkloads: {}",
+        "usage: cargo xtask bench [--quick] [--runs N] [WORKLOAD...]\n       \
+         cargo xtask bench --scale [--sizes 1000,10000,...]\nworkloads: {}",
         names.join(" ")
     )
 }
@@ -73,6 +90,10 @@ fn usage() -> String {
 pub fn bench(args: &[String]) -> Result {
     let opts = parse(args)?;
     let root = workspace_root();
+    if let Some(sizes) = &opts.scale {
+        let runner = setup::build_runner(&root, false)?;
+        return scale::run(&root, &runner, sizes);
+    }
     let bench_dir = root.join("target/bench");
     std::fs::create_dir_all(&bench_dir).map_err(|e| format!("{}: {e}", bench_dir.display()))?;
     let data = bench_dir.join(if opts.quick { "data-quick" } else { "data" });

@@ -14,6 +14,7 @@
 mod data;
 mod docker;
 mod measure;
+mod scale;
 mod workloads;
 
 use std::path::PathBuf;
@@ -52,6 +53,25 @@ fn real_main() -> Result<(), Error> {
         Some("gen") => {
             let data = data.ok_or(usage)?;
             data::generate(&data, sizes, &rest[1..])
+        }
+        Some("scale-gen") => {
+            let data = data.ok_or(usage)?;
+            let files = rest.get(1).ok_or(usage)?.parse()?;
+            scale::generate(&data, files)
+        }
+        Some("scale") => {
+            let data = data.ok_or(usage)?;
+            let (Some(backend), Some(files)) = (rest.get(1), rest.get(2)) else {
+                return Err(usage.into());
+            };
+            scale::run(&data, backend, files.parse()?)
+        }
+        Some("usable") => {
+            let data = data.ok_or(usage)?;
+            let (Some(files), Some(query)) = (rest.get(1), rest.get(2)) else {
+                return Err(usage.into());
+            };
+            scale::usable(&data, files.parse()?, query)
         }
         Some("run") => {
             let data = data.ok_or(usage)?;

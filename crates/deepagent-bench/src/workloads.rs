@@ -47,6 +47,7 @@ pub const VARIANTS: &[(&str, &[&str])] = &[
             "composite-memory",
             "direct-memory",
             "floor",
+            "floor-handoff",
         ],
     ),
     (
@@ -85,7 +86,8 @@ pub fn run(ctx: &Ctx, workload: &str, variant: &str) -> Result<Sample, Error> {
         ("composite", "direct-ours-nosync") => composite(ctx, false, Mount::Local { sync: false }),
         ("composite", "composite-memory") => composite(ctx, true, Mount::Memory),
         ("composite", "direct-memory") => composite(ctx, false, Mount::Memory),
-        ("composite", "floor") => composite_floor(ctx),
+        ("composite", "floor") => composite_floor(ctx, false),
+        ("composite", "floor-handoff") => composite_floor(ctx, true),
         ("edit", "local-ours") => edit(ctx, |dir| {
             Ok(Arc::new(LocalBackend::new(dir)?) as Arc<dyn Backend>)
         }),
@@ -262,7 +264,11 @@ fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
 /// `std::fs` calls in place (no temp file, no rename, no fsync, no path
 /// checks) for the mounted half, a `HashMap` for the memory half. It is
 /// not a backend; it shows how low a ratio against Python can go at all.
-fn composite_floor(ctx: &Ctx) -> Result<Sample, Error> {
+///
+/// With `handoff`, each of those calls runs as one `spawn_blocking` from
+/// the async caller, as an async backend that never blocks the runtime
+/// must: the floor of any such backend, before it does any work of its own.
+fn composite_floor(ctx: &Ctx, handoff: bool) -> Result<Sample, Error> {
     let n = ctx.sizes.composite_files;
     let files: Vec<(usize, String, Bytes)> = (0..n)
         .map(|i| {
@@ -274,33 +280,49 @@ fn composite_floor(ctx: &Ctx) -> Result<Sample, Error> {
             )
         })
         .collect();
+    fn put(host: PathBuf, content: Bytes) -> std::io::Result<()> {
+        if let Some(parent) = host.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(host, content)
+    }
     measure::run(
         || {
-            let dir = scratch(ctx, "floor")?;
+            let dir = scratch(ctx, if handoff { "floor-handoff" } else { "floor" })?;
             Ok(dir)
         },
         |dir| {
-            let mut memory = std::collections::HashMap::new();
-            for (i, path, content) in &files {
-                if i % 2 == 0 {
-                    let host = dir.join(path);
-                    if let Some(parent) = host.parent() {
-                        std::fs::create_dir_all(parent)?;
+            ctx.rt.block_on(async {
+                let mut memory = std::collections::HashMap::new();
+                for (i, path, content) in &files {
+                    if i % 2 == 0 {
+                        let (host, content) = (dir.join(path), content.clone());
+                        if handoff {
+                            tokio::task::spawn_blocking(move || put(host, content)).await??;
+                        } else {
+                            put(host, content)?;
+                        }
+                    } else {
+                        memory.insert(path.clone(), content.clone());
                     }
-                    std::fs::write(host, content)?;
-                } else {
-                    memory.insert(path.clone(), content.clone());
                 }
-            }
-            let mut bytes = 0usize;
-            for (i, path, _) in &files {
-                bytes += if i % 2 == 0 {
-                    std::fs::read(dir.join(path))?.len()
-                } else {
-                    memory.get(path).map_or(0, |c| c.len())
-                };
-            }
-            Ok(bytes)
+                let mut bytes = 0usize;
+                for (i, path, _) in &files {
+                    bytes += if i % 2 == 0 {
+                        let host = dir.join(path);
+                        if handoff {
+                            tokio::task::spawn_blocking(move || std::fs::read(host))
+                                .await??
+                                .len()
+                        } else {
+                            std::fs::read(host)?.len()
+                        }
+                    } else {
+                        memory.get(path).map_or(0, |c| c.len())
+                    };
+                }
+                Ok::<_, Error>(bytes)
+            })
         },
         |bytes| *bytes as u64,
     )

@@ -85,12 +85,22 @@ pub fn check_offset(path: &str, offset: usize, total_lines: usize) -> Result<()>
 /// assert_eq!(render_read(&slice), "     1\tx\n... (2 more lines)");
 /// ```
 pub fn render_read(slice: &ReadSlice) -> String {
-    let mut out = String::new();
+    // One allocation of the right size, and line numbers written by hand:
+    // a `format!` per line was most of the cost of rendering a page.
+    let body: usize = slice.lines.iter().map(|l| l.len() + 8).sum();
+    let mut out = String::with_capacity(body + 32);
+    let mut digits = [0u8; 20];
     for (i, line) in slice.lines.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!("{:>6}\t{}", slice.offset + i + 1, line));
+        let number = decimal(slice.offset + i + 1, &mut digits);
+        for _ in number.len()..6 {
+            out.push(' ');
+        }
+        out.push_str(number);
+        out.push('\t');
+        out.push_str(line);
     }
     let more = slice.remaining();
     if more > 0 {
@@ -100,6 +110,21 @@ pub fn render_read(slice: &ReadSlice) -> String {
         out.push_str(&format!("... ({more} more lines)"));
     }
     out
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// True when a read slice shows binary content: a NUL character in the
@@ -203,6 +228,38 @@ impl OutputCap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The rendering before it wrote numbers by hand.
+    fn render_with_format(slice: &ReadSlice) -> String {
+        let mut out = String::new();
+        for (i, line) in slice.lines.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&format!("{:>6}\t{}", slice.offset + i + 1, line));
+        }
+        let more = slice.remaining();
+        if more > 0 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&format!("... ({more} more lines)"));
+        }
+        out
+    }
+
+    #[test]
+    fn render_read_pads_numbers_as_format_does() {
+        for offset in [0, 8, 9, 98, 99_998, 999_990, 12_345_678] {
+            for count in [0, 1, 3, 12] {
+                let lines: Vec<String> = (0..count).map(|i| format!("l{i} ü\t")).collect();
+                for total in [offset + count, offset + count + 5] {
+                    let slice = ReadSlice::new("/f", offset, lines.clone(), total);
+                    assert_eq!(render_read(&slice), render_with_format(&slice));
+                }
+            }
+        }
+    }
 
     proptest! {
         /// The memchr jump cuts the same slice as skipping line by line.

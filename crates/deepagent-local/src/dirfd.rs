@@ -327,3 +327,99 @@ impl Drop for TempFile<'_> {
         }
     }
 }
+
+/// `openat2` flags that keep a lookup under `dir` and refuse every
+/// symbolic link on the way (the last component too): the kernel then
+/// does in one call what resolving component by component and checking
+/// the opened handle's real path did in several.
+#[cfg(target_os = "linux")]
+const BENEATH_NO_LINKS: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+
+/// Whether `openat2` works here: 0 unknown, 1 yes, 2 no (an older kernel,
+/// or a seccomp filter that refuses it). Learnt from the first call.
+#[cfg(target_os = "linux")]
+static OPENAT2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Opens `rel` (a relative path without `..`) below the directory `dir`
+/// through the kernel's own resolver (`openat2` with `RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS`): the result is below `dir` by construction, and
+/// a symbolic link anywhere on the way fails with `ELOOP` (or `EXDEV`).
+///
+/// Every failure, including `Unsupported` where `openat2` is missing
+/// (Linux before 5.6, a seccomp filter, other systems), tells the caller
+/// to take the portable path, which resolves links itself and decides
+/// what the error is. So this is only ever a faster way to the same
+/// answer, never a different one.
+pub(crate) fn open_beneath(
+    dir: &File,
+    rel: &OsStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        if OPENAT2.load(Ordering::Relaxed) == 2 {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+        let name = c_name(rel)?;
+        // `open_how` is non-exhaustive in libc (the kernel may grow it):
+        // start from zeroes, which the kernel reads as "not set".
+        // SAFETY: `open_how` is plain integers, for which zero is valid.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (flags | libc::O_CLOEXEC) as u64;
+        if flags & libc::O_CREAT != 0 {
+            how.mode = u64::from(mode);
+        }
+        how.resolve = BENEATH_NO_LINKS;
+        // SAFETY: `dir` is an open descriptor, `name` a NUL-terminated
+        // string and `how` an initialized `open_how` whose size is passed,
+        // all alive for the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            if matches!(err.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) {
+                // EPERM from openat2 itself is a seccomp filter's answer
+                // (permissions give EACCES): stop trying.
+                OPENAT2.store(2, Ordering::Relaxed);
+                return Err(io::Error::from(io::ErrorKind::Unsupported));
+            }
+            return Err(err);
+        }
+        OPENAT2.store(1, Ordering::Relaxed);
+        // SAFETY: the syscall returned a new descriptor owned by nobody else.
+        Ok(unsafe { File::from_raw_fd(ret as libc::c_int) })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (dir, rel, flags, mode);
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Flags of a read-only open that never blocks (see [`open_nonblocking`]).
+pub(crate) const READ_NONBLOCKING: libc::c_int = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+
+/// Flags of a directory handle that is only a base for lookups, never
+/// read: `O_PATH` on Linux (no read permission needed, nothing opened for
+/// real).
+#[cfg(target_os = "linux")]
+pub(crate) const DIR_HANDLE_FLAGS: libc::c_int = libc::O_PATH;
+#[cfg(not(target_os = "linux"))]
+pub(crate) const DIR_HANDLE_FLAGS: libc::c_int = libc::O_RDONLY;
+
+/// Opens a directory to hold as the base of [`open_beneath`] lookups.
+pub(crate) fn open_dir_handle(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(DIR_HANDLE_FLAGS | libc::O_DIRECTORY)
+        .open(path)
+}

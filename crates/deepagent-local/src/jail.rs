@@ -42,6 +42,9 @@ pub(crate) struct Resolved {
 pub(crate) struct Jail {
     root: PathBuf,
     allowed: Vec<VPath>,
+    /// A handle on the root, held for the kernel's own resolution (see
+    /// [`Jail::kernel_root`]); `None` where it could not be opened.
+    root_dir: Option<fs::File>,
 }
 
 /// Names of the temporary files a write renames into place. They start with
@@ -92,7 +95,32 @@ fn not_allowed(path: &VPath, allowed: &[VPath]) -> BackendError {
 impl Jail {
     /// `root` must already be canonical.
     pub(crate) fn new(root: PathBuf, allowed: Vec<VPath>) -> Self {
-        Jail { root, allowed }
+        let root_dir = crate::dirfd::open_dir_handle(&root).ok();
+        Jail {
+            root,
+            allowed,
+            root_dir,
+        }
+    }
+
+    /// The root handle to resolve below with
+    /// [`open_beneath`](crate::dirfd::open_beneath), when that alone keeps
+    /// an operation inside: only without allowed directories, whose rules
+    /// need a path's real location, which a lookup that refuses every
+    /// link does not report. Callers fall back to [`Jail::resolve`] on any
+    /// failure, so both ways give the same answers; the kernel's is the
+    /// fast one (no `lstat` per component, no `/proc/self/fd` read-back).
+    ///
+    /// The handle is the root directory as it was when the backend was
+    /// built: a lookup that finds nothing below it (the root deleted and
+    /// made again) falls back to the path; a root renamed while the
+    /// backend lives keeps serving what it holds.
+    pub(crate) fn kernel_root(&self) -> Option<&fs::File> {
+        if self.allowed.is_empty() {
+            self.root_dir.as_ref()
+        } else {
+            None
+        }
     }
 
     /// The canonical host root.
@@ -104,6 +132,11 @@ impl Jail {
     /// directory, or on the way to one.
     pub(crate) fn visible(&self, path: &VPath) -> bool {
         self.reach_of(path).is_some()
+    }
+
+    /// True when no allowed directories are set: every path is visible.
+    pub(crate) fn everything_visible(&self) -> bool {
+        self.allowed.is_empty()
     }
 
     /// Whether `path` is inside an allowed directory (not just on the way).

@@ -184,6 +184,52 @@ fn symlinks_inside_the_root_work() {
     assert_eq!(hits.matches[0].path, "/dir/data.txt");
 }
 
+/// Reads and writes resolve in the kernel (`openat2`, refusing every
+/// link) and fall back to the portable resolver for anything else: these
+/// are the cases that take the fallback, with the answers they always had.
+#[test]
+fn links_the_kernel_lookup_refuses_still_resolve_inside() {
+    let s = setup();
+    let b = &s.backend;
+    run(b.write("/real/data.txt", Bytes::from_static(b"one\n"))).unwrap();
+    // An absolute link that stays inside (RESOLVE_BENEATH refuses those).
+    symlink(s.root.join("real"), s.root.join("abs")).unwrap();
+    assert_eq!(&run(b.read_bytes("/abs/data.txt")).unwrap()[..], b"one\n");
+    run(b.write("/abs/new.txt", Bytes::from_static(b"two\n"))).unwrap();
+    assert_eq!(
+        fs::read_to_string(s.root.join("real/new.txt")).unwrap(),
+        "two\n"
+    );
+    // A dangling link as the name: the write replaces the link itself.
+    symlink("nowhere.txt", s.root.join("real/dangling.txt")).unwrap();
+    run(b.write("/real/dangling.txt", Bytes::from_static(b"three\n"))).unwrap();
+    let meta = fs::symlink_metadata(s.root.join("real/dangling.txt")).unwrap();
+    assert!(meta.file_type().is_file());
+    assert!(!s.root.join("real/nowhere.txt").exists());
+    // A missing parent is created; a directory as the name is refused.
+    run(b.write("/a/b/c.txt", Bytes::from_static(b"four\n"))).unwrap();
+    assert_eq!(
+        fs::read_to_string(s.root.join("a/b/c.txt")).unwrap(),
+        "four\n"
+    );
+    assert_eq!(
+        kind(run(b.write("/a/b", Bytes::from_static(b"x")))),
+        ErrorKind::IsADirectory
+    );
+    assert_eq!(kind(run(b.read_bytes("/a/b"))), ErrorKind::IsADirectory);
+    // A replaced file keeps its mode on the fast way too, minus setuid.
+    fs::set_permissions(s.root.join("a/b/c.txt"), fs::Permissions::from_mode(0o4750)).unwrap();
+    run(b.write("/a/b/c.txt", Bytes::from_static(b"five\n"))).unwrap();
+    let mode = fs::metadata(s.root.join("a/b/c.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o750);
+    // grep from a directory reached through the absolute link.
+    let hits = run(b.grep(&GrepQuery::new("two").path("/abs"))).unwrap();
+    assert_eq!(hits.matches[0].path, "/abs/new.txt");
+}
+
 #[test]
 fn host_absolute_paths_stay_under_the_root() {
     let s = setup();

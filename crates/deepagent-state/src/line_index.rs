@@ -69,16 +69,41 @@ impl LineIndex {
         } else {
             self.line_start(content, offset)
         };
-        let lines = text::lines(&content[start..])
-            .take(limit)
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect();
+        let lines = owned_lines(&content[start..], limit);
         Ok(ReadSlice::new(
             path.to_owned(),
             offset,
             lines,
             self.total_lines,
         ))
+    }
+}
+
+/// The first `limit` lines of `window` by the rule of `text::lines`, as
+/// owned strings (invalid UTF-8 replaced).
+///
+/// The window is cut at its `limit`-th newline with one `memchr` pass and
+/// checked for UTF-8 once, so each line then costs only its copy; checking
+/// line by line (`from_utf8_lossy`) took most of a 2,000-line read.
+fn owned_lines(window: &[u8], limit: usize) -> Vec<String> {
+    let end = match limit.checked_sub(1) {
+        None => 0,
+        Some(last) => memchr::memchr_iter(b'\n', window)
+            .nth(last)
+            .map_or(window.len(), |i| i + 1),
+    };
+    let region = &window[..end];
+    match std::str::from_utf8(region) {
+        Ok(text) if !text.is_empty() => {
+            let body = text.strip_suffix('\n').unwrap_or(text);
+            body.split('\n')
+                .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
+                .collect()
+        }
+        Ok(_) => Vec::new(),
+        Err(_) => text::lines(region)
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect(),
     }
 }
 
@@ -193,6 +218,19 @@ mod tests {
                 for limit in [0, 1, 2, STRIDE, rng.below(3 * STRIDE), usize::MAX] {
                     assert_same(&content, offset, limit);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_windows_match_read_slice() {
+        let mut content = b"ok\n".repeat(3000);
+        content.extend_from_slice(b"bad \xff\xfe line\r\n");
+        content.extend_from_slice(&b"after\n".repeat(3000));
+        content.extend_from_slice(b"\xf0\x9f\x98");
+        for offset in [0, 2999, 3000, 3001, 5999, 6000] {
+            for limit in [0, 1, 2, 2000, usize::MAX] {
+                assert_same(&content, offset, limit);
             }
         }
     }

@@ -117,7 +117,7 @@ pub const WORKLOADS: &[Workload] = &[
         title: "LocalBackend grep over a tree with .gitignore",
         variants: &[rust("ours"), rust("rg"), py("python")],
         compares: &[
-            time("LocalBackend grep / rg CLI", "ours", "rg", Some(1.3)),
+            time("LocalBackend grep / rg CLI", "ours", "rg", Some(1.0)),
             time(
                 "LocalBackend grep / Python LocalBackend",
                 "ours",
@@ -179,7 +179,7 @@ pub const WORKLOADS: &[Workload] = &[
                 "StateBackend read / Python",
                 "state-ours",
                 "state-python",
-                Some(1.0),
+                Some(0.5),
             ),
         ],
     },
@@ -196,6 +196,7 @@ pub const WORKLOADS: &[Workload] = &[
             rust("composite-memory"),
             rust("direct-memory"),
             rust("floor"),
+            rust("floor-handoff"),
         ],
         compares: &[
             time(
@@ -238,6 +239,18 @@ pub const WORKLOADS: &[Workload] = &[
                 "CompositeBackend sync_writes(false) / bare std::fs floor",
                 "composite-ours-nosync",
                 "floor",
+                Some(1.5),
+            ),
+            time(
+                "floor with one spawn_blocking per call / bare std::fs floor",
+                "floor-handoff",
+                "floor",
+                None,
+            ),
+            time(
+                "CompositeBackend sync_writes(false) / floor with one spawn_blocking per call",
+                "composite-ours-nosync",
+                "floor-handoff",
                 None,
             ),
         ],
