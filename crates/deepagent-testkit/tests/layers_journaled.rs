@@ -18,7 +18,7 @@ use support::block_on;
 
 mod conformance_over_memory {
     use super::*;
-    deepagent_testkit::conformance_tests!(|| async {
+    deepagent_testkit::conformance_tests!(lacks[execute], || async {
         Fixture::new(Journaled::new(StateBackend::new()))
     });
 }
