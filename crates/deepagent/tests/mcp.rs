@@ -9,6 +9,9 @@
 #[path = "../../../examples/mcp_tools.rs"]
 mod example;
 
+mod common;
+use common::{deps, tool_results};
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -16,10 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use deepagent::mcp::{McpError, McpServer};
-use deepagent::{
-    create_deep_agent, AgentError, Decision, DeepAgentDeps, FunctionModel, Message, ModelResponse,
-    StateBackend,
-};
+use deepagent::{create_deep_agent, AgentError, Decision, FunctionModel, ModelResponse};
 use serde_json::{json, Value};
 
 /// server-everything's entry point, or `None` (test passes, with a note)
@@ -43,26 +43,6 @@ async fn stdio_server(script: &std::path::Path) -> McpServer {
         .connect()
         .await
         .expect("server-everything connects over stdio")
-}
-
-fn deps() -> DeepAgentDeps {
-    DeepAgentDeps::new(StateBackend::new())
-}
-
-/// The tool results of a run, by tool name, in order.
-fn tool_results(messages: &[Message]) -> Vec<(String, String, bool)> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            Message::Tool {
-                name,
-                content,
-                is_error,
-                ..
-            } => Some((name.clone(), content.clone(), *is_error)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A model that makes one call, then answers with the result it got.
