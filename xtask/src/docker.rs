@@ -140,25 +140,18 @@ pub fn test_docker(args: &[String]) -> crate::Result {
             leftovers.join(", ")
         ));
     }
-    if !docker_status.success() {
-        return Err(format!(
-            "the deepagent-docker Docker tests failed ({docker_status})"
-        ));
-    }
-    if !reliability_status.success() {
-        return Err(format!(
-            "the deepagent-reliability Docker tests failed ({reliability_status})"
-        ));
-    }
-    if !config_status.success() {
-        return Err(format!(
-            "the docker:// configuration test failed ({config_status})"
-        ));
-    }
-    if !cli_status.success() {
-        return Err(format!(
-            "the CLI's --sandbox docker test failed ({cli_status})"
-        ));
+    for (what, status) in [
+        ("the deepagent-docker Docker tests", docker_status),
+        ("the deepagent-reliability Docker tests", reliability_status),
+        (
+            "the docker:// configuration and docker_hybrid example tests",
+            config_status,
+        ),
+        ("the CLI's --sandbox docker test", cli_status),
+    ] {
+        if !status.success() {
+            return Err(format!("{what} failed ({status})"));
+        }
     }
     if !remote_failures.is_empty() {
         return Err(format!(
