@@ -13,9 +13,11 @@
 //! directory `ls` lists. `scale` loads the tree into BACKEND (`state`,
 //! `local` or `composite`: memory default, the tree mounted at `/ws/`)
 //! and prints one JSON object: per operation its seconds and the peak RSS
-//! it added, plus the process's peak RSS. `usable` runs the capped
-//! queries of a huge workspace (glob and grep with max_count 100, ls of
-//! `flat/`) on LocalBackend.
+//! it added, plus the process's peak RSS. `usable` runs one query of a
+//! huge workspace on LocalBackend: the capped ones (`glob100`, `grep100`:
+//! max_count 100; `ls_flat`: ls of `flat/`) and, to show where memory
+//! grows, uncapped grep of the whole tree (`grep_all`) against `src/`
+//! alone (`grep_src`).
 
 use std::fs;
 use std::io::Write;
@@ -172,8 +174,8 @@ pub fn run(data: &Path, backend: &str, files: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// One capped query of a huge workspace on LocalBackend (`glob100`,
-/// `grep100` or `ls_flat`), alone in this process so its peak RSS is its own.
+/// One query of a huge workspace on LocalBackend (see the module doc),
+/// alone in this process so its peak RSS is its own.
 pub fn usable(data: &Path, files: usize, query: &str) -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -191,6 +193,15 @@ pub fn usable(data: &Path, files: usize, query: &str) -> Result<(), Error> {
             |r| r.matches.len(),
         )?,
         "ls_flat" => op(&rt, || Ok(rt.block_on(b.ls("/flat"))?), |r| r.len())?,
+        // Uncapped, for memory: the whole tree against `src/` alone (no
+        // directory there holds more than 1,000 entries).
+        "grep_all" | "grep_src" => {
+            let path = if query == "grep_all" { "/" } else { "/src" };
+            let q = GrepQuery::new(GREP_PATTERN)
+                .path(path)
+                .max_count(usize::MAX);
+            op(&rt, || Ok(rt.block_on(b.grep(&q))?), |r| r.matches.len())?
+        }
         other => return Err(format!("unknown query {other}").into()),
     };
     println!("{result}");

@@ -68,7 +68,7 @@ pub fn run(root: &Path, runner: &Path, sizes: &[usize]) -> Result {
     }
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let mut usable = serde_json::Map::new();
-    for query in ["glob100", "grep100", "ls_flat"] {
+    for query in ["glob100", "grep100", "ls_flat", "grep_all", "grep_src"] {
         let v = child(
             runner,
             &[
@@ -154,6 +154,11 @@ fn render(points: &[Value], usable: &Value, largest: usize) -> String {
         ("glob100", "glob `**/*.py`, max_count 100"),
         ("grep100", "grep, max_count 100"),
         ("ls_flat", "ls of `flat/`"),
+        ("grep_all", "grep, uncapped, whole tree"),
+        (
+            "grep_src",
+            "grep, uncapped, `src/` only (no directory over 1,000 entries)",
+        ),
     ] {
         let q = &usable[key];
         let _ = writeln!(
