@@ -91,6 +91,7 @@ pub fn bench(args: &[String]) -> Result {
     let opts = parse(args)?;
     let root = workspace_root();
     if let Some(sizes) = &opts.scale {
+        setup::ripgrep()?;
         let runner = setup::build_runner(&root, false)?;
         return scale::run(&root, &runner, sizes);
     }

@@ -401,7 +401,7 @@ fn tag_current(tag: &str, repo: &str) -> crate::Result {
 }
 
 /// `deepagent-test/busybox:<hash>` from Debian's busybox-static.
-fn busybox_image() -> crate::Result<String> {
+pub(crate) fn busybox_image() -> crate::Result<String> {
     let busybox = Path::new("/bin/busybox");
     let version =
         capture(Command::new("dpkg-query").args(["-W", "-f=${Version}", "busybox-static"]))

@@ -165,6 +165,7 @@ pub fn run(data: &Path, backend: &str, files: usize) -> Result<(), Error> {
         "files": files,
         "load_secs": load_secs,
         "load_peak_rss": load_peak,
+        "grep_pattern": GREP_PATTERN,
         "grep": grep,
         "glob": glob,
         "ls": ls,

@@ -3,13 +3,17 @@
 //! workspace sizes, each point in its own process (so its peak RSS is its
 //! own), then the capped queries of the largest workspace. Writes
 //! `target/bench/scale.md` (the table) and `target/bench/scale.svg` (the
-//! chart). The trees are generated once under `target/bench/scale/` and
+//! chart). Beside the backends, each size times the `rg` CLI on the same
+//! tree (grep, and `--files` for the glob): the floor that shows which
+//! growth is the machine's (page cache, inodes) and which is ours. The
+//! trees are generated once under `target/bench/scale/` and
 //! reused; delete that directory to reclaim the space (the 1M-file tree
 //! takes several GB of inodes and blocks).
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use plotters::prelude::*;
 use serde_json::Value;
@@ -36,6 +40,40 @@ fn child(runner: &Path, args: &[String]) -> Result<Value> {
     }
     let line = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(line.trim()).map_err(|e| format!("bad output {line:?}: {e}"))
+}
+
+/// One `rg` run: seconds and the lines it printed (matches or files).
+fn rg_once(tree: &Path, args: &[&str]) -> Result<(f64, usize)> {
+    let start = Instant::now();
+    let out = Command::new("rg")
+        .args(["--no-config", "--no-ignore"])
+        .args(args)
+        .arg(tree)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run rg: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    // 0: found something; 1: found nothing. Anything else is a failure.
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        return Err(format!("rg {args:?} failed ({})", out.status));
+    }
+    Ok((secs, out.stdout.iter().filter(|&&b| b == b'\n').count()))
+}
+
+/// The `rg` floor for one size, shaped like a backend's point: grep is
+/// `rg PATTERN`, glob is `rg --files -g '*.py'`, and there is no ls. Each
+/// runs twice and the second counts, as for the backends.
+fn rg_point(tree: &Path, files: usize, pattern: &str) -> Result<Value> {
+    let mut point = serde_json::json!({ "backend": "rg", "files": files });
+    for (op, args) in [
+        ("grep", vec![pattern]),
+        ("glob", vec!["--files", "-g", "*.py"]),
+    ] {
+        let (first, _) = rg_once(tree, &args)?;
+        let (secs, count) = rg_once(tree, &args)?;
+        point[op] = serde_json::json!({ "secs": secs, "first_secs": first, "count": count });
+    }
+    Ok(point)
 }
 
 /// Runs the scale points and writes the table and the chart.
@@ -65,6 +103,15 @@ pub fn run(root: &Path, runner: &Path, sizes: &[usize]) -> Result {
             eprintln!("bench: scale {b} {n}: {v}");
             points.push(v);
         }
+        // The runner says which pattern its grep used.
+        let pattern = points
+            .last()
+            .and_then(|v: &Value| v["grep_pattern"].as_str())
+            .ok_or("the runner did not report its grep pattern")?
+            .to_owned();
+        let v = rg_point(&data.join(format!("scale-{n}")), n, &pattern)?;
+        eprintln!("bench: scale rg {n}: {v}");
+        points.push(v);
     }
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let mut usable = serde_json::Map::new();
@@ -106,7 +153,9 @@ fn mib(bytes: Option<u64>) -> String {
 }
 
 fn fmt_secs(s: f64) -> String {
-    if s >= 1.0 {
+    if !s.is_finite() {
+        "–".into()
+    } else if s >= 1.0 {
         format!("{s:.2} s")
     } else if s >= 1e-3 {
         format!("{:.2} ms", s * 1e3)
@@ -121,7 +170,8 @@ fn render(points: &[Value], usable: &Value, largest: usize) -> String {
          Files = files under `src/` (1,000 per directory; `flat/` holds a tenth as many \
          more). Time = the second run of each operation (the first warms the page cache); \
          +RSS = peak RSS the first run added; peak = the process's peak RSS \
-         (for StateBackend it holds the whole tree).\n\n\
+         (for StateBackend it holds the whole tree). `rg` rows: the ripgrep CLI on the same \
+         tree, a process per run (grep; `--files -g '*.py'` as the glob), the floor.\n\n\
          | backend | files | grep | +RSS MiB | glob | +RSS MiB | ls | +RSS MiB | peak MiB |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -207,12 +257,21 @@ fn chart(points: &[Value], path: &Path) -> Result {
         .configure_mesh()
         .x_desc("files")
         .y_desc("seconds")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        // "1M", not "1000000": the last label must fit the chart's edge.
+        .x_label_formatter(&|x| {
+            if *x >= 1e6 {
+                format!("{:.0}M", x / 1e6)
+            } else if *x >= 1e3 {
+                format!("{:.0}k", x / 1e3)
+            } else {
+                format!("{x:.0}")
+            }
+        })
         .y_label_formatter(&|y| format!("{y:.0e}"))
         .draw()
         .map_err(|e| err(&e))?;
-    let colors = [RED, BLUE, GREEN];
-    for (bi, b) in BACKENDS.iter().enumerate() {
+    let colors = [RED, BLUE, GREEN, BLACK];
+    for (bi, b) in BACKENDS.iter().chain(&["rg"]).enumerate() {
         for (oi, op) in OPS.iter().enumerate() {
             let series: Vec<(f64, f64)> = points
                 .iter()
@@ -220,6 +279,9 @@ fn chart(points: &[Value], path: &Path) -> Result {
                 .filter_map(|v| Some((v["files"].as_f64()?, secs(v, op))))
                 .filter(|(_, s)| s.is_finite() && *s > 0.0)
                 .collect();
+            if series.is_empty() {
+                continue; // rg has no ls
+            }
             let style = ShapeStyle {
                 color: colors[bi].mix(if oi == 0 {
                     1.0

@@ -104,28 +104,31 @@ const IMAGE_CANDIDATES: &[&str] = &[
     "debian:bookworm-slim",
 ];
 
-/// A local image with a shell for the Docker workload, or why there is none.
+/// A local image with a shell for the Docker workload, or why there is
+/// none. When none of the candidates is on the engine, builds the busybox
+/// test image the way `cargo xtask test-docker` does (from Debian's
+/// `busybox-static`, never pulled).
 pub fn docker_image() -> std::result::Result<String, String> {
     if let Ok(image) = std::env::var(IMAGE_VAR) {
         return Ok(image);
     }
-    IMAGE_CANDIDATES
-        .iter()
-        .find(|image| {
-            Command::new("docker")
-                .args(["image", "inspect", image])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .map(|image| (*image).to_owned())
-        .ok_or_else(|| {
+    let found = IMAGE_CANDIDATES.iter().find(|image| {
+        Command::new("docker")
+            .args(["image", "inspect", image])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    match found {
+        Some(image) => Ok((*image).to_owned()),
+        None => crate::docker::busybox_image().map_err(|e| {
             format!(
-                "skipped: no local image with a shell (run `cargo xtask test-docker` \
-                 or set {IMAGE_VAR})"
+                "skipped: no local image with a shell, and building one failed ({e}); \
+                 set {IMAGE_VAR} to an image on the engine"
             )
-        })
+        }),
+    }
 }
 
 /// True when a Docker engine answers `docker info`.
