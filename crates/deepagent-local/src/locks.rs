@@ -4,7 +4,9 @@
 //! A fixed set of striped mutexes keyed by the file's real host path: no
 //! map to grow or clean up, and two files share a stripe only by hash
 //! collision, which costs a little waiting, never correctness. The locks are
-//! taken inside `spawn_blocking`, so waiting never blocks the async runtime.
+//! taken and released within one synchronous call, on the blocking pool or
+//! under `block_in_place`, never across an `.await`: waiting never blocks
+//! the async runtime, and two futures of one task cannot deadlock on one.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

@@ -641,3 +641,95 @@ fn delete_and_rename_never_follow_links_out_of_the_root() {
         "keep me"
     );
 }
+
+/// Where each single-file call may find itself: a task on a worker of the
+/// multi-thread runtime (`block_in_place`), that runtime's `block_on`
+/// (blocking pool), a blocking-pool thread that re-enters the runtime with
+/// `Handle::block_on` (inline), the current-thread runtime (blocking pool)
+/// and no runtime at all (inline).
+/// Each path writes, edits and reads back the same bytes, and a worker
+/// running single-file calls in place leaves the runtime free: a second
+/// task keeps being polled meanwhile.
+#[test]
+fn single_file_calls_work_from_every_kind_of_thread() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = Arc::new(LocalBackend::new(dir.path()).expect("backend"));
+    async fn round_trip(b: &LocalBackend, name: &str) {
+        let path = format!("/{name}.txt");
+        b.write(&path, Bytes::from_static(b"alpha\n"))
+            .await
+            .expect("write");
+        b.edit(&path, "alpha", "beta", deepagent_core::Replace::Once)
+            .await
+            .expect("edit");
+        assert!(b.exists(&path).await.expect("exists"));
+        assert_eq!(&b.read_bytes(&path).await.expect("read")[..], b"beta\n");
+        b.rename(&path, &format!("/{name}-moved.txt"))
+            .await
+            .expect("rename");
+    }
+
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let b = backend.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let ticks = {
+        let done = done.clone();
+        multi.spawn(async move {
+            let mut ticks = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                ticks += 1;
+                tokio::task::yield_now().await;
+            }
+            ticks
+        })
+    };
+    multi
+        .block_on(multi.spawn(async move {
+            for i in 0..200 {
+                round_trip(&b, &format!("worker{i}")).await;
+            }
+        }))
+        .expect("worker task");
+    done.store(true, Ordering::Relaxed);
+    assert!(multi.block_on(ticks).expect("ticker") > 0);
+
+    multi.block_on(round_trip(&backend, "block_on"));
+
+    let b = backend.clone();
+    let handle = multi.handle().clone();
+    multi
+        .block_on(multi.spawn_blocking(move || handle.block_on(round_trip(&b, "blocking"))))
+        .expect("blocking thread");
+
+    let current = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    current.block_on(round_trip(&backend, "current"));
+
+    futures_lite_block_on(round_trip(&backend, "none"));
+    for name in ["worker199", "block_on", "blocking", "current", "none"] {
+        assert_eq!(
+            fs::read(dir.path().join(format!("{name}-moved.txt"))).expect("moved file"),
+            b"beta\n"
+        );
+    }
+}
+
+/// Polls a future to completion without any runtime (our calls never
+/// return `Pending` outside one: they run inline).
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}

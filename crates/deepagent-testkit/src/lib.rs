@@ -107,6 +107,39 @@ where
     });
 }
 
+/// Runs one case like [`run_case`], but inside a task spawned on a
+/// two-worker multi-thread runtime, where an agent's tool calls run: a
+/// backend that behaves differently there (tokio's `block_in_place`, for
+/// one) is checked on that path too. Used by
+/// [`conformance_tests!(workers, ..)`](conformance_tests).
+pub fn run_case_on_workers<F, Fut, C, CFut>(name: &str, factory: F, case: C)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Fixture>,
+    C: FnOnce(Arc<dyn Backend>) -> CFut,
+    CFut: Future<Output = ()> + Send + 'static,
+{
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("conformance case {name}: cannot start a tokio runtime: {e}"),
+    };
+    runtime.block_on(async {
+        let Fixture { backend, guard } = factory().await;
+        let outcome = tokio::spawn(case(backend)).await;
+        drop(guard);
+        if let Err(e) = outcome {
+            match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("conformance case {name}: its task failed: {e}"),
+            }
+        }
+    });
+}
+
 /// Calls `$callback!` with the one list of cases, as `module::case
 /// (capability)`: the tests ([`conformance_tests!`]) and [`CASE_NAMES`]
 /// are both generated from it, so a case cannot be in one and not the
@@ -211,16 +244,39 @@ __with_cases!(__case_names;);
 /// deepagent_testkit::conformance_tests!(lacks [execute], || async {
 ///     deepagent_testkit::Fixture::new(StateBackend::new())
 /// });
+/// // Every case again, each inside a task on a multi-thread runtime
+/// // (see run_case_on_workers); `lacks [..]` may follow `workers,`:
+/// mod on_workers {
+///     deepagent_testkit::conformance_tests!(workers, || async { /* .. */ });
+/// }
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
+    (workers, lacks [$($lacks:ident),* $(,)?], $factory:expr $(,)?) => {
+        $crate::__conformance_tests_with!($crate::run_case_on_workers; [$($lacks),*]; $factory);
+    };
+    (workers, $factory:expr $(,)?) => {
+        $crate::__conformance_tests_with!($crate::run_case_on_workers; []; $factory);
+    };
     (lacks [$($lacks:ident),* $(,)?], $factory:expr $(,)?) => {
+        $crate::__conformance_tests_with!($crate::run_case; [$($lacks),*]; $factory);
+    };
+    ($factory:expr $(,)?) => {
+        $crate::conformance_tests!(lacks [], $factory);
+    };
+}
+
+/// The body of [`conformance_tests!`], with the function that runs a case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests_with {
+    ($runner:path; [$($lacks:ident),*]; $factory:expr) => {
         $($crate::__known_capability!($lacks);)*
-        $crate::__with_cases!($crate::__conformance_tests; [$($lacks),*]; $factory);
+        $crate::__with_cases!($crate::__conformance_tests; $runner; [$($lacks),*]; $factory);
 
         #[test]
         fn declared_capabilities_agree_with_info() {
-            $crate::run_case(
+            $runner(
                 "declared_capabilities_agree_with_info",
                 $factory,
                 |b| $crate::cases::capability::declared_capabilities_agree_with_info(
@@ -229,9 +285,6 @@ macro_rules! conformance_tests {
                 ),
             );
         }
-    };
-    ($factory:expr $(,)?) => {
-        $crate::conformance_tests!(lacks [], $factory);
     };
 }
 
@@ -285,13 +338,13 @@ macro_rules! __ignored_test {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_tests {
-    ($lacks:tt; $factory:expr; $($module:ident :: $case:ident ($cap:ident)),* $(,)?) => {
+    ($runner:path; $lacks:tt; $factory:expr; $($module:ident :: $case:ident ($cap:ident)),* $(,)?) => {
         $(
             $crate::__if_lacks!($cap in $lacks {
                 // Run with --ignored: checks the operation is refused.
                 $crate::__ignored_test!($cap,
                     fn $case() {
-                        $crate::run_case(
+                        $runner(
                             stringify!($case),
                             $factory,
                             |b| $crate::cases::capability::lacks(b, stringify!($cap)),
@@ -301,7 +354,7 @@ macro_rules! __conformance_tests {
             } else {
                 #[test]
                 fn $case() {
-                    $crate::run_case(
+                    $runner(
                         stringify!($case),
                         $factory,
                         $crate::cases::$module::$case,
