@@ -207,13 +207,15 @@ enum Mount {
 /// `sync` is the LocalBackend's `sync_writes` (fsync before rename).
 fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
     let n = ctx.sizes.composite_files;
-    let paths: Vec<(String, Bytes)> = (0..n)
-        .map(|i| {
-            let root = if i % 2 == 0 { "project" } else { "scratch" };
-            let path = format!("/{root}/d{:02}/f{i:05}.py", i % 100);
-            (path, Bytes::from(data::small_file(i)))
-        })
-        .collect();
+    let paths: Arc<Vec<(String, Bytes)>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let root = if i % 2 == 0 { "project" } else { "scratch" };
+                let path = format!("/{root}/d{:02}/f{i:05}.py", i % 100);
+                (path, Bytes::from(data::small_file(i)))
+            })
+            .collect(),
+    );
     measure::run(
         || {
             let memory = StateBackend::new();
@@ -230,23 +232,24 @@ fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
             Ok((memory, local, composite))
         },
         |(memory, local, composite)| {
-            ctx.rt.block_on(async {
+            let paths = paths.clone();
+            on_worker(ctx, async move {
                 let mut bytes = 0usize;
                 if routed {
-                    for (path, content) in &paths {
+                    for (path, content) in paths.iter() {
                         composite.write(path, content.clone()).await?;
                     }
-                    for (path, _) in &paths {
+                    for (path, _) in paths.iter() {
                         bytes += composite.read_bytes(path).await?.len();
                     }
                 } else {
-                    for (path, content) in &paths {
+                    for (path, content) in paths.iter() {
                         match path.strip_prefix("/project") {
                             Some(inner) => local.write(inner, content.clone()).await?,
                             None => memory.write(path, content.clone()).await?,
                         };
                     }
-                    for (path, _) in &paths {
+                    for (path, _) in paths.iter() {
                         bytes += match path.strip_prefix("/project") {
                             Some(inner) => local.read_bytes(inner).await?.len(),
                             None => memory.read_bytes(path).await?.len(),
@@ -260,6 +263,15 @@ fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
     )
 }
 
+/// Runs `work` as a task on a runtime worker and waits for it: where an
+/// agent's tool calls run, rather than in `block_on`'s own thread.
+fn on_worker<T: Send + 'static>(
+    ctx: &Ctx,
+    work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    ctx.rt.block_on(ctx.rt.spawn(work))?
+}
+
 /// The least work any backend storing the same files on disk must do: bare
 /// `std::fs` calls in place (no temp file, no rename, no fsync, no path
 /// checks) for the mounted half, a `HashMap` for the memory half. It is
@@ -270,16 +282,18 @@ fn composite(ctx: &Ctx, routed: bool, mount: Mount) -> Result<Sample, Error> {
 /// must: the floor of any such backend, before it does any work of its own.
 fn composite_floor(ctx: &Ctx, handoff: bool) -> Result<Sample, Error> {
     let n = ctx.sizes.composite_files;
-    let files: Vec<(usize, String, Bytes)> = (0..n)
-        .map(|i| {
-            let root = if i % 2 == 0 { "project" } else { "scratch" };
-            (
-                i,
-                format!("{root}/d{:02}/f{i:05}.py", i % 100),
-                Bytes::from(data::small_file(i)),
-            )
-        })
-        .collect();
+    let files: Arc<Vec<(usize, String, Bytes)>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let root = if i % 2 == 0 { "project" } else { "scratch" };
+                (
+                    i,
+                    format!("{root}/d{:02}/f{i:05}.py", i % 100),
+                    Bytes::from(data::small_file(i)),
+                )
+            })
+            .collect(),
+    );
     fn put(host: PathBuf, content: Bytes) -> std::io::Result<()> {
         if let Some(parent) = host.parent() {
             std::fs::create_dir_all(parent)?;
@@ -292,9 +306,10 @@ fn composite_floor(ctx: &Ctx, handoff: bool) -> Result<Sample, Error> {
             Ok(dir)
         },
         |dir| {
-            ctx.rt.block_on(async {
+            let files = files.clone();
+            on_worker(ctx, async move {
                 let mut memory = std::collections::HashMap::new();
-                for (i, path, content) in &files {
+                for (i, path, content) in files.iter() {
                     if i % 2 == 0 {
                         let (host, content) = (dir.join(path), content.clone());
                         if handoff {
@@ -307,7 +322,7 @@ fn composite_floor(ctx: &Ctx, handoff: bool) -> Result<Sample, Error> {
                     }
                 }
                 let mut bytes = 0usize;
-                for (i, path, _) in &files {
+                for (i, path, _) in files.iter() {
                     bytes += if i % 2 == 0 {
                         let host = dir.join(path);
                         if handoff {
