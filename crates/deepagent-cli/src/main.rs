@@ -128,7 +128,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(async move {
+    // The session runs as a task on a worker, not in `block_on`'s own
+    // future on the main thread: LocalBackend runs single-file calls in
+    // place only from a task (see deepagent-local's crate doc).
+    let session = runtime.spawn(async move {
         match cli.command {
             None => app::interactive(cli.options).await,
             Some(Command::Run { prompt }) => app::run_once(cli.options, prompt).await,
@@ -137,6 +140,15 @@ fn main() {
             Some(Command::Sessions) => app::sessions_command(cli.options),
         }
     });
+    let code = match runtime.block_on(session) {
+        Ok(code) => code,
+        // A panic ends the program as it would have on the main thread.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => {
+            eprintln!("error: the session stopped: {e}");
+            1
+        }
+    };
     // The stdin reader thread may be blocked in a read: do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     std::process::exit(code);
