@@ -174,8 +174,9 @@
 //! Dropping a future does **not** stop the file work it started: an
 //! operation on tokio's blocking pool finishes after its caller has gone,
 //! and one run in place completes inside a single poll, so a started
-//! `write` or `edit` always finishes (temporary file, then rename). So a cancelled write leaves either the old file or the new one,
-//! never a torn one; the only leftover a crash (not a cancel) can leave is
+//! `write` or `edit` always finishes (temporary file, then rename). So a
+//! cancelled write leaves either the old file or the new one, never a
+//! torn one; the only leftover a crash (not a cancel) can leave is
 //! a `.deepagent-tmp-*` file, swept as described above. A dropped
 //! `execute` is the exception that stops: its supervisor kills the
 //! command's whole tree (see above); the output is discarded. Outside a tokio runtime

@@ -652,7 +652,7 @@ fn delete_and_rename_never_follow_links_out_of_the_root() {
 /// task keeps being polled meanwhile.
 #[test]
 fn single_file_calls_work_from_every_kind_of_thread() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -672,32 +672,42 @@ fn single_file_calls_work_from_every_kind_of_thread() {
             .expect("rename");
     }
 
+    // One worker: a call that blocked it (instead of handing its tasks to
+    // another thread) would starve the ticker for the whole loop.
     let multi = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .build()
         .expect("runtime");
     let b = backend.clone();
     let done = Arc::new(AtomicBool::new(false));
-    let ticks = {
-        let done = done.clone();
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let (done, ticks) = (done.clone(), ticks.clone());
         multi.spawn(async move {
-            let mut ticks = 0u64;
             while !done.load(Ordering::Relaxed) {
-                ticks += 1;
+                ticks.fetch_add(1, Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
-            ticks
         })
     };
-    multi
-        .block_on(multi.spawn(async move {
-            for i in 0..200 {
-                round_trip(&b, &format!("worker{i}")).await;
+    let ticks_meanwhile = multi
+        .block_on(multi.spawn({
+            let ticks = ticks.clone();
+            async move {
+                let before = ticks.load(Ordering::Relaxed);
+                for i in 0..200 {
+                    round_trip(&b, &format!("worker{i}")).await;
+                }
+                ticks.load(Ordering::Relaxed) - before
             }
         }))
         .expect("worker task");
     done.store(true, Ordering::Relaxed);
-    assert!(multi.block_on(ticks).expect("ticker") > 0);
+    multi.block_on(ticker).expect("ticker");
+    assert!(
+        ticks_meanwhile > 0,
+        "the other task was never polled while 200 round trips ran"
+    );
 
     multi.block_on(round_trip(&backend, "block_on"));
 

@@ -92,13 +92,7 @@ where
     C: FnOnce(Arc<dyn Backend>) -> CFut,
     CFut: Future<Output = ()>,
 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("conformance case {name}: cannot start a tokio runtime: {e}"),
-    };
+    let runtime = case_runtime(name, tokio::runtime::Builder::new_current_thread());
     runtime.block_on(async {
         let fixture = factory().await;
         let Fixture { backend, guard } = fixture;
@@ -119,14 +113,9 @@ where
     C: FnOnce(Arc<dyn Backend>) -> CFut,
     CFut: Future<Output = ()> + Send + 'static,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => panic!("conformance case {name}: cannot start a tokio runtime: {e}"),
-    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let runtime = case_runtime(name, builder);
     runtime.block_on(async {
         let Fixture { backend, guard } = factory().await;
         let outcome = tokio::spawn(case(backend)).await;
@@ -138,6 +127,14 @@ where
             }
         }
     });
+}
+
+/// The runtime a case runs on, with every driver on.
+fn case_runtime(name: &str, mut builder: tokio::runtime::Builder) -> tokio::runtime::Runtime {
+    match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("conformance case {name}: cannot start a tokio runtime: {e}"),
+    }
 }
 
 /// Calls `$callback!` with the one list of cases, as `module::case
